@@ -1,0 +1,26 @@
+/* gazeloc-bench: the benchmark harness. Each module adds a file apps/bench/bench_<module>.c with a
+ * function `void bench_<name>(bench_ctx *ctx)`; the build finds it (no list to edit). Timings are
+ * medians over ctx->reps runs after ctx->warmup runs, with min and max; where a PyTorch figure exists
+ * it is measured in the same run and printed beside ours as a ratio. */
+#ifndef GAZELOC_BENCH_H
+#define GAZELOC_BENCH_H
+
+#include <stdio.h>
+
+typedef struct bench_ctx {
+  int reps, warmup;
+  const char *python; /* Debian's python3 with torch, for the reference figures */
+  const char *root;   /* repository root (tools/ lives there) */
+  int threads;
+} bench_ctx;
+
+typedef struct bench_stat {
+  double median, min, max;
+} bench_stat;
+
+/* Runs fn(arg) warmup + reps times and returns the statistics of the timed runs, in seconds. */
+bench_stat bench_time(const bench_ctx *ctx, void (*fn)(void *), void *arg);
+bench_stat bench_stats(double *samples, int n); /* sorts samples */
+void bench_section(const char *title);
+
+#endif

@@ -1,0 +1,31 @@
+#!/bin/sh
+# make demo: the main job of gazeloc on the synthetic default. Each stage runs when its program exists;
+# stages whose issue has not landed yet say so instead of pretending.
+set -eu
+BIN=${1:-build/release/bin}
+OUT=${GAZELOC_DEMO_OUT:-demo-out}
+mkdir -p "$OUT"
+stage() { printf '\n== %s\n' "$1"; }
+have() { [ -x "$BIN/gazeloc-$1" ]; }
+
+stage "1. synthetic REFLACX + MIMIC-CXR-JPG dataset"
+if have synth; then "$BIN/gazeloc-synth" --out "$OUT/data" --seed 1 --preset demo
+else echo "gazeloc-synth is not built yet (issue: synthetic dataset); skipping"; fi
+
+stage "2. report labeler"
+if have label && [ -d "$OUT/data/reflacx/main_data" ]; then
+  "$BIN/gazeloc-label" "$OUT/data/reflacx/main_data" --out "$OUT/labels.csv"
+else echo "gazeloc-label or the dataset is not there yet (issues: labeler, synthetic dataset); skipping"; fi
+
+stage "3. eye-tracking heatmaps"
+if have etmaps && [ -d "$OUT/data/reflacx/main_data" ]; then
+  "$BIN/gazeloc-etmaps" "$OUT/data/reflacx/main_data" --out "$OUT/etmaps"
+else echo "gazeloc-etmaps or the dataset is not there yet (issues: eye tracking, synthetic dataset); skipping"; fi
+
+stage "4. training and evaluation"
+if have train && have eval; then
+  for m in unannotated ellipse et; do "$BIN/gazeloc-train" --method $m --preset demo --data "$OUT/data" --out "$OUT/runs/$m"; done
+  "$BIN/gazeloc-eval" --runs "$OUT/runs" --data "$OUT/data" --out "$OUT/report"
+else echo "gazeloc-train / gazeloc-eval are not built yet (issue: training and evaluation); skipping"; fi
+
+printf '\ndemo finished; outputs in %s\n' "$OUT"

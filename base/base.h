@@ -219,4 +219,12 @@ int gz_isa_resolve(const char *request, unsigned features, int *isa, gz_err *e);
  * returns -1 (and fills e) when GAZELOC_ISA asks for something impossible. */
 int gz_isa_active(int *isa, gz_err *e);
 
+/* ------------------------------------------------------------------ images (stb_image, stb_image_write) */
+
+/* Writes 8-bit pixels (comp = 1 gray, 3 RGB, 4 RGBA; rows of w*comp bytes) as PNG / JPEG, atomically. */
+int gz_write_png(const char *path, int w, int h, int comp, const unsigned char *pixels, gz_err *e);
+int gz_write_jpg(const char *path, int w, int h, int comp, const unsigned char *pixels, int quality, gz_err *e);
+/* Reads an image file (JPEG, PNG, ...) as 8-bit grayscale (comp 1) or RGB (comp 3); free() the result. */
+unsigned char *gz_read_image(const char *path, int comp, int *w, int *h, gz_err *e);
+
 #endif

@@ -76,12 +76,42 @@ START_TEST(progress_plain_lines) {
 }
 END_TEST
 
+START_TEST(image_round_trip) {
+  char *dir = tu_tempdir();
+  char png[512], jpg[512];
+  snprintf(png, sizeof png, "%s/a.png", dir);
+  snprintf(jpg, sizeof jpg, "%s/a.jpg", dir);
+  enum { W = 37, H = 21 };
+  unsigned char px[W * H];
+  for (int i = 0; i < W * H; i++) px[i] = (unsigned char)(i * 7);
+  gz_err e = {0};
+  ck_assert_int_eq(gz_write_png(png, W, H, 1, px, &e), 0);
+  ck_assert_int_eq(gz_write_jpg(jpg, W, H, 1, px, 95, &e), 0);
+  int w, h;
+  unsigned char *back = gz_read_image(png, 1, &w, &h, &e);
+  ck_assert_ptr_nonnull(back);
+  ck_assert_int_eq(w, W);
+  ck_assert_int_eq(h, H);
+  ck_assert_int_eq(memcmp(back, px, sizeof px), 0); /* PNG is lossless */
+  free(back);
+  back = gz_read_image(jpg, 3, &w, &h, &e);
+  ck_assert_ptr_nonnull(back);
+  ck_assert_int_eq(w * h, W * H);
+  free(back);
+  ck_assert_ptr_null(gz_read_image("/nonexistent.jpg", 1, &w, &h, &e));
+  ck_assert_msg(strstr(e.msg, "/nonexistent.jpg: cannot decode image"), "%s", e.msg);
+  ck_assert_int_eq(gz_write_png(png, 0, H, 1, px, &e), -1);
+  tu_rmtree(dir);
+}
+END_TEST
+
 Suite *suite_base_misc(void) {
   Suite *s = suite_create("base_misc");
   TCase *t = tcase_create("misc");
   tcase_add_test(t, error_messages);
   tcase_add_test(t, isa_resolution);
   tcase_add_test(t, progress_plain_lines);
+  tcase_add_test(t, image_round_trip);
   suite_add_tcase(s, t);
   return s;
 }

@@ -32,4 +32,19 @@ void gz_mean_ci95(const double *x, int n, double *mean, double *half_width);
  * paper's average AUC and average IoU. Returns NaN when no label counts. */
 double gz_mean_over_labels(const double *per_label, int n_labels);
 
+
+/* ------------------------------------------------------------------ pictures (plot.c) */
+
+/* One line of a chart: n points (x[i], y[i]); NaN y values break the line. */
+typedef struct gz_series {
+  const char *name;
+  const double *x, *y;
+  int n;
+} gz_series;
+
+/* A line chart (training curves, ROC curves) as a PNG, written atomically: axes with round ticks, grid,
+ * one colour per series, a legend. y_lo/y_hi fix the y range when y_lo < y_hi, else it is fitted. */
+int gz_plot_png(const char *path, const char *title, const char *xlabel, const char *ylabel, const gz_series *s,
+                int n_series, double y_lo, double y_hi, gz_err *e);
+
 #endif

@@ -7,7 +7,8 @@
            [ToTensor1, XRayResizerPadRound32(512), Resize(512, antialias=True)].
            Writes full_<i>.f32 (H x W), r512_<i>.f32 (512 x 512), or empty_<i> when max == 0 (the
            authors' code would divide by zero there).
-  resize   --in FILE --h H --w W --size S --out FILE    the geometry alone on a float32 plane
+  resize   --in FILE --h H --w W --size S --out FILE [--double]
+           the geometry alone on a float32 plane (in float64 with --double)
   ellipses --reading DIR --width W --height H --out DIR
            get_ellipses_image (skimage.draw.ellipse semantics, written out since skimage is not
            installed) -> geometry -> > 0.5 -> max per paper label (translate_et_to_label).
@@ -76,8 +77,10 @@ class XRayResizerPadRound32(object):
                                              math.floor(pad_width[0]), math.ceil(pad_width[0])))
 
 
-def pre_transform(plane, size=512):
+def pre_transform(plane, size=512, double=False):
     t = torch.tensor(plane).float().unsqueeze(0)  # ToTensor1
+    if double:  # the same arithmetic in float64, to separate torch's float32 rounding from the method
+        t = t.double()
     t = XRayResizerPadRound32(size)(t)
     t = transforms.Resize(size, antialias=True)(t)
     return np.array(t)[0]  # ToNumpy
@@ -158,11 +161,12 @@ def main():
     ap.add_argument('--h', type=int)
     ap.add_argument('--w', type=int)
     ap.add_argument('--size', type=int, default=512)
+    ap.add_argument('--double', action='store_true')
     a = ap.parse_args()
     torch.set_num_threads(1)
     if a.cmd == 'resize':
         plane = np.fromfile(a.inp, dtype=np.float32).reshape(a.h, a.w)
-        pre_transform(plane, a.size).astype(np.float32).tofile(a.out)
+        pre_transform(plane, a.size, a.double).astype(np.float32).tofile(a.out)
         return 0
     if a.cmd == 'heatmap':
         rows = read_csv(os.path.join(a.reading, 'fixations.csv'))

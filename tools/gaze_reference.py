@@ -8,7 +8,7 @@
            Writes full_<i>.f32 (H x W), r512_<i>.f32 (512 x 512), or empty_<i> when max == 0 (the
            authors' code would divide by zero there).
   resize   --in FILE --h H --w W --size S --out FILE [--double]
-           the geometry alone on a float32 plane (in float64 with --double)
+           the geometry alone on a float32 plane (in float64 with --double); --batch FILE runs many
   ellipses --reading DIR --width W --height H --out DIR
            get_ellipses_image (skimage.draw.ellipse semantics, written out since skimage is not
            installed) -> geometry -> > 0.5 -> max per paper label (translate_et_to_label).
@@ -162,11 +162,17 @@ def main():
     ap.add_argument('--w', type=int)
     ap.add_argument('--size', type=int, default=512)
     ap.add_argument('--double', action='store_true')
+    ap.add_argument('--batch')
     a = ap.parse_args()
     torch.set_num_threads(1)
     if a.cmd == 'resize':
-        plane = np.fromfile(a.inp, dtype=np.float32).reshape(a.h, a.w)
-        pre_transform(plane, a.size, a.double).astype(np.float32).tofile(a.out)
+        jobs = [(a.inp, a.h, a.w, a.size, a.out, a.double)]
+        if a.batch:  # one line per job: IN H W SIZE OUT DOUBLE(0/1)
+            with open(a.batch) as f:
+                jobs = [(p[0], int(p[1]), int(p[2]), int(p[3]), p[4], p[5] == '1') for p in (l.split() for l in f) if p]
+        for inp, h, w, size, out, dbl in jobs:
+            plane = np.fromfile(inp, dtype=np.float32).reshape(h, w)
+            pre_transform(plane, size, dbl).astype(np.float32).tofile(out)
         return 0
     if a.cmd == 'heatmap':
         rows = read_csv(os.path.join(a.reading, 'fixations.csv'))

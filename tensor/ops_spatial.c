@@ -114,13 +114,14 @@ typedef struct {
   float l1;
 } lin_tap;
 
+/* Source index in double as PyTorch does (see ops_ref_spatial.c); the weight is then a float. */
 static inline lin_tap linear_src(int64_t dst, int64_t in, int64_t out) {
-  float scale = out > 1 ? (float)(in - 1) / (float)(out - 1) : 0.0f, src = scale * (float)dst;
+  double scale = out > 1 ? (double)(in - 1) / (double)(out - 1) : 0.0, src = scale * (double)dst;
   lin_tap t;
   t.i0 = (int32_t)src;
   t.i1 = t.i0 + (t.i0 < in - 1);
-  t.l1 = src - (float)t.i0;
-  t.l1 = t.l1 < 0 ? 0 : t.l1 > 1 ? 1 : t.l1;
+  double l = src - (double)t.i0;
+  t.l1 = (float)(l < 0 ? 0 : l > 1 ? 1 : l);
   return t;
 }
 

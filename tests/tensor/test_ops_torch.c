@@ -152,7 +152,7 @@ static void setup(void) {
   fill(ap, NADAM, 800, -1, 1);
   wr("adam", "p", ap, NADAM);
   for (int s = 0; s < ADAM_STEPS; s++) {
-    char key[8];
+    char key[16];
     snprintf(key, sizeof key, "g%d", s + 1);
     fill(ag[s], NADAM, 801 + (uint64_t)s, -0.1f, 0.1f);
     ag[s][s] = 0; /* an exact zero gradient */

@@ -8,8 +8,8 @@
 #include <stdint.h>
 
 #include "base/base.h"
+#include "gaze/gaze.h" /* GZ_NLABELS and the label order */
 
-#define GZ_N_LABELS 10
 enum gz_split { GZ_TRAIN = 0, GZ_VALIDATE = 1, GZ_TEST = 2 };
 
 typedef struct gz_mimic_image {
@@ -17,7 +17,7 @@ typedef struct gz_mimic_image {
   long subject_id, study_id;
   int split;
   int ap; /* 1 = AP, 0 = PA */
-  unsigned char label[GZ_N_LABELS]; /* paper label order (method.md section 5) */
+  unsigned char label[GZ_NLABELS]; /* paper label order (method.md section 5) */
 } gz_mimic_image;
 
 typedef struct gz_mimic {

@@ -250,7 +250,8 @@ static int cmp_trig_start(const void *a, const void *b) {
 
 /* Keeps the longest of overlapping triggers ("no evidence of" over "no", "not excluded" over "not");
  * triggers with the same span all stay ("may" is both a pre- and a post-uncertainty trigger). Pseudo-
- * triggers win like the others, then vanish. */
+ * triggers win like the others, then vanish. Terminators compete only with terminators: ", possible"
+ * ends the scope before it and "possible" still starts its own. */
 static int resolve_triggers(const lb_rules *r, struct lb_scratch *S, gz_err *e) {
   S->ntr = 0;
   for (int i = 0; i < S->nm; i++) {
@@ -266,6 +267,7 @@ static int resolve_triggers(const lb_rules *r, struct lb_scratch *S, gz_err *e) 
     int ok = 1;
     for (int k = 0; k < kept && ok; k++) {
       const lb_trig *y = &S->tr[k];
+      if ((x.kind == LK_TERM) != (y->kind == LK_TERM)) continue; /* terminators and triggers do not compete */
       if (x.s < y->e && y->s < x.e && !(x.s == y->s && x.e == y->e)) ok = 0;
       if (x.s == y->s && x.e == y->e && y->kind == LK_PSEUDO) ok = 0;
     }

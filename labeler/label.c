@@ -16,25 +16,27 @@ static inline int is_gapch(unsigned char c) { return (c >= 'a' && c <= 'z') || c
 
 /* ------------------------------------------------------------------ results */
 
+/* A result and its scratch live in one block aligned and padded to 128 bytes, so that results used by
+ * different threads never share a cache line (their counters are written all the time). */
+#define LB_PAD(x) (((x) + 127) & ~(size_t)127)
+
 lb_result *lb_result_new(gz_err *e) {
-  lb_result *res = gz_calloc(1, sizeof *res, e);
-  if (!res) return NULL;
-  res->scratch = gz_calloc(1, sizeof *res->scratch, e);
-  if (!res->scratch) {
-    free(res);
+  size_t a = LB_PAD(sizeof(lb_result)), b = LB_PAD(sizeof(struct lb_scratch));
+  lb_result *res = aligned_alloc(128, a + b);
+  if (!res) {
+    gz_fail(e, GZ_ENOMEM, "out of memory (%zu bytes)", a + b);
     return NULL;
   }
+  memset(res, 0, a + b);
+  res->scratch = (struct lb_scratch *)((char *)res + a);
   return res;
 }
 
 void lb_result_free(lb_result *res) {
   if (!res) return;
   struct lb_scratch *S = res->scratch;
-  if (S) {
-    free(S->t), free(S->map), free(S->tok_of), free(S->tok), free(S->m), free(S->tr), free(S->cd);
-    free(S->sent_clean), free(S->mask);
-    free(S);
-  }
+  free(S->t), free(S->map), free(S->tok_of), free(S->tok), free(S->m), free(S->tr), free(S->cd);
+  free(S->sent_clean), free(S->mask);
   free(res->mentions);
   free(res->sentences);
   free(res);
@@ -260,7 +262,7 @@ static int resolve_triggers(const lb_rules *r, struct lb_scratch *S, gz_err *e) 
     if (GROW(S->tr, S->trcap, S->ntr + 1, e)) return -1;
     S->tr[S->ntr++] = (lb_trig){S->m[i].s, S->m[i].e, p->kind, (int)S->m[i].ph, 0, 0, 0};
   }
-  qsort(S->tr, (size_t)S->ntr, sizeof *S->tr, cmp_trig_len);
+  if (S->ntr > 1) qsort(S->tr, (size_t)S->ntr, sizeof *S->tr, cmp_trig_len);
   int kept = 0;
   for (int i = 0; i < S->ntr; i++) {
     lb_trig x = S->tr[i];
@@ -277,7 +279,7 @@ static int resolve_triggers(const lb_rules *r, struct lb_scratch *S, gz_err *e) 
   for (int i = 0; i < kept; i++)
     if (S->tr[i].kind != LK_PSEUDO) S->tr[out++] = S->tr[i];
   S->ntr = out;
-  qsort(S->tr, (size_t)S->ntr, sizeof *S->tr, cmp_trig_start);
+  if (S->ntr > 1) qsort(S->tr, (size_t)S->ntr, sizeof *S->tr, cmp_trig_start);
   if (GROW(S->mask, S->maskcap, 2 * S->ntok + 2, e)) return -1;
   memset(S->mask, 0, sizeof *S->mask * (size_t)(2 * S->ntok));
   for (int i = 0; i < S->ntr; i++) {
@@ -377,7 +379,7 @@ static int build_candidates(const lb_rules *r, struct lb_scratch *S, gz_err *e) 
     if (GROW(S->cd, S->cdcap, S->ncd + 1, e)) return -1;
     S->cd[S->ncd++] = (lb_cand){m->s, m->e, p->category, (int)m->ph, p->kind == LK_NEUTRAL};
   }
-  qsort(S->cd, (size_t)S->ncd, sizeof *S->cd, cmp_cand);
+  if (S->ncd > 1) qsort(S->cd, (size_t)S->ncd, sizeof *S->cd, cmp_cand);
   int out = 0;
   for (int i = 0; i < S->ncd; i++) {
     lb_cand c = S->cd[i];
@@ -530,7 +532,7 @@ int lb_label(const lb_rules *r, const char *text, size_t len, lb_result *res, gz
     res->value[c->category] = (int8_t)lb_aggregate(res->value[c->category], mt->status);
     res->nmentions++;
   }
-  qsort(res->mentions, (size_t)res->nmentions, sizeof *res->mentions, cmp_mention);
+  if (res->nmentions > 1) qsort(res->mentions, (size_t)res->nmentions, sizeof *res->mentions, cmp_mention);
   lb_paper_values(r, res->value, res->paper);
   return 0;
 }

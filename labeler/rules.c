@@ -151,6 +151,9 @@ static int compile_phrase(ctx *c, const char *s, size_t n, int kind, int categor
   char full[1024];
   snprintf(full, sizeof full, "%s%.*s%s", anchor_s && s[0] != '<' ? "<" : "", (int)n, s, anchor_e ? ">" : "");
   if (pool_add(r, full, strlen(full), &p->text, c->e)) return -1;
+  int most = 0;
+  for (int q = 0; q < ne; q++) most += type[q] == LE_LIT ? (int)len[q] : LB_GAP_MAX;
+  if (most > r->maxlen) r->maxlen = most;
   r->nph++;
   return 0;
 }

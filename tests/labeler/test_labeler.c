@@ -242,6 +242,17 @@ START_TEST(empty_and_odd_reports) {
   label(res, big);
   ck_assert_int_eq(res->value[cat("ptx")], 1);
   ck_assert_int_eq(res->value[cat("peff")], 0);
+  /* one sentence of a megabyte, thick with triggers, mentions and neutral terms: the work per mention
+   * stays local, so this takes milliseconds, not hours */
+  const char *unit = "no effusion, heart size possible enlarged mediastinum in the heart, ";
+  size_t ul = strlen(unit), reps = (1u << 20) / ul;
+  big = realloc(big, reps * ul + 1);
+  for (size_t i = 0; i < reps; i++) memcpy(big + i * ul, unit, ul);
+  big[reps * ul] = 0;
+  double t0 = gz_now();
+  label(res, big);
+  ck_assert_double_lt(gz_now() - t0, 2.0);
+  ck_assert_int_eq(res->value[cat("peff")], 0);
   free(big);
   lb_result_free(res);
 }

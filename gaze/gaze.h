@@ -289,4 +289,37 @@ int gz_ellipse_masks(const gz_ellipse *el, int nel, int width, int height, const
 /* IoU of (map > thr) against a binary mask; an empty union gives 0 (method.md section 6). */
 double gz_iou(const float *map, const float *mask, size_t n, float thr);
 
+/* ------------------------------------------------------------------ one reading, end to end */
+
+/* What one reading needs for any number of strategies: its transcript (checked against
+ * transcription.txt), its geometry and its fixation profiles. */
+typedef struct gz_prepared {
+  const gz_reading *r;
+  gz_transcript t;
+  gz_geom g;
+  gz_heat *h;
+  int size;
+} gz_prepared;
+
+int gz_prepare(const gz_reading *r, int size, const gz_heat_opts *o, gz_prepared *p, gz_err *e);
+void gz_prepared_free(gz_prepared *p);
+
+typedef struct gz_label_maps {
+  float *maps;        /* GZ_NLABELS x size x size, owned; zero where a label has no map */
+  unsigned mentioned; /* paper labels with a positive/uncertain mention in a sentence (ET image label) */
+  unsigned present;   /* labels that received a map */
+  int nwindows;       /* sentence windows */
+  int nempty;         /* windows with no fixation weight: no map (the authors' code would give NaN) */
+  int orphans;        /* mentions past the last '.' */
+} gz_label_maps;
+
+/* Per-label maps of one strategy: each sentence window's map, max-combined into every paper label the
+ * sentence mentions (ETDataset.__getitem__). `maps` is allocated on first use and reused. */
+int gz_label_maps_compute(gz_prepared *p, const gz_mention *m, int nm, const gz_strategy *st, gz_label_maps *out,
+                          gz_err *e);
+void gz_label_maps_free(gz_label_maps *lm);
+/* The whole-report map (window 0 -> end of the last word; the "no label-specific maps" ablation).
+ * Returns 1 with a map, 0 when empty. */
+int gz_whole_report_map(gz_prepared *p, float *out, gz_err *e);
+
 #endif

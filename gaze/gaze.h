@@ -289,6 +289,16 @@ int gz_ellipse_masks(const gz_ellipse *el, int nel, int width, int height, const
 /* IoU of (map > thr) against a binary mask; an empty union gives 0 (method.md section 6). */
 double gz_iou(const float *map, const float *mask, size_t n, float thr);
 
+/* ------------------------------------------------------------------ map files */
+
+/* A compact, lossless map file (.etm): the bytes "GZETMAP1", then little-endian uint32 size, int32 label
+ * (0..9, or -1 for the whole-report map), uint32 y0, y1, x0, x1 (the bounding box of the non-zero values,
+ * [y0,y1) x [x0,x1), all zero when the map is zero), then the float32 values of that box, row by row.
+ * Everything outside the box is 0. Written atomically. */
+int gz_etm_write(const char *path, const float *map, int size, int label, gz_err *e);
+/* Reads a .etm file into a malloc'd size x size map. */
+int gz_etm_read(const char *path, float **map, int *size, int *label, gz_err *e);
+
 /* ------------------------------------------------------------------ one reading, end to end */
 
 /* What one reading needs for any number of strategies: its transcript (checked against

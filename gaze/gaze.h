@@ -241,6 +241,10 @@ int gz_geom_apply_crop(const gz_geom *g, const float *crop, int y0, int x0, int 
 void gz_maxpool(const float *in, int n, int k, float *out);
 /* out[i] = in[i] > thr ? 1 : 0 (strict, as `> 0.15`). */
 void gz_threshold(const float *in, size_t n, float thr, float *out);
+/* The training targets of a 512x512 map (method.md section 1, "How b is built", and gotcha 4): t256 = the
+ * 2x2 max-pool (decoder target, continuous), b32 = t256 8x8 max-pooled and thresholded > thr (MIL, 0.15).
+ * Either output may be NULL. */
+int gz_map_targets(const float *map512, float thr, float *t256, float *b32, gz_err *e);
 
 /* ------------------------------------------------------------------ heatmaps (method.md section 4) */
 

@@ -2,7 +2,7 @@
 """PyTorch timings for apps/bench/bench_ops.c, measured in the same run as ours.
 
 usage: torch_ops_bench.py THREADS REPS WARMUP OP:N,C,H,W [OP:N,C,H,W ...]
-OP is bn_fwd, bn_bwd, relu, maxpool, upsample_bilinear, or amsgrad (shape N,1,1,1 = N parameters).
+OP is bn_fwd, bn_bwd, relu, relu_bwd, maxpool, maxpool_bwd, upsample_bilinear, or amsgrad (shape N,1,1,1 = N parameters).
 Prints one line per problem: "OP N,C,H,W median min max" in seconds. The kernels are called directly
 (aten ops, preallocated outputs where PyTorch allows), so the figures are the kernels', not autograd's.
 """
@@ -37,8 +37,15 @@ def problem(op, shape):
     if op == "relu":
         y = torch.empty_like(x)
         return lambda: torch.clamp_min(x, 0, out=y)
+    if op == "relu_bwd":
+        y, dy = torch.relu(x), torch.rand(n, c, h, w, generator=g)
+        return lambda: torch.ops.aten.threshold_backward(dy, y, 0)
     if op == "maxpool":
         return lambda: torch.ops.aten.max_pool2d_with_indices(x, [3, 3], [2, 2], [1, 1])
+    if op == "maxpool_bwd":
+        y, idx = torch.ops.aten.max_pool2d_with_indices(x, [3, 3], [2, 2], [1, 1])
+        dy = torch.rand(y.shape, generator=g)
+        return lambda: torch.ops.aten.max_pool2d_with_indices_backward(dy, x, [3, 3], [2, 2], [1, 1], [1, 1], False, idx)
     if op == "upsample_bilinear":
         return lambda: F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=True)
     gamma, beta = torch.rand(c, generator=g), torch.rand(c, generator=g)

@@ -49,6 +49,14 @@ static void relu_job(void *arg) {
   job *j = arg;
   gz_relu_fwd(&j->x, &j->y, NULL);
 }
+static void relu_bwd_job(void *arg) {
+  job *j = arg;
+  gz_relu_bwd(&j->y, &j->dy, &j->dx, 0, NULL);
+}
+static void pool_bwd_job(void *arg) {
+  job *j = arg;
+  gz_maxpool_bwd(&j->pooled, j->idx, &j->dx, 0, NULL); /* pooled holds the output gradient here */
+}
 static void pool_job(void *arg) {
   job *j = arg;
   gz_maxpool3s2_fwd(&j->x, &j->pooled, j->idx, NULL);
@@ -99,12 +107,14 @@ void bench_ops(bench_ctx *ctx) {
       {"bn_fwd", "batch norm fwd (train)", N, C, H, W, 2 * S, {0, 0, 0}, 0},
       {"bn_bwd", "batch norm bwd (dx,dg,db)", N, C, H, W, 3 * S, {0, 0, 0}, 0},
       {"relu", "relu fwd", N, C, H, W, 2 * S, {0, 0, 0}, 0},
+      {"relu_bwd", "relu bwd", N, C, H, W, 3 * S, {0, 0, 0}, 0},
       {"maxpool", "max-pool 3x3/2 fwd", N, C, H, W, S + S / 4 * 2, {0, 0, 0}, 0},
+      {"maxpool_bwd", "max-pool 3x3/2 bwd", N, C, H, W, S / 4 * 2 + S, {0, 0, 0}, 0},
       {"upsample_bilinear", "bilinear x2 fwd", N, C, H / 2, W / 2, S / 4 + S, {0, 0, 0}, 0},
       {"amsgrad", "AMSGrad step", N * C * H * W, 1, 1, 1, 9 * S, {0, 0, 0}, 0},
   };
   const int np = (int)(sizeof ps / sizeof ps[0]);
-  void (*fns[])(void *) = {copy_job, bn_fwd_job, bn_bwd_job, relu_job, pool_job, up_job, adam_job};
+  void (*fns[])(void *) = {copy_job, bn_fwd_job, bn_bwd_job, relu_job, relu_bwd_job, pool_job, pool_bwd_job, up_job, adam_job};
 
   size_t n = (size_t)(N * C * H * W), nc = (size_t)C;
   gz_arena a;

@@ -241,6 +241,10 @@ int gz_geom_apply_crop(const gz_geom *g, const float *crop, int y0, int x0, int 
 void gz_maxpool(const float *in, int n, int k, float *out);
 /* out[i] = in[i] > thr ? 1 : 0 (strict, as `> 0.15`). */
 void gz_threshold(const float *in, size_t n, float thr, float *out);
+/* The training targets of a 512x512 map (method.md section 1, "How b is built", and gotcha 4): t256 = the
+ * 2x2 max-pool (decoder target, continuous), b32 = t256 8x8 max-pooled and thresholded > thr (MIL, 0.15).
+ * Either output may be NULL. */
+int gz_map_targets(const float *map512, float thr, float *t256, float *b32, gz_err *e);
 
 /* ------------------------------------------------------------------ heatmaps (method.md section 4) */
 
@@ -288,5 +292,48 @@ int gz_ellipse_masks(const gz_ellipse *el, int nel, int width, int height, const
                      float *masks, unsigned *present, gz_err *e);
 /* IoU of (map > thr) against a binary mask; an empty union gives 0 (method.md section 6). */
 double gz_iou(const float *map, const float *mask, size_t n, float thr);
+
+/* ------------------------------------------------------------------ map files */
+
+/* A compact, lossless map file (.etm): the bytes "GZETMAP1", then little-endian uint32 size, int32 label
+ * (0..9, or -1 for the whole-report map), uint32 y0, y1, x0, x1 (the bounding box of the non-zero values,
+ * [y0,y1) x [x0,x1), all zero when the map is zero), then the float32 values of that box, row by row.
+ * Everything outside the box is 0. Written atomically. */
+int gz_etm_write(const char *path, const float *map, int size, int label, gz_err *e);
+/* Reads a .etm file into a malloc'd size x size map. */
+int gz_etm_read(const char *path, float **map, int *size, int *label, gz_err *e);
+
+/* ------------------------------------------------------------------ one reading, end to end */
+
+/* What one reading needs for any number of strategies: its transcript (checked against
+ * transcription.txt), its geometry and its fixation profiles. */
+typedef struct gz_prepared {
+  const gz_reading *r;
+  gz_transcript t;
+  gz_geom g;
+  gz_heat *h;
+  int size;
+} gz_prepared;
+
+int gz_prepare(const gz_reading *r, int size, const gz_heat_opts *o, gz_prepared *p, gz_err *e);
+void gz_prepared_free(gz_prepared *p);
+
+typedef struct gz_label_maps {
+  float *maps;        /* GZ_NLABELS x size x size, owned; zero where a label has no map */
+  unsigned mentioned; /* paper labels with a positive/uncertain mention in a sentence (ET image label) */
+  unsigned present;   /* labels that received a map */
+  int nwindows;       /* sentence windows */
+  int nempty;         /* windows with no fixation weight: no map (the authors' code would give NaN) */
+  int orphans;        /* mentions past the last '.' */
+} gz_label_maps;
+
+/* Per-label maps of one strategy: each sentence window's map, max-combined into every paper label the
+ * sentence mentions (ETDataset.__getitem__). `maps` is allocated on first use and reused. */
+int gz_label_maps_compute(gz_prepared *p, const gz_mention *m, int nm, const gz_strategy *st, gz_label_maps *out,
+                          gz_err *e);
+void gz_label_maps_free(gz_label_maps *lm);
+/* The whole-report map (window 0 -> end of the last word; the "no label-specific maps" ablation).
+ * Returns 1 with a map, 0 when empty. */
+int gz_whole_report_map(gz_prepared *p, float *out, gz_err *e);
 
 #endif

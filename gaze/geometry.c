@@ -267,3 +267,16 @@ void gz_maxpool(const float *in, int n, int k, float *out) {
 void gz_threshold(const float *in, size_t n, float thr, float *out) {
   for (size_t i = 0; i < n; i++) out[i] = in[i] > thr ? 1.0f : 0.0f;
 }
+
+int gz_map_targets(const float *map512, float thr, float *t256, float *b32, gz_err *e) {
+  float p[32 * 32];
+  float *mid = t256 ? t256 : gz_malloc(sizeof *mid * 256 * 256, e);
+  if (!mid) return -1;
+  gz_maxpool(map512, 512, 2, mid);
+  if (b32) {
+    gz_maxpool(mid, 256, 8, p);
+    gz_threshold(p, 32 * 32, thr, b32);
+  }
+  if (!t256) free(mid);
+  return 0;
+}

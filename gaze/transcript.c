@@ -102,7 +102,8 @@ int gz_strategy_parse(const char *s, gz_strategy *st, gz_err *e) {
   strcpy(buf, s);
   char *parts[4];
   int np = 0;
-  for (char *tok = strtok(buf, "_"); tok && np < 4; tok = strtok(NULL, "_")) parts[np++] = tok;
+  char *save = NULL;
+  for (char *tok = strtok_r(buf, "_", &save); tok && np < 4; tok = strtok_r(NULL, "_", &save)) parts[np++] = tok;
   gz_strategy r = {-1, -1, 0};
   int k = 0;
   size_t l0 = np ? strlen(parts[0]) : 0;

@@ -72,6 +72,7 @@ struct lb_rules {
   int nnode;
   lb_edge *edge;
   uint32_t *out;
+  int maxlen; /* the longest text any phrase can match (bounds overlap searches) */
 };
 
 /* A phrase found in the cleaned text. */
@@ -113,6 +114,8 @@ struct lb_scratch {
   int ncd, cdcap;
   uint32_t *sent_clean; /* pairs of clean start, end per sentence */
   int sccap;
+  int32_t *own; /* per cleaned char and class (trigger, terminator): the kept trigger covering it */
+  size_t owncap;
   uint8_t *mask; /* per token: [2k] what starts there, [2k+1] what ends there (MASK_TERM, MASK_TRIGGER) */
   int maskcap;
 };

@@ -16,25 +16,27 @@ static inline int is_gapch(unsigned char c) { return (c >= 'a' && c <= 'z') || c
 
 /* ------------------------------------------------------------------ results */
 
+/* A result and its scratch live in one block aligned and padded to 128 bytes, so that results used by
+ * different threads never share a cache line (their counters are written all the time). */
+#define LB_PAD(x) (((x) + 127) & ~(size_t)127)
+
 lb_result *lb_result_new(gz_err *e) {
-  lb_result *res = gz_calloc(1, sizeof *res, e);
-  if (!res) return NULL;
-  res->scratch = gz_calloc(1, sizeof *res->scratch, e);
-  if (!res->scratch) {
-    free(res);
+  size_t a = LB_PAD(sizeof(lb_result)), b = LB_PAD(sizeof(struct lb_scratch));
+  lb_result *res = aligned_alloc(128, a + b);
+  if (!res) {
+    gz_fail(e, GZ_ENOMEM, "out of memory (%zu bytes)", a + b);
     return NULL;
   }
+  memset(res, 0, a + b);
+  res->scratch = (struct lb_scratch *)((char *)res + a);
   return res;
 }
 
 void lb_result_free(lb_result *res) {
   if (!res) return;
   struct lb_scratch *S = res->scratch;
-  if (S) {
-    free(S->t), free(S->map), free(S->tok_of), free(S->tok), free(S->m), free(S->tr), free(S->cd);
-    free(S->sent_clean), free(S->mask);
-    free(S);
-  }
+  free(S->t), free(S->map), free(S->tok_of), free(S->tok), free(S->m), free(S->tr), free(S->cd);
+  free(S->sent_clean), free(S->mask), free(S->own);
   free(res->mentions);
   free(res->sentences);
   free(res);
@@ -250,7 +252,8 @@ static int cmp_trig_start(const void *a, const void *b) {
 
 /* Keeps the longest of overlapping triggers ("no evidence of" over "no", "not excluded" over "not");
  * triggers with the same span all stay ("may" is both a pre- and a post-uncertainty trigger). Pseudo-
- * triggers win like the others, then vanish. */
+ * triggers win like the others, then vanish. Terminators compete only with terminators: ", possible"
+ * ends the scope before it and "possible" still starts its own. */
 static int resolve_triggers(const lb_rules *r, struct lb_scratch *S, gz_err *e) {
   S->ntr = 0;
   for (int i = 0; i < S->nm; i++) {
@@ -259,23 +262,37 @@ static int resolve_triggers(const lb_rules *r, struct lb_scratch *S, gz_err *e) 
     if (GROW(S->tr, S->trcap, S->ntr + 1, e)) return -1;
     S->tr[S->ntr++] = (lb_trig){S->m[i].s, S->m[i].e, p->kind, (int)S->m[i].ph, 0, 0, 0};
   }
-  qsort(S->tr, (size_t)S->ntr, sizeof *S->tr, cmp_trig_len);
+  if (S->ntr > 1) qsort(S->tr, (size_t)S->ntr, sizeof *S->tr, cmp_trig_len);
+  /* own[class * n + ch]: the kept trigger (class 0) or terminator (class 1) over each character, so
+   * that each candidate is checked against what it covers, not against every kept trigger */
+  size_t n = S->ntok ? S->tok[S->ntok - 1].e : 0;
+  if (2 * n + 2 > S->owncap) {
+    int32_t *o = gz_realloc(S->own, sizeof *o * (2 * n + 2), e);
+    if (!o) return -1;
+    S->own = o;
+    S->owncap = 2 * n + 2;
+  }
+  memset(S->own, 0xff, sizeof *S->own * 2 * n);
   int kept = 0;
   for (int i = 0; i < S->ntr; i++) {
     lb_trig x = S->tr[i];
+    int32_t *own = S->own + (x.kind == LK_TERM ? n : 0);
     int ok = 1;
-    for (int k = 0; k < kept && ok; k++) {
-      const lb_trig *y = &S->tr[k];
-      if (x.s < y->e && y->s < x.e && !(x.s == y->s && x.e == y->e)) ok = 0;
-      if (x.s == y->s && x.e == y->e && y->kind == LK_PSEUDO) ok = 0;
+    for (uint32_t ch = x.s; ch < x.e && ok; ch++) {
+      if (own[ch] < 0) continue;
+      const lb_trig *y = &S->tr[own[ch]];
+      if (!(x.s == y->s && x.e == y->e) || y->kind == LK_PSEUDO) ok = 0;
     }
-    if (ok) S->tr[kept++] = x;
+    if (!ok) continue;
+    S->tr[kept] = x;
+    for (uint32_t ch = x.s; ch < x.e; ch++) own[ch] = kept;
+    kept++;
   }
   int out = 0;
   for (int i = 0; i < kept; i++)
     if (S->tr[i].kind != LK_PSEUDO) S->tr[out++] = S->tr[i];
   S->ntr = out;
-  qsort(S->tr, (size_t)S->ntr, sizeof *S->tr, cmp_trig_start);
+  if (S->ntr > 1) qsort(S->tr, (size_t)S->ntr, sizeof *S->tr, cmp_trig_start);
   if (GROW(S->mask, S->maskcap, 2 * S->ntok + 2, e)) return -1;
   memset(S->mask, 0, sizeof *S->mask * (size_t)(2 * S->ntok));
   for (int i = 0; i < S->ntr; i++) {
@@ -301,10 +318,11 @@ static inline int hard_punct(char c) { return c == ';' || c == ':' || c == '(' |
 
 /* The first clean character a pre-trigger cannot reach: the sentence end, ';' or ':', a terminator, or
  * another trigger (one right after it, as in "no suspicious", does not stop it). */
-static uint32_t pre_scope_end(const struct lb_scratch *S, const lb_trig *x) {
+static uint32_t pre_scope_end(const struct lb_scratch *S, const lb_trig *x, int window) {
+  int words = 0;
   for (int k = x->t1 + 1; k < S->ntok; k++) {
     const lb_token *tk = &S->tok[k];
-    if (tk->sent != x->sent) return tk->s;
+    if (tk->sent != x->sent || (words += tk->word) > window + 16) return tk->s;
     if (!tk->word && hard_punct(tk->c)) return tk->s;
     uint8_t m = S->mask[2 * k];
     if (m & MASK_TERM) return tk->s;
@@ -316,11 +334,11 @@ static uint32_t pre_scope_end(const struct lb_scratch *S, const lb_trig *x) {
 /* The first clean character a post-trigger reaches back to: the sentence start, after ';' or ':', after
  * a terminator or another trigger, or after a comma unless "and"/"or" lies between the comma and the
  * trigger ("effusion, pneumothorax and consolidation have resolved"). */
-static uint32_t post_scope_start(const struct lb_scratch *S, const lb_trig *x) {
-  int conj = 0;
+static uint32_t post_scope_start(const struct lb_scratch *S, const lb_trig *x, int window) {
+  int conj = 0, words = 0;
   for (int k = x->t0 - 1; k >= 0; k--) {
     const lb_token *tk = &S->tok[k];
-    if (tk->sent != x->sent) return tk->e;
+    if (tk->sent != x->sent || (words += tk->word) > window + 16) return tk->e; /* room for the mention itself */
     if (!tk->word && hard_punct(tk->c)) return tk->e;
     if (!tk->word && tk->c == ',' && !conj) return tk->e;
     conj |= tk->conj;
@@ -338,11 +356,11 @@ static int reaches(const lb_rules *r, const struct lb_scratch *S, const lb_trig 
   if (x->kind == LK_PRE_NEG || x->kind == LK_PRE_UNC) {
     if (s < x->e) return 0;
     if (words_between(S, x->t1, t0) > p->window) return 0;
-    return s < pre_scope_end(S, x);
+    return s < pre_scope_end(S, x, p->window);
   }
   if (e > x->s) return 0;
   if (words_between(S, t1, x->t0) > p->window) return 0;
-  return s >= post_scope_start(S, x);
+  return s >= post_scope_start(S, x, p->window);
 }
 
 /* ------------------------------------------------------------------ mentions */
@@ -359,6 +377,16 @@ static int cmp_mention(const void *a, const void *b) {
   return x->category - y->category;
 }
 
+static int first_match_from(const struct lb_scratch *S, uint32_t pos) {
+  int lo = 0, hi = S->nm;
+  while (lo < hi) {
+    int mid = (lo + hi) / 2;
+    if (S->m[mid].s < pos) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
 static int build_candidates(const lb_rules *r, struct lb_scratch *S, gz_err *e) {
   S->ncd = 0;
   for (int i = 0; i < S->nm; i++) {
@@ -366,7 +394,8 @@ static int build_candidates(const lb_rules *r, struct lb_scratch *S, gz_err *e) 
     const lb_phrase *p = &r->ph[m->ph];
     if (p->kind != LK_MENTION && p->kind != LK_NEUTRAL) continue;
     int un = 0;
-    for (int k = 0; k < S->nm && !un; k++) {
+    uint32_t from = m->s > (uint32_t)r->maxlen ? m->s - (uint32_t)r->maxlen : 0;
+    for (int k = first_match_from(S, from); k < S->nm && S->m[k].s < m->e && !un; k++) {
       const lb_match *u = &S->m[k];
       const lb_phrase *q = &r->ph[u->ph];
       un = q->kind == LK_UNMENTION && q->category == p->category && u->s < m->e && m->s < u->e;
@@ -375,7 +404,7 @@ static int build_candidates(const lb_rules *r, struct lb_scratch *S, gz_err *e) 
     if (GROW(S->cd, S->cdcap, S->ncd + 1, e)) return -1;
     S->cd[S->ncd++] = (lb_cand){m->s, m->e, p->category, (int)m->ph, p->kind == LK_NEUTRAL};
   }
-  qsort(S->cd, (size_t)S->ncd, sizeof *S->cd, cmp_cand);
+  if (S->ncd > 1) qsort(S->cd, (size_t)S->ncd, sizeof *S->cd, cmp_cand);
   int out = 0;
   for (int i = 0; i < S->ncd; i++) {
     lb_cand c = S->cd[i];
@@ -405,7 +434,8 @@ static int clear_between(const struct lb_scratch *S, int a, int b) {
  * with no punctuation or terminator in between. Returns the match index or -1. */
 static int find_qualifier(const lb_rules *r, const struct lb_scratch *S, const lb_cand *c, int t0, int t1) {
   int best = -1, bestd = 1 << 30;
-  for (int i = 0; i < S->nm; i++) {
+  int lo_tok = t0 > 40 ? t0 - 40 : 0, hi_tok = t1 + 40 < S->ntok ? t1 + 40 : S->ntok - 1;
+  for (int i = first_match_from(S, S->tok[lo_tok].s); i < S->nm && S->m[i].s <= S->tok[hi_tok].e; i++) {
     const lb_match *m = &S->m[i];
     const lb_phrase *p = &r->ph[m->ph];
     if (p->kind != LK_QUALIFIER || p->category != c->category) continue;
@@ -481,7 +511,16 @@ int lb_label(const lb_rules *r, const char *text, size_t len, lb_result *res, gz
     int sent = S->tok[t0].sent;
     int q = c->neutral ? find_qualifier(r, S, c, t0, t1) : -1;
     int neg = -1, unc = -1, negd = 1 << 30, uncd = 1 << 30;
-    for (int k = 0; k < S->ntr; k++) {
+    /* triggers are in order of their start; none more than 64 words (the largest window) plus its own
+     * length away can reach, so the search starts near the mention */
+    int w0 = S->tok[t0].wcum - 100, w1 = S->tok[t1].wcum + 100;
+    int lo = 0, hi = S->ntr;
+    while (lo < hi) {
+      int mid = (lo + hi) / 2;
+      if (S->tok[S->tr[mid].t0].wcum < w0) lo = mid + 1;
+      else hi = mid;
+    }
+    for (int k = lo; k < S->ntr && S->tok[S->tr[k].t0].wcum <= w1; k++) {
       const lb_trig *x = &S->tr[k];
       if (x->sent != sent || x->kind == LK_TERM) continue;
       int hit = reaches(r, S, x, c->s, c->e, t0, t1);
@@ -528,7 +567,7 @@ int lb_label(const lb_rules *r, const char *text, size_t len, lb_result *res, gz
     res->value[c->category] = (int8_t)lb_aggregate(res->value[c->category], mt->status);
     res->nmentions++;
   }
-  qsort(res->mentions, (size_t)res->nmentions, sizeof *res->mentions, cmp_mention);
+  if (res->nmentions > 1) qsort(res->mentions, (size_t)res->nmentions, sizeof *res->mentions, cmp_mention);
   lb_paper_values(r, res->value, res->paper);
   return 0;
 }

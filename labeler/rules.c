@@ -151,6 +151,9 @@ static int compile_phrase(ctx *c, const char *s, size_t n, int kind, int categor
   char full[1024];
   snprintf(full, sizeof full, "%s%.*s%s", anchor_s && s[0] != '<' ? "<" : "", (int)n, s, anchor_e ? ">" : "");
   if (pool_add(r, full, strlen(full), &p->text, c->e)) return -1;
+  int most = 0;
+  for (int q = 0; q < ne; q++) most += type[q] == LE_LIT ? (int)len[q] : LB_GAP_MAX;
+  if (most > r->maxlen) r->maxlen = most;
   r->nph++;
   return 0;
 }
@@ -384,34 +387,34 @@ static int index_line(ctx *c, char *s, void *ud) {
 
 /* ------------------------------------------------------------------ checks and the trie */
 
-static int cmp_dup(const void *a, const void *b, void *ud) {
-  const lb_rules *r = ud;
-  const lb_phrase *x = &r->ph[*(const int *)a], *y = &r->ph[*(const int *)b];
+typedef struct dup_key {
+  int kind, category, rule;
+  const char *text;
+} dup_key;
+
+static int cmp_dup(const void *a, const void *b) {
+  const dup_key *x = a, *y = b;
   if (x->kind != y->kind) return x->kind - y->kind;
   if (x->category != y->category) return x->category - y->category;
-  int c = strcmp(r->pool + x->text, r->pool + y->text);
-  if (c) return c;
-  return x->rule - y->rule;
+  int c = strcmp(x->text, y->text);
+  return c ? c : x->rule - y->rule;
 }
 
-static const lb_rules *sort_rules; /* qsort has no user pointer in C11 */
-static int cmp_dup_q(const void *a, const void *b) { return cmp_dup(a, b, (void *)sort_rules); }
-
+/* The same phrase twice in one kind and category, from two lines, is a mistake worth naming. */
 static int check_duplicates(lb_rules *r, gz_err *e) {
-  int *idx = gz_malloc(sizeof *idx * (size_t)(r->nph ? r->nph : 1), e);
-  if (!idx) return -1;
-  for (int i = 0; i < r->nph; i++) idx[i] = i;
-  sort_rules = r;
-  qsort(idx, (size_t)r->nph, sizeof *idx, cmp_dup_q);
+  dup_key *k = gz_malloc(sizeof *k * (size_t)(r->nph ? r->nph : 1), e);
+  if (!k) return -1;
+  for (int i = 0; i < r->nph; i++)
+    k[i] = (dup_key){r->ph[i].kind, r->ph[i].category, r->ph[i].rule, r->pool + r->ph[i].text};
+  if (r->nph > 1) qsort(k, (size_t)r->nph, sizeof *k, cmp_dup);
   int rc = 0;
   for (int i = 1; i < r->nph && !rc; i++) {
-    const lb_phrase *x = &r->ph[idx[i - 1]], *y = &r->ph[idx[i]];
-    if (x->kind == y->kind && x->category == y->category && !strcmp(r->pool + x->text, r->pool + y->text) &&
-        x->rule != y->rule)
-      rc = gz_fail(e, GZ_EFORMAT, "%s/%s: the phrase '%s' is also %s", r->dir, r->where[y->rule], r->pool + y->text,
+    const dup_key *x = &k[i - 1], *y = &k[i];
+    if (x->kind == y->kind && x->category == y->category && !strcmp(x->text, y->text) && x->rule != y->rule)
+      rc = gz_fail(e, GZ_EFORMAT, "%s/%s: the phrase '%s' is also %s", r->dir, r->where[y->rule], y->text,
                    r->where[x->rule]);
   }
-  free(idx);
+  free(k);
   return rc;
 }
 

@@ -111,8 +111,11 @@ static void pack_b(int trans, const float *B, long ldb, long j0, long cols, long
     float *d = dst + t * nr * kcb;
     if (!trans) {
       for (long k = 0; k < kcb; k++) {
-        memcpy(d + k * nr, B + (p0 + k) * ldb + c0, sizeof(float) * (size_t)n);
-        for (int j = n; j < nr; j++) d[k * nr + j] = 0.0f;
+        const float *s = B + (p0 + k) * ldb + c0;
+        if (n == 16 && nr == 16) /* the AVX2 and plain-C width: a fixed-size copy the compiler vectorizes */
+          for (int j = 0; j < 16; j++) d[k * 16 + j] = s[j];
+        else
+          for (int j = 0; j < nr; j++) d[k * nr + j] = j < n ? s[j] : 0.0f;
       }
     } else {
       for (int j = 0; j < n; j++) {
@@ -174,6 +177,9 @@ static void scale_c(long M, long N, float beta, float *C, long ldc) {
 
 /* ------------------------------------------------------------------ the five loops */
 
+typedef void (*packb_fn)(int trans, const float *B, long ldb, long j0, long cols, long p0, long kcb, int nr,
+                         float *dst, long t_lo, long t_hi);
+
 typedef struct {
   int ta, tb;
   long M, N, K;
@@ -183,11 +189,19 @@ typedef struct {
   float *C, *apack, *bpack[2];
   gz_gemm_blocking bl;
   gz_gemm_ukr ukr;
+  packb_fn pack_b;
+  const float *bpre; /* B already in panels (gz_sgemm_prepacked_isa), or NULL */
 } gemm_job;
 
 static void range(long n, int tid, int nt, long *lo, long *hi) {
   *lo = n * tid / nt;
   *hi = n * (tid + 1) / nt;
+}
+
+static void packb_avx512(int trans, const float *B, long ldb, long j0, long cols, long p0, long kcb, int nr,
+                         float *dst, long t_lo, long t_hi) {
+  (void)nr;
+  gz_gemm_packb_avx512(trans, B, ldb, j0, cols, p0, kcb, dst, t_lo, t_hi);
 }
 
 static void gemm_thread(const gemm_job *j, int tid, int nt) {
@@ -203,16 +217,25 @@ static void gemm_thread(const gemm_job *j, int tid, int nt) {
       long s = 0;
       for (long j0 = 0; j0 < j->N; j0 += j->bl.nc, s++) {
         long ncb = minl(j->bl.nc, j->N - j0), ntl = cdiv(ncb, nr);
-        float *bp = j->bpack[s & 1];
-        range(ntl, tid, nt, &lo, &hi);
-        pack_b(j->tb, j->B, j->ldb, j0, ncb, p0, kcb, nr, bp, lo, hi);
+        const float *bp;
+        long bstride; /* floats from one B micro-panel to the next */
+        if (j->bpre) {
+          bp = j->bpre + (j0 / nr) * j->K * nr + p0 * nr;
+          bstride = j->K * nr;
+        } else {
+          float *pb = j->bpack[s & 1];
+          range(ntl, tid, nt, &lo, &hi);
+          j->pack_b(j->tb, j->B, j->ldb, j0, ncb, p0, kcb, nr, pb, lo, hi);
+          bp = pb;
+          bstride = kcb * nr;
+        }
 #pragma omp barrier
         range(mt * ntl, tid, nt, &lo, &hi);
         for (long t = lo; t < hi; t++) {
           long ir = t / ntl, jr = t % ntl;
           int m = (int)minl(mr, mcb - ir * mr), n = (int)minl(nr, ncb - jr * nr);
           float *c = j->C + (i0 + ir * mr) * j->ldc + j0 + jr * nr;
-          j->ukr(kcb, j->apack + ir * mr * kcb, bp + jr * nr * kcb, c, j->ldc, j->alpha, beta, m, n);
+          j->ukr(kcb, j->apack + ir * mr * kcb, bp + jr * bstride, c, j->ldc, j->alpha, beta, m, n);
         }
       }
     }
@@ -221,10 +244,10 @@ static void gemm_thread(const gemm_job *j, int tid, int nt) {
 
 static float *align64(void *p) { return (float *)(((uintptr_t)p + 63) & ~(uintptr_t)63); }
 
-int gz_sgemm_isa(int isa, int transA, int transB, long M, long N, long K, float alpha, const float *A, long lda,
-                 const float *B, long ldb, float beta, float *C, long ldc, void *workspace, size_t workspace_bytes,
-                 gz_err *e) {
-  if (check_args(transA, transB, M, N, K, A, lda, B, ldb, C, ldc, e)) return -1;
+static int sgemm_run(int isa, int transA, int transB, long M, long N, long K, float alpha, const float *A, long lda,
+                     const float *B, long ldb, const float *bpre, float beta, float *C, long ldc, void *workspace,
+                     size_t workspace_bytes, gz_err *e) {
+  if (check_args(transA, transB, M, N, K, A, lda, bpre ? bpre : B, ldb, C, ldc, e)) return -1;
   unsigned f = gz_cpu_features();
   int best;
   if (gz_isa_resolve(NULL, f, &best, e)) return -1;
@@ -237,9 +260,12 @@ int gz_sgemm_isa(int isa, int transA, int transB, long M, long N, long K, float 
     return 0;
   }
   gemm_job j = {.ta = transA != 0, .tb = transB != 0, .M = M, .N = N, .K = K, .alpha = alpha, .beta = beta,
-                .A = A, .B = B, .lda = lda, .ldb = ldb, .ldc = ldc, .C = C};
+                .A = A, .B = B, .lda = lda, .ldb = ldb, .ldc = ldc, .C = C, .bpre = bpre};
   blocking(isa, &j.bl);
   j.ukr = isa == GZ_ISA_AVX512 ? gz_gemm_ukr_avx512 : isa == GZ_ISA_AVX2 ? gz_gemm_ukr_avx2 : ukr_scalar;
+  j.pack_b = isa == GZ_ISA_AVX512 ? packb_avx512 : pack_b;
+  /* Equal K chunks (576 -> 288 + 288, not 512 + 64): fewer short micro-kernel runs; fixed by K alone. */
+  j.bl.kc = cdiv(K, cdiv(K, j.bl.kc));
   long kc = minl(j.bl.kc, K), mc = minl(j.bl.mc, cdiv(M, j.bl.mr) * j.bl.mr);
   long nc = minl(j.bl.nc, cdiv(N, j.bl.nr) * j.bl.nr);
   size_t need = ws_floats(&j.bl, M, N, K) * sizeof(float) + 3 * 64;
@@ -258,6 +284,19 @@ int gz_sgemm_isa(int isa, int transA, int transB, long M, long N, long K, float 
     gemm_thread(&j, omp_get_thread_num(), omp_get_num_threads());
   }
   return 0;
+}
+
+int gz_sgemm_isa(int isa, int transA, int transB, long M, long N, long K, float alpha, const float *A, long lda,
+                 const float *B, long ldb, float beta, float *C, long ldc, void *workspace, size_t workspace_bytes,
+                 gz_err *e) {
+  return sgemm_run(isa, transA, transB, M, N, K, alpha, A, lda, B, ldb, NULL, beta, C, ldc, workspace,
+                   workspace_bytes, e);
+}
+
+int gz_sgemm_prepacked_isa(int isa, int transA, long M, long N, long K, float alpha, const float *A, long lda,
+                           const float *Bp, float beta, float *C, long ldc, void *workspace, size_t workspace_bytes,
+                           gz_err *e) {
+  return sgemm_run(isa, transA, 0, M, N, K, alpha, A, lda, NULL, N, Bp, beta, C, ldc, workspace, workspace_bytes, e);
 }
 
 int gz_sgemm(int transA, int transB, long M, long N, long K, float alpha, const float *A, long lda, const float *B,

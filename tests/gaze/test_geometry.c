@@ -119,6 +119,20 @@ START_TEST(pool_and_threshold) {
   float v[4] = {0.15f, 0.150001f, 0.0f, 1.0f};
   gz_threshold(v, 4, 0.15f, t);
   ck_assert(t[0] == 0.0f && t[1] == 1.0f && t[2] == 0.0f && t[3] == 1.0f); /* strict > */
+  /* targets: 512 -> 256 (2x2 max) and -> 32 (16x16 max overall) > 0.15 */
+  float *m = calloc(512 * 512, sizeof *m), *t256 = malloc(sizeof *t256 * 256 * 256), b32[32 * 32];
+  m[(100) * 512 + 37] = 0.2f;  /* cell (6, 2) */
+  m[(300) * 512 + 511] = 0.15f; /* cell (18, 31): not above 0.15 */
+  ck_assert_int_eq(gz_map_targets(m, 0.15f, t256, b32, NULL), 0);
+  ck_assert(t256[50 * 256 + 18] == 0.2f);
+  int on = 0;
+  for (int i = 0; i < 32 * 32; i++) on += b32[i] > 0;
+  ck_assert_int_eq(on, 1);
+  ck_assert(b32[6 * 32 + 2] == 1.0f);
+  ck_assert_int_eq(gz_map_targets(m, 0.15f, NULL, b32, NULL), 0);
+  ck_assert(b32[6 * 32 + 2] == 1.0f);
+  free(m);
+  free(t256);
 }
 END_TEST
 

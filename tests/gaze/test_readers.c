@@ -205,6 +205,41 @@ START_TEST(labeled_reports) {
 }
 END_TEST
 
+START_TEST(etm_roundtrip) {
+  char *dir = tu_tempdir();
+  gz_err e = {0};
+  float *m = calloc(64 * 64, sizeof *m), *back;
+  int size, label;
+  char *p = fx_path(dir, "a.etm");
+  ck_assert_int_eq(gz_etm_write(p, m, 64, -1, &e), 0); /* all zero: header only */
+  ck_assert_int_eq(gz_etm_read(p, &back, &size, &label, &e), 0);
+  ck_assert(size == 64 && label == -1 && back[0] == 0.0f);
+  free(back);
+  m[10 * 64 + 5] = 0.25f;
+  m[40 * 64 + 50] = 1.0f;
+  m[20 * 64 + 30] = -0.0f; /* a negative zero is zero */
+  ck_assert_int_eq(gz_etm_write(p, m, 64, 7, &e), 0);
+  size_t len;
+  char *raw = gz_read_file(p, &len, &e);
+  ck_assert_uint_eq(len, 32 + 4 * (41 - 10) * (51 - 5)); /* the box [10, 41) x [5, 51) */
+  ck_assert_int_eq(gz_etm_read(p, &back, &size, &label, &e), 0);
+  ck_assert_int_eq(label, 7);
+  ck_assert_int_eq(memcmp(back, m, sizeof *m * 64 * 64), 0);
+  free(back);
+  /* truncated or foreign files are errors */
+  ck_assert_int_eq(gz_write_file_atomic(p, raw, len - 4, &e), 0);
+  ck_assert_int_eq(gz_etm_read(p, &back, &size, &label, &e), -1);
+  ck_assert_msg(strstr(e.msg, "inconsistent header"), "%s", e.msg);
+  ck_assert_int_eq(gz_write_file_atomic(p, "hello", 5, &e), 0);
+  ck_assert_int_eq(gz_etm_read(p, &back, &size, &label, &e), -1);
+  ck_assert_msg(strstr(e.msg, "not a gazeloc map file"), "%s", e.msg);
+  free(raw);
+  free(m);
+  free(p);
+  tu_rmtree(dir);
+}
+END_TEST
+
 Suite *suite_gaze_readers(void) {
   Suite *s = suite_create("gaze_readers");
   TCase *tc = tcase_create("core");
@@ -212,6 +247,7 @@ Suite *suite_gaze_readers(void) {
   tcase_add_test(tc, fixations_columns_and_errors);
   tcase_add_test(tc, reading_load_and_discarded);
   tcase_add_test(tc, labeled_reports);
+  tcase_add_test(tc, etm_roundtrip);
   suite_add_tcase(s, tc);
   return s;
 }

@@ -156,6 +156,10 @@ START_TEST(orphans_and_bad_names) {
   ck_assert_int_eq(n, 0);
   ck_assert_int_eq(orphans, 2);
   free(w);
+  /* a mention starting on a '.' belongs to the next sentence, whose words do not hold it: an error */
+  gz_mention dot = {gz_category_index("atelectasis"), at(&d, ". there"), at(&d, ". there") + 1};
+  ck_assert_int_eq(gz_windows(&d.t, &dot, 1, &st, &w, &n, &orphans, &e), -1);
+  ck_assert_msg(strstr(e.msg, "a mention at character 21 of sentence 1 falls in no word"), "%s", e.msg);
   ck_assert_int_eq(gz_strategy_parse("startofsentence", &st, &e), -1);
   ck_assert_msg(strstr(e.msg, "expected DELAYs_START_END"), "%s", e.msg);
   ck_assert_int_eq(gz_strategy_parse("xs_startofsentence_lastmention", &st, &e), -1);
@@ -184,15 +188,112 @@ START_TEST(label_mapping) {
 }
 END_TEST
 
+/* Random dictations (commas, colons, empty sentences, a trailing part without '.') against the authors'
+ * sentence loop ported literally (tools/gaze_windows_reference.py): every rule, equal to the last bit. */
+START_TEST(random_dictations_match_authors_loop) {
+  static const char *VOCAB[] = {"the", "left", "lung", "is", "clear", "mild", "edema", "effusion", "small", "no",
+                                "pneumothorax", "x-ray", "of", ",", ":", ".", "."};
+  static const double DELAYS[] = {0.5, 1.5, 2.5, 7.5};
+  gz_rng r;
+  gz_rng_init(&r, 42, 0);
+  int compared = 0;
+  for (int rep = 0; rep < 12; rep++) {
+    char *dir = tu_tempdir();
+    fx_buf tok = {0};
+    fx_printf(&tok, "%s", "");
+    int n = 8 + (int)gz_rng_below(&r, 40);
+    for (int i = 0; i < n; i++) fx_printf(&tok, "%s%s", i ? " " : "", VOCAB[gz_rng_below(&r, 17)]);
+    if (rep % 3) fx_printf(&tok, " .");
+    char *text;
+    fx_words(dir, tok.s, gz_rng_range(&r, 0, 3), 0.37, &text);
+    gz_word *w;
+    int nw;
+    gz_err e = {0};
+    char *p = fx_path(dir, "timestamps_transcription.csv");
+    ck_assert_int_eq(gz_read_words(p, &w, &nw, &e), 0);
+    free(p);
+    gz_transcript t;
+    ck_assert_msg(gz_transcript_build(w, nw, text, strlen(text), dir, &t, &e) == 0, "%s", e.msg);
+    /* mentions: random characters inside random words (never on a space or a '.') */
+    gz_mention m[6];
+    int nm = 0;
+    fx_buf mf = {0};
+    fx_printf(&mf, "%s", "");
+    for (int k = 0; k < 6; k++) {
+      int wi = (int)gz_rng_below(&r, (uint32_t)nw), len = (int)strlen(w[wi].text);
+      if (!strcmp(w[wi].text, ".")) continue; /* a mention on a '.' falls in no word (an error, tested above) */
+      int pos = t.word_start[wi] + (int)gz_rng_below(&r, (uint32_t)len);
+      if (k == 5) pos = t.word_start[wi]; /* a word start: may also end the previous (glued) word */
+      m[nm++] = (gz_mention){gz_category_index("atelectasis"), pos, pos + 3};
+      fx_printf(&mf, "%d %d\n", pos, pos + 3);
+    }
+    fx_write(dir, "mentions.txt", mf.s);
+    char cmd[8192];
+    int at = snprintf(cmd, sizeof cmd, "%s %s/tools/gaze_windows_reference.py %s %s/mentions.txt", tu_python(),
+                      tu_root(), dir, dir);
+    gz_strategy all[GZ_NSTART_RULES * GZ_NEND_RULES];
+    int ns = 0;
+    for (int a = 0; a < GZ_NSTART_RULES; a++)
+      for (int b = 0; b < GZ_NEND_RULES; b++) {
+        all[ns] = (gz_strategy){a, b, DELAYS[gz_rng_below(&r, 4)]};
+        char name[128];
+        gz_strategy_format(&all[ns++], name, sizeof name);
+        at += snprintf(cmd + at, sizeof cmd - (size_t)at, " %s", name);
+      }
+    FILE *pp = popen(cmd, "r");
+    ck_assert_ptr_nonnull(pp);
+    char line[512];
+    int got = 0, idx[GZ_NSTART_RULES * GZ_NEND_RULES] = {0};
+    gz_window *win[GZ_NSTART_RULES * GZ_NEND_RULES];
+    int nwin[GZ_NSTART_RULES * GZ_NEND_RULES];
+    for (int k = 0; k < ns; k++) ck_assert_int_eq(gz_windows(&t, m, nm, &all[k], &win[k], &nwin[k], NULL, &e), 0);
+    while (fgets(line, sizeof line, pp)) {
+      char name[128];
+      int sent;
+      double t0, t1;
+      ck_assert_int_eq(sscanf(line, "%127s %d %lf %lf", name, &sent, &t0, &t1), 4);
+      int k = 0;
+      for (; k < ns; k++) {
+        char mine[128];
+        gz_strategy_format(&all[k], mine, sizeof mine);
+        if (!strcmp(mine, name)) break;
+      }
+      ck_assert_int_lt(k, ns);
+      ck_assert_msg(idx[k] < nwin[k], "%s: reference has more windows", name);
+      gz_window *x = &win[k][idx[k]++];
+      ck_assert_msg(x->sentence == sent && x->t0 == t0 && x->t1 == t1, "%s (%s): ours s%d [%.17g, %.17g], authors s%d [%.17g, %.17g]",
+                    name, text, x->sentence, x->t0, x->t1, sent, t0, t1);
+      got++;
+    }
+    ck_assert_int_eq(pclose(pp), 0);
+    for (int k = 0; k < ns; k++) {
+      ck_assert_int_eq(idx[k], nwin[k]);
+      free(win[k]);
+    }
+    compared += got;
+    gz_transcript_free(&t);
+    for (int i = 0; i < nw; i++) free(w[i].text);
+    free(w);
+    free(text);
+    free(tok.s);
+    free(mf.s);
+    tu_rmtree(dir);
+  }
+  ck_assert_int_gt(compared, 300);
+}
+END_TEST
+
 Suite *suite_gaze_windows(void) {
   Suite *s = suite_create("gaze_windows");
   TCase *tc = tcase_create("core");
+  tcase_set_timeout(tc, 60);
   tcase_add_test(tc, rebuild_and_sentences);
   tcase_add_test(tc, rebuild_mismatch_reported);
   tcase_add_test(tc, default_window);
   tcase_add_test(tc, every_rule);
   tcase_add_test(tc, orphans_and_bad_names);
   tcase_add_test(tc, label_mapping);
+  tcase_add_test(tc, random_dictations_match_authors_loop);
   suite_add_tcase(s, tc);
   return s;
 }

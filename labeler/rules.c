@@ -2,6 +2,7 @@
  * phrase in one pass over a report. The file formats are described in docs/labeler.md. */
 #include <ctype.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -590,8 +591,11 @@ int lb_rules_default_dir(char *buf, size_t n, gz_err *e) {
     char *slash = strrchr(exe, '/');
     if (slash) *slash = 0;
     for (int i = 0; i < 2; i++) {
-      snprintf(buf, n, "%s%s", exe, up[i]);
-      if (gz_is_dir(buf)) return 0;
+      char cand[4200], real[PATH_MAX];
+      snprintf(cand, sizeof cand, "%s%s", exe, up[i]);
+      if (!gz_is_dir(cand)) continue;
+      snprintf(buf, n, "%s", realpath(cand, real) ? real : cand);
+      return 0;
     }
   }
   snprintf(buf, n, "labeler/rules");

@@ -183,7 +183,7 @@ END_TEST
 
 START_TEST(search_table) {
   char *labels, *root = make_dataset(&labels), *out, args[8192], path[4400];
-  snprintf(args, sizeof args, "%s --labels %s --out %s/s --search --size 128", root, labels, root);
+  snprintf(args, sizeof args, "%s --labels %s --out %s/s --search --size 128 --threads 2", root, labels, root);
   int rc = run(args, &out);
   ck_assert_msg(rc == 0, "exit %d: %s", rc, out);
   ck_assert_msg(strstr(out, "rank  strategy") && strstr(out, "search table written to"), "%s", out);
@@ -207,6 +207,17 @@ START_TEST(search_table) {
   ck_assert_int_eq(rows, 3 * 4 * 3 + 5 * 4 + 10); /* delayed rules x ends x 3 delays, plain rules x ends, stage 2 */
   ck_assert_int_eq(stage2, 10);
   ck_assert(prev < 1.0); /* the table is not degenerate */
+  /* the same table with one thread, byte for byte */
+  snprintf(args, sizeof args, "%s --labels %s --out %s/s1 --search --size 128 --threads 1", root, labels, root);
+  ck_assert_int_eq(run(args, &out), 0);
+  free(out);
+  char p1[4400];
+  snprintf(p1, sizeof p1, "%s/s1/search.csv", root);
+  size_t n0, n1;
+  char *a = gz_read_file(path, &n0, &e), *b = gz_read_file(p1, &n1, &e);
+  ck_assert(a && b && n0 == n1 && !memcmp(a, b, n0));
+  free(a);
+  free(b);
   free(labels);
   tu_rmtree(root);
 }

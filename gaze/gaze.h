@@ -259,7 +259,7 @@ typedef struct gz_heat gz_heat;
 
 /* Per-reading precomputation: each fixation's Gaussian profiles along x and y (clipped to the shown
  * rectangle, the image and +-k_sigma), at full resolution and through the geometry `g` (NULL = only
- * full-resolution maps). */
+ * full-resolution maps). `f` and `g` are borrowed and must outlive the object. One object per thread. */
 gz_heat *gz_heat_new(const gz_fixation *f, int nfix, int width, int height, const gz_geom *g, const gz_heat_opts *o,
                      gz_err *e);
 void gz_heat_free(gz_heat *h);
@@ -306,7 +306,7 @@ int gz_etm_read(const char *path, float **map, int *size, int *label, gz_err *e)
 /* ------------------------------------------------------------------ one reading, end to end */
 
 /* What one reading needs for any number of strategies: its transcript (checked against
- * transcription.txt), its geometry and its fixation profiles. */
+ * transcription.txt), its geometry and its fixation profiles. `r` is borrowed (must outlive it). */
 typedef struct gz_prepared {
   const gz_reading *r;
   gz_transcript t;

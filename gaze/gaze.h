@@ -331,6 +331,10 @@ typedef struct gz_label_maps {
  * sentence mentions (ETDataset.__getitem__). `maps` is allocated on first use and reused. */
 int gz_label_maps_compute(gz_prepared *p, const gz_mention *m, int nm, const gz_strategy *st, gz_label_maps *out,
                           gz_err *e);
+/* The same, drawing only the windows that mention a label of `want` (a paper-label mask); maps of other
+ * labels stay zero (`mentioned` and `nwindows` still count every window). */
+int gz_label_maps_compute_some(gz_prepared *p, const gz_mention *m, int nm, const gz_strategy *st, unsigned want,
+                               gz_label_maps *out, gz_err *e);
 void gz_label_maps_free(gz_label_maps *lm);
 /* The whole-report map (window 0 -> end of the last word; the "no label-specific maps" ablation).
  * Returns 1 with a map, 0 when empty. */

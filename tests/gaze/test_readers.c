@@ -211,14 +211,14 @@ START_TEST(etm_roundtrip) {
   float *m = calloc(64 * 64, sizeof *m), *back;
   int size, label;
   char *p = fx_path(dir, "a.etm");
-  ck_assert_int_eq(gz_etm_write(p, m, 64, -1, &e), 0); /* all zero: header only */
+  ck_assert_int_eq(gz_etm_write(p, m, 64, -1, 0, &e), 0); /* all zero: header only */
   ck_assert_int_eq(gz_etm_read(p, &back, &size, &label, &e), 0);
   ck_assert(size == 64 && label == -1 && back[0] == 0.0f);
   free(back);
   m[10 * 64 + 5] = 0.25f;
   m[40 * 64 + 50] = 1.0f;
   m[20 * 64 + 30] = -0.0f; /* a negative zero is zero */
-  ck_assert_int_eq(gz_etm_write(p, m, 64, 7, &e), 0);
+  ck_assert_int_eq(gz_etm_write(p, m, 64, 7, 0, &e), 0);
   size_t len;
   char *raw = gz_read_file(p, &len, &e);
   ck_assert_uint_eq(len, 32 + 4 * (41 - 10) * (51 - 5)); /* the box [10, 41) x [5, 51) */
@@ -226,6 +226,24 @@ START_TEST(etm_roundtrip) {
   ck_assert_int_eq(label, 7);
   ck_assert_int_eq(memcmp(back, m, sizeof *m * 64 * 64), 0);
   free(back);
+  /* 16-bit fixed point: half the size, error <= 0.5/65535 */
+  m[30 * 64 + 20] = 0.123456f;
+  m[31 * 64 + 20] = 1.5f; /* clamped */
+  char *pq = fx_path(dir, "q.etm");
+  ck_assert_int_eq(gz_etm_write(pq, m, 64, 3, 1, &e), 0);
+  char *rawq = gz_read_file(pq, &len, &e);
+  ck_assert_uint_eq(len, 32 + 2 * (41 - 10) * (51 - 5));
+  ck_assert_int_eq(memcmp(rawq, "GZETMAPQ", 8), 0);
+  free(rawq);
+  ck_assert_int_eq(gz_etm_read(pq, &back, &size, &label, &e), 0);
+  ck_assert_int_eq(label, 3);
+  for (int i = 0; i < 64 * 64; i++) {
+    float want = m[i] > 1 ? 1 : m[i];
+    ck_assert_msg(fabsf(back[i] - want) <= 0.5f / 65535 + 1e-7f, "pixel %d: %g vs %g", i, back[i], want);
+  }
+  ck_assert(back[40 * 64 + 50] == 1.0f && back[0] == 0.0f);
+  free(back);
+  free(pq);
   /* truncated or foreign files are errors */
   ck_assert_int_eq(gz_write_file_atomic(p, raw, len - 4, &e), 0);
   ck_assert_int_eq(gz_etm_read(p, &back, &size, &label, &e), -1);

@@ -259,7 +259,7 @@ typedef struct gz_heat gz_heat;
 
 /* Per-reading precomputation: each fixation's Gaussian profiles along x and y (clipped to the shown
  * rectangle, the image and +-k_sigma), at full resolution and through the geometry `g` (NULL = only
- * full-resolution maps). */
+ * full-resolution maps). `f` and `g` are borrowed and must outlive the object. One object per thread. */
 gz_heat *gz_heat_new(const gz_fixation *f, int nfix, int width, int height, const gz_geom *g, const gz_heat_opts *o,
                      gz_err *e);
 void gz_heat_free(gz_heat *h);
@@ -295,18 +295,21 @@ double gz_iou(const float *map, const float *mask, size_t n, float thr);
 
 /* ------------------------------------------------------------------ map files */
 
-/* A compact, lossless map file (.etm): the bytes "GZETMAP1", then little-endian uint32 size, int32 label
- * (0..9, or -1 for the whole-report map), uint32 y0, y1, x0, x1 (the bounding box of the non-zero values,
- * [y0,y1) x [x0,x1), all zero when the map is zero), then the float32 values of that box, row by row.
- * Everything outside the box is 0. Written atomically. */
-int gz_etm_write(const char *path, const float *map, int size, int label, gz_err *e);
-/* Reads a .etm file into a malloc'd size x size map. */
+/* A compact map file (.etm): 8 magic bytes, then little-endian uint32 size, int32 label (0..9, or -1 for the
+ * whole-report map), uint32 y0, y1, x0, x1 (the bounding box of the non-zero values, [y0,y1) x [x0,x1), all
+ * zero when the map is zero), then the values of that box row by row; everything outside is 0.
+ *   "GZETMAP1": float32 values (lossless);
+ *   "GZETMAPQ": uint16 values round(v * 65535) of v clamped to [0, 1] (absolute error <= 7.7e-6, below the
+ *               2e-5 by which torch's own float32 geometry strays; half the size).
+ * Written atomically. */
+int gz_etm_write(const char *path, const float *map, int size, int label, int quantize16, gz_err *e);
+/* Reads either kind into a malloc'd size x size float map. */
 int gz_etm_read(const char *path, float **map, int *size, int *label, gz_err *e);
 
 /* ------------------------------------------------------------------ one reading, end to end */
 
 /* What one reading needs for any number of strategies: its transcript (checked against
- * transcription.txt), its geometry and its fixation profiles. */
+ * transcription.txt), its geometry and its fixation profiles. `r` is borrowed (must outlive it). */
 typedef struct gz_prepared {
   const gz_reading *r;
   gz_transcript t;
@@ -331,6 +334,10 @@ typedef struct gz_label_maps {
  * sentence mentions (ETDataset.__getitem__). `maps` is allocated on first use and reused. */
 int gz_label_maps_compute(gz_prepared *p, const gz_mention *m, int nm, const gz_strategy *st, gz_label_maps *out,
                           gz_err *e);
+/* The same, drawing only the windows that mention a label of `want` (a paper-label mask); maps of other
+ * labels stay zero (`mentioned` and `nwindows` still count every window). */
+int gz_label_maps_compute_some(gz_prepared *p, const gz_mention *m, int nm, const gz_strategy *st, unsigned want,
+                               gz_label_maps *out, gz_err *e);
 void gz_label_maps_free(gz_label_maps *lm);
 /* The whole-report map (window 0 -> end of the last word; the "no label-specific maps" ablation).
  * Returns 1 with a map, 0 when empty. */

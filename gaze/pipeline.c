@@ -36,6 +36,11 @@ void gz_label_maps_free(gz_label_maps *lm) {
 
 int gz_label_maps_compute(gz_prepared *p, const gz_mention *m, int nm, const gz_strategy *st, gz_label_maps *out,
                           gz_err *e) {
+  return gz_label_maps_compute_some(p, m, nm, st, ~0u, out, e);
+}
+
+int gz_label_maps_compute_some(gz_prepared *p, const gz_mention *m, int nm, const gz_strategy *st, unsigned want,
+                               gz_label_maps *out, gz_err *e) {
   size_t n = (size_t)p->size * p->size;
   float *maps = out->maps;
   memset(out, 0, sizeof *out);
@@ -55,6 +60,7 @@ int gz_label_maps_compute(gz_prepared *p, const gz_mention *m, int nm, const gz_
   out->nwindows = nw;
   for (int i = 0; i < nw; i++) {
     out->mentioned |= w[i].labels;
+    if (!(w[i].labels & want)) continue;
     int rc = gz_heat_window(p->h, w[i].t0, w[i].t1, map, NULL, e);
     if (rc < 0) goto fail;
     if (rc == 0) {
@@ -62,7 +68,7 @@ int gz_label_maps_compute(gz_prepared *p, const gz_mention *m, int nm, const gz_
       continue;
     }
     for (int k = 0; k < GZ_NLABELS; k++) {
-      if (!(w[i].labels >> k & 1)) continue;
+      if (!((w[i].labels & want) >> k & 1)) continue;
       float *dst = maps + n * k;
       for (size_t j = 0; j < n; j++)
         if (map[j] > dst[j]) dst[j] = map[j];

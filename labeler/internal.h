@@ -120,4 +120,7 @@ struct lb_scratch {
   int maskcap;
 };
 
+/* Grows *p (an array of *cap elements of elsize bytes) to hold at least `need`, doubling. */
+int lb_grow(void **p, int *cap, int need, size_t elsize, gz_err *e);
+
 #endif

@@ -168,7 +168,6 @@ void lb_format_locations(const lb_result *res, int c, char *buf, size_t n) {
     first = 0;
   }
   if (k < n) snprintf(buf + k, n - k, "]");
-  if (k + 1 >= n && n >= 4) snprintf(buf + n - 4, 4, "..]"); /* never happens with a sane buffer */
 }
 
 void lb_write_row(const lb_rules *r, gz_csvw *w, const char *id, const char *text, size_t len, const lb_result *res) {
@@ -182,11 +181,16 @@ void lb_write_row(const lb_rules *r, gz_csvw *w, const char *id, const char *tex
   gz_csvw_field(w, t);
   if (t != small) free(t);
   for (int c = 0; c < r->ncat; c++) gz_csvw_field(w, value_text(res->value[c]));
-  char buf[8192];
+  char small_buf[8192];
+  size_t need = (size_t)res->nmentions * 48 + 8; /* "[123456789012, 123456789012], " per mention at most */
+  char *buf = need <= sizeof small_buf ? small_buf : malloc(need);
+  if (!buf) return;
+  size_t bn = buf == small_buf ? sizeof small_buf : need;
   for (int c = 0; c < r->ncat; c++) {
-    lb_format_locations(res, c, buf, sizeof buf);
+    lb_format_locations(res, c, buf, bn);
     gz_csvw_field(w, buf);
   }
+  if (buf != small_buf) free(buf);
   for (int p = 0; p < LB_NPAPER; p++) gz_csvw_field(w, value_text(res->paper[p]));
   gz_csvw_end(w);
 }

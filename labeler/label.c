@@ -42,17 +42,7 @@ void lb_result_free(lb_result *res) {
   free(res);
 }
 
-static int grow(void **p, int *cap, int need, size_t elsize, gz_err *e) {
-  if (need <= *cap) return 0;
-  int nc = *cap ? *cap : 64;
-  while (nc < need) nc *= 2;
-  void *q = gz_realloc(*p, (size_t)nc * elsize, e);
-  if (!q) return -1;
-  *p = q;
-  *cap = nc;
-  return 0;
-}
-#define GROW(arr, cap, need, e) grow((void **)&(arr), &(cap), (need), sizeof *(arr), (e))
+#define GROW(arr, cap, need, e) lb_grow((void **)&(arr), &(cap), (need), sizeof *(arr), (e))
 
 /* ------------------------------------------------------------------ cleaning */
 

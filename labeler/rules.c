@@ -2,6 +2,7 @@
  * phrase in one pass over a report. The file formats are described in docs/labeler.md. */
 #include <ctype.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,7 +26,7 @@ static const int default_window[LK_NKINDS] = {[LK_PRE_NEG] = 10, [LK_POST_NEG] =
 
 /* ------------------------------------------------------------------ storage helpers */
 
-static int grow(void **p, int *cap, int need, size_t elsize, gz_err *e) {
+int lb_grow(void **p, int *cap, int need, size_t elsize, gz_err *e) {
   if (need <= *cap) return 0;
   int nc = *cap ? *cap : 64;
   while (nc < need) nc *= 2;
@@ -53,7 +54,7 @@ static int pool_add(lb_rules *r, const char *s, size_t n, uint32_t *off, gz_err 
 }
 
 static int add_line(lb_rules *r, const char *file, int line, const char *text, gz_err *e) {
-  if (grow((void **)&r->where, &r->lines_cap, r->nlines + 1, sizeof *r->where, e)) return -1;
+  if (lb_grow((void **)&r->where, &r->lines_cap, r->nlines + 1, sizeof *r->where, e)) return -1;
   size_t n = strlen(file) + strlen(text) + 32;
   char *w = gz_malloc(n, e);
   if (!w) return -1;
@@ -132,7 +133,7 @@ static int compile_phrase(ctx *c, const char *s, size_t n, int kind, int categor
     if (is_alnum((unsigned char)s[i])) anchor_s = 1;
     if (is_alnum((unsigned char)s[n - 1])) anchor_e = 1;
   }
-  if (grow((void **)&r->ph, &r->ph_cap, r->nph + 1, sizeof *r->ph, c->e)) return -1;
+  if (lb_grow((void **)&r->ph, &r->ph_cap, r->nph + 1, sizeof *r->ph, c->e)) return -1;
   lb_phrase *p = &r->ph[r->nph];
   memset(p, 0, sizeof *p);
   p->kind = kind, p->category = category, p->rule = rule, p->window = window;
@@ -140,7 +141,7 @@ static int compile_phrase(ctx *c, const char *s, size_t n, int kind, int categor
   p->first_len = (uint16_t)len[0];
   p->elem0 = r->nelem;
   p->nelem = ne; /* element 0 is the first literal, kept for the duplicate check and matching */
-  if (grow((void **)&r->elem, &r->elem_cap, r->nelem + ne, sizeof *r->elem, c->e)) return -1;
+  if (lb_grow((void **)&r->elem, &r->elem_cap, r->nelem + ne, sizeof *r->elem, c->e)) return -1;
   for (int q = 0; q < ne; q++) {
     lb_elem *el = &r->elem[r->nelem++];
     el->type = (uint8_t)type[q];
@@ -590,8 +591,11 @@ int lb_rules_default_dir(char *buf, size_t n, gz_err *e) {
     char *slash = strrchr(exe, '/');
     if (slash) *slash = 0;
     for (int i = 0; i < 2; i++) {
-      snprintf(buf, n, "%s%s", exe, up[i]);
-      if (gz_is_dir(buf)) return 0;
+      char cand[4200], real[PATH_MAX];
+      snprintf(cand, sizeof cand, "%s%s", exe, up[i]);
+      if (!gz_is_dir(cand)) continue;
+      snprintf(buf, n, "%s", realpath(cand, real) ? real : cand);
+      return 0;
     }
   }
   snprintf(buf, n, "labeler/rules");

@@ -36,6 +36,21 @@ typedef __m512 vf;
 /* NaN-propagating max(a, b) */
 #define VMAXNAN(a, b) _mm512_mask_mov_ps(_mm512_max_ps(a, b), _mm512_cmp_ps_mask(a, a, _CMP_UNORD_Q), a)
 #define SFX(name) name##_avx512
+/* for the vector exp/log (ops_fast_vmath.h) */
+#define VMIN _mm512_min_ps
+#define VMAX _mm512_max_ps
+#define VABS _mm512_abs_ps
+#define VSEL_LT(a, b, x, y) _mm512_mask_blend_ps(_mm512_cmp_ps_mask(a, b, _CMP_LT_OQ), y, x) /* a < b ? x : y */
+#define VSEL_EQ(a, b, x, y) _mm512_mask_blend_ps(_mm512_cmp_ps_mask(a, b, _CMP_EQ_OQ), y, x)
+#define VROUND_I _mm512_cvtps_epi32 /* nearest, ties to even */
+#define VI_TO_F _mm512_cvtepi32_ps
+#define VI_AS_F _mm512_castsi512_ps
+#define VF_AS_I _mm512_castps_si512
+#define VI_SLLI _mm512_slli_epi32
+#define VI_SRLI _mm512_srli_epi32
+#define VI_SUB _mm512_sub_epi32
+#define VI_AND _mm512_and_si512
+#define VI_OR _mm512_or_si512
 typedef __m512i vi;
 #define VI_SET1 _mm512_set1_epi32
 #define VI_ADD _mm512_add_epi32
@@ -81,6 +96,20 @@ static inline float VHSUM(__m256 v) {
 #define VGATE(y, g) _mm256_and_ps(_mm256_cmp_ps(y, _mm256_setzero_ps(), _CMP_NLE_UQ), g)
 #define VMAXNAN(a, b) _mm256_blendv_ps(_mm256_max_ps(a, b), a, _mm256_cmp_ps(a, a, _CMP_UNORD_Q))
 #define SFX(name) name##_avx2
+#define VMIN _mm256_min_ps
+#define VMAX _mm256_max_ps
+#define VABS(x) _mm256_and_ps(x, _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff)))
+#define VSEL_LT(a, b, x, y) _mm256_blendv_ps(y, x, _mm256_cmp_ps(a, b, _CMP_LT_OQ))
+#define VSEL_EQ(a, b, x, y) _mm256_blendv_ps(y, x, _mm256_cmp_ps(a, b, _CMP_EQ_OQ))
+#define VROUND_I _mm256_cvtps_epi32
+#define VI_TO_F _mm256_cvtepi32_ps
+#define VI_AS_F _mm256_castsi256_ps
+#define VF_AS_I _mm256_castps_si256
+#define VI_SLLI _mm256_slli_epi32
+#define VI_SRLI _mm256_srli_epi32
+#define VI_SUB _mm256_sub_epi32
+#define VI_AND _mm256_and_si256
+#define VI_OR _mm256_or_si256
 typedef __m256i vi;
 #define VI_SET1 _mm256_set1_epi32
 #define VI_ADD _mm256_add_epi32
@@ -386,6 +415,8 @@ static void SFX(amsgrad)(float *p, const float *grad, float *m, float *v, float 
   });
 }
 
+#include "tensor/ops_fast_vmath.h" /* the sigmoid family: SIMD for AVX2 / AVX-512, libm otherwise */
+
 const gz_ops_table SFX(gz_ops_table) = {
     .name = "cpu-" GZ_OPS_ISA_NAME,
     .bn_fwd_train = SFX(bn_fwd_train),
@@ -401,12 +432,12 @@ const gz_ops_table SFX(gz_ops_table) = {
     .up_nearest_bwd = gz_par_up_nearest_bwd,
     .up_bilinear_fwd = gz_par_up_bilinear_fwd,
     .up_bilinear_bwd = gz_par_up_bilinear_bwd,
-    .sigmoid_fwd = gz_par_sigmoid_fwd,
-    .sigmoid_bwd = gz_par_sigmoid_bwd,
-    .logsigmoid_fwd = gz_par_logsigmoid_fwd,
-    .logsigmoid_bwd = gz_par_logsigmoid_bwd,
-    .bce_logits_fwd = gz_par_bce_logits_fwd,
-    .bce_logits_bwd = gz_par_bce_logits_bwd,
+    .sigmoid_fwd = SIG_SIGMOID_FWD,
+    .sigmoid_bwd = SIG_SIGMOID_BWD,
+    .logsigmoid_fwd = SIG_LOGSIGMOID_FWD,
+    .logsigmoid_bwd = SIG_LOGSIGMOID_BWD,
+    .bce_logits_fwd = SIG_BCE_LOGITS_FWD,
+    .bce_logits_bwd = SIG_BCE_LOGITS_BWD,
     .reduce = gz_par_reduce,
     .amsgrad = SFX(amsgrad),
 };

@@ -167,6 +167,18 @@ void gz_par_up_bilinear_fwd(const gz_tensor *x, gz_tensor *y) {
     int tab = OW <= MAX_COLS;
     if (tab)
       for (int64_t ow = 0; ow < OW; ow++) cols[ow] = linear_src(ow, W, OW);
+    if (tab && W <= MAX_COLS) { /* blend the two source rows once (vectorizes), then interpolate along it */
+      float row[MAX_COLS];
+      for (int64_t oh = 0; oh < OH; oh++) {
+        lin_tap r = linear_src(oh, H, OH);
+        const float *t = xp + r.i0 * W, *b = xp + r.i1 * W;
+        const float l0 = 1 - r.l1, l1 = r.l1;
+        for (int64_t w = 0; w < W; w++) row[w] = t[w] * l0 + b[w] * l1;
+        float *yr = yp + oh * OW;
+        for (int64_t ow = 0; ow < OW; ow++) yr[ow] = row[cols[ow].i0] * (1 - cols[ow].l1) + row[cols[ow].i1] * cols[ow].l1;
+      }
+      continue;
+    }
     for (int64_t oh = 0; oh < OH; oh++) {
       lin_tap r = linear_src(oh, H, OH);
       const float *t = xp + r.i0 * W, *b = xp + r.i1 * W;
@@ -191,6 +203,23 @@ void gz_par_up_bilinear_bwd(const gz_tensor *dy, gz_tensor *dx, int accumulate) 
     if (tab)
       for (int64_t ow = 0; ow < OW; ow++) cols[ow] = linear_src(ow, W, OW);
     if (!accumulate) memset(xp, 0, sizeof(float) * (size_t)(H * W));
+    if (tab && W <= MAX_COLS) { /* gather one output row along W first, then add it to its two rows */
+      float row[MAX_COLS];
+      for (int64_t oh = 0; oh < OH; oh++) {
+        lin_tap r = linear_src(oh, H, OH);
+        const float *gr = gp + oh * OW;
+        memset(row, 0, sizeof(float) * (size_t)W);
+        for (int64_t ow = 0; ow < OW; ow++) {
+          row[cols[ow].i0] += gr[ow] * (1 - cols[ow].l1);
+          row[cols[ow].i1] += gr[ow] * cols[ow].l1;
+        }
+        float *t = xp + r.i0 * W, *b = xp + r.i1 * W;
+        const float l0 = 1 - r.l1, l1 = r.l1;
+        for (int64_t w = 0; w < W; w++) t[w] += row[w] * l0;
+        for (int64_t w = 0; w < W; w++) b[w] += row[w] * l1;
+      }
+      continue;
+    }
     for (int64_t oh = 0; oh < OH; oh++) {
       lin_tap r = linear_src(oh, H, OH);
       float *t = xp + r.i0 * W, *b = xp + r.i1 * W, l0 = 1 - r.l1;

@@ -2,7 +2,7 @@
 """PyTorch timings for apps/bench/bench_ops.c, measured in the same run as ours.
 
 usage: torch_ops_bench.py THREADS REPS WARMUP OP:N,C,H,W [OP:N,C,H,W ...]
-OP is bn_fwd, bn_bwd, relu, relu_bwd, maxpool, maxpool_bwd, upsample_bilinear, or amsgrad (shape N,1,1,1 = N parameters).
+OP is bn_fwd, bn_bwd, relu, relu_bwd, maxpool, maxpool_bwd, upsample_bilinear, bce (BCE with logits, per element), or amsgrad (shape N,1,1,1 = N parameters).
 Prints one line per problem: "OP N,C,H,W median min max" in seconds. The kernels are called directly
 (aten ops, preallocated outputs where PyTorch allows), so the figures are the kernels', not autograd's.
 """
@@ -37,6 +37,9 @@ def problem(op, shape):
     if op == "relu":
         y = torch.empty_like(x)
         return lambda: torch.clamp_min(x, 0, out=y)
+    if op == "bce":
+        t = torch.rand(n, c, h, w, generator=g)
+        return lambda: F.binary_cross_entropy_with_logits(x, t, reduction="none")
     if op == "relu_bwd":
         y, dy = torch.relu(x), torch.rand(n, c, h, w, generator=g)
         return lambda: torch.ops.aten.threshold_backward(dy, y, 0)

@@ -1,7 +1,9 @@
 /* gaze/: the REFLACX-sized run (issue 7): 2,500 readings of about 2,500x3,000 px with about 300 fixations,
  * written as REFLACX files to a temporary folder, then read, checked, windowed and turned into every label map
  * and the whole-report map at 512x512, one reading per thread (OpenMP). GAZELOC_BENCH_GAZE_N changes the
- * reading count. Also the per-reading cost of each stage, medians over ctx->reps. */
+ * reading count. Also the per-reading cost of each stage, medians over ctx->reps.
+ * GAZELOC_BENCH_GAZE_KEEP=DIR writes the readings to DIR instead (kept, with metadata_phase_3.csv and a
+ * labeled_reports.csv), so gazeloc-etmaps can be timed on them. */
 #include "apps/bench/bench.h"
 
 #include <math.h>
@@ -111,6 +113,44 @@ static void make_reading(const char *root, int idx, bench_reading *br, int *W, i
   free(text);
 }
 
+/* metadata_phase_3.csv and the labeler's file for the kept folder. */
+static void write_tables(const char *root, const gz_meta_row *rows, const bench_reading *br, int n) {
+  char p[512];
+  snprintf(p, sizeof p, "%.400s/metadata_phase_3.csv", root);
+  FILE *f = fopen(p, "wb");
+  snprintf(p, sizeof p, "%.400s/labeled_reports.csv", root);
+  FILE *g = fopen(p, "wb");
+  if (!f || !g) {
+    fprintf(stderr, "bench_gaze: cannot write the tables in %s\n", root);
+    exit(1);
+  }
+  fprintf(f, "id,split,eye_tracking_data_discarded,image,dicom_id,subject_id,image_size_x,image_size_y\r\n");
+  fprintf(g, "id,Reports");
+  for (int c = 0; c < GZ_NCATEGORIES; c++) fprintf(g, ",%s_location", gz_category_names[c]);
+  fprintf(g, "\r\n");
+  for (int i = 0; i < n; i++) {
+    fprintf(f, "%s,%s,False,files/p10/p1%07d/s5%07d/d%d.dcm,d%d,1%07d,%d,%d\r\n", rows[i].id,
+            i % 5 == 0 ? "validate" : "train", i, i, i, i, i, rows[i].size_x, rows[i].size_y);
+    char tp[512];
+    snprintf(tp, sizeof tp, "%.400s/%s/transcription.txt", root, rows[i].id);
+    char *text = gz_read_file(tp, NULL, NULL);
+    fprintf(g, "%s,\"%s\"", rows[i].id, text ? text : "");
+    free(text);
+    for (int c = 0; c < GZ_NCATEGORIES; c++) {
+      int any = 0;
+      for (int k = 0; k < br[i].nm; k++) {
+        if (br[i].m[k].category != c) continue;
+        fprintf(g, "%s[%d, %d]", any ? ", " : ",\"[", br[i].m[k].start, br[i].m[k].end);
+        any = 1;
+      }
+      fprintf(g, "%s", any ? "]\"" : ",[]");
+    }
+    fprintf(g, "\r\n");
+  }
+  fclose(f);
+  fclose(g);
+}
+
 typedef struct job {
   const char *root;
   gz_meta_row *rows;
@@ -183,8 +223,12 @@ void bench_gaze(bench_ctx *ctx) {
   const char *env = getenv("GAZELOC_BENCH_GAZE_N");
   int n = env && atoi(env) > 0 ? atoi(env) : 2500;
   bench_section("gaze: REFLACX-sized eye-tracking map extraction");
-  char root[] = "/tmp/gazeloc-bench-gaze-XXXXXX";
-  if (!mkdtemp(root)) {
+  const char *keep = getenv("GAZELOC_BENCH_GAZE_KEEP");
+  char root[256] = "/tmp/gazeloc-bench-gaze-XXXXXX";
+  if (keep && *keep) {
+    snprintf(root, sizeof root, "%.250s", keep);
+    mkdir(root, 0755);
+  } else if (!mkdtemp(root)) {
     fprintf(stderr, "bench_gaze: mkdtemp failed\n");
     return;
   }
@@ -219,9 +263,14 @@ void bench_gaze(bench_ctx *ctx) {
   double el = gz_now() - t1;
   printf("all %d readings, %d threads: %.1f s = %.1f readings/s (%ld maps at 512x512, %ld empty windows, %ld "
          "failed)  [target: under 60 s]\n", n, ctx->threads, el, n / el, j.maps, j.empty, j.failed);
-  char cmd[200];
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
-  if (system(cmd) != 0) fprintf(stderr, "bench_gaze: could not remove %s\n", root);
+  if (keep && *keep) {
+    write_tables(root, rows, br, n);
+    printf("kept the readings in %s (metadata_phase_3.csv, labeled_reports.csv)\n", root);
+  } else {
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
+    if (system(cmd) != 0) fprintf(stderr, "bench_gaze: could not remove %s\n", root);
+  }
   free(rows);
   free(br);
 }

@@ -65,6 +65,14 @@ static void up_job(void *arg) {
   job *j = arg;
   gz_upsample_bilinear_fwd(&j->pooled, &j->x, NULL); /* pooled (H/2) -> x (H) */
 }
+static void bce_job(void *arg) { /* the decoder loss's shape: 2x10x256x256, in the first part of x, dy, y */
+  job *j = arg;
+  gz_tensor x, t, l;
+  gz_tensor_wrap4(&x, j->x.data, 2, 10, 256, 256, NULL);
+  gz_tensor_wrap4(&t, j->dy.data, 2, 10, 256, 256, NULL);
+  gz_tensor_wrap4(&l, j->y.data, 2, 10, 256, 256, NULL);
+  gz_bce_logits_fwd(&x, &t, &l, NULL);
+}
 static void adam_job(void *arg) {
   job *j = arg;
   static int64_t step = 0;
@@ -111,10 +119,12 @@ void bench_ops(bench_ctx *ctx) {
       {"maxpool", "max-pool 3x3/2 fwd", N, C, H, W, S + S / 4 * 2, {0, 0, 0}, 0},
       {"maxpool_bwd", "max-pool 3x3/2 bwd", N, C, H, W, S / 4 * 2 + S, {0, 0, 0}, 0},
       {"upsample_bilinear", "bilinear x2 fwd", N, C, H / 2, W / 2, S / 4 + S, {0, 0, 0}, 0},
+      {"bce", "BCE with logits fwd", 2, 10, 256, 256, 3 * S * 10 / 64, {0, 0, 0}, 0},
       {"amsgrad", "AMSGrad step", N * C * H * W, 1, 1, 1, 9 * S, {0, 0, 0}, 0},
   };
   const int np = (int)(sizeof ps / sizeof ps[0]);
-  void (*fns[])(void *) = {copy_job, bn_fwd_job, bn_bwd_job, relu_job, relu_bwd_job, pool_job, pool_bwd_job, up_job, adam_job};
+  void (*fns[])(void *) = {copy_job, bn_fwd_job, bn_bwd_job, relu_job, relu_bwd_job, pool_job, pool_bwd_job, up_job, bce_job,
+                           adam_job};
 
   size_t n = (size_t)(N * C * H * W), nc = (size_t)C;
   gz_arena a;

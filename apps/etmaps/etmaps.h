@@ -10,7 +10,7 @@ typedef struct et_opts {
   int phases[3], nphases;
   gz_strategy strategy;
   gz_heat_opts heat;
-  int size, limit, threads, search, quiet;
+  int size, limit, threads, search, quiet, u16;
 } et_opts;
 
 /* The readings to process: metadata rows of the chosen phases (and split), discarded ones dropped. */

@@ -3,7 +3,8 @@
  * IoU over the readings whose ellipses hold that label (a label without a map counts as an empty prediction);
  * the best threshold is chosen per label (get_best_threshold_per_label.py) and the score is the mean over
  * labels with at least one positive. Stage 1: every start rule x end rule, delays 2.5/5/7.5 s for the delayed
- * start rules; stage 2: delays 0.5..5 s (step 0.5) for the best delayed stage-1 rule pair. */
+ * start rules; stage 2: delays 0.5..5 s (step 0.5; 2.5 and 5 s are not rerun) for the best delayed stage-1 rule
+ * pair. Only the windows of sentences that mention an ellipse label of the reading are drawn. */
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,7 +99,8 @@ static int evaluate(const et_opts *o, const et_set *s, const gz_labels_file *lf,
         goto fail;
       }
       for (int k = 0; k < nst; k++) {
-        if (gz_label_maps_compute(&p, m, nm, &st[k], &lm, &e)) goto fail;
+        if (!r->positive) break; /* no ellipse label: nothing to score */
+        if (gz_label_maps_compute_some(&p, m, nm, &st[k], r->positive, &lm, &e)) goto fail;
         int j = 0;
         for (int l = 0; l < GZ_NLABELS; l++) {
           if (!(r->positive >> l & 1)) continue;
@@ -204,9 +206,11 @@ int et_search(const et_opts *o, const et_set *s, const gz_labels_file *lf, gz_er
   for (int k = 0; k < n1; k++)
     if (res[k].st.start_rule <= GZ_START_MENTION && (best < 0 || res[k].score > res[best].score)) best = k;
   gz_strategy st2[10];
-  for (int d = 0; d < 10; d++) st2[d] = (gz_strategy){res[best].st.start_rule, res[best].st.end_rule, 0.5 * (d + 1)};
-  if (run_stage(o, s, lf, st2, 10, 2, res + n1, e)) goto out;
-  int nr = n1 + 10;
+  int n2 = 0;
+  for (int d = 1; d <= 10; d++) /* 0.5 .. 5 s; 2.5 and 5 s were stage 1 */
+    if (d != 5 && d != 10) st2[n2++] = (gz_strategy){res[best].st.start_rule, res[best].st.end_rule, 0.5 * d};
+  if (run_stage(o, s, lf, st2, n2, 2, res + n1, e)) goto out;
+  int nr = n1 + n2;
   qsort(res, (size_t)nr, sizeof *res, by_score);
   char path[4200];
   if (o->search_csv) snprintf(path, sizeof path, "%s", o->search_csv);

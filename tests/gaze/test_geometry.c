@@ -3,7 +3,7 @@
 #include "gaze/gaze.h"
 #include "gaze_fixture.h"
 
-static const int SHAPES[][2] = {{380, 300}, {300, 380}, {512, 512}, {97, 700}, {1203, 1000}, {40, 33}};
+static const int SHAPES[][2] = {{380, 300}, {300, 380}, {512, 512}, {97, 700}, {1203, 1000}, {40, 33}, {3056, 2544}};
 enum { NSH = sizeof SHAPES / sizeof SHAPES[0] };
 
 static float *random_plane(int h, int w, uint64_t seed) {

@@ -163,6 +163,39 @@ START_TEST(direct_512_equals_two_stage) {
 }
 END_TEST
 
+/* The same at a REFLACX size (3056 x 2544, sigma about 100 px, a zoomed rectangle), where stage 1 shrinks. */
+START_TEST(direct_512_equals_two_stage_reflacx_size) {
+  enum { HH = 3056, WW = 2544 };
+  gz_rng r;
+  gz_rng_init(&r, 77, 1);
+  gz_fixation f[40];
+  for (int i = 0; i < 40; i++) {
+    double s = gz_rng_range(&r, 90, 150);
+    f[i] = (gz_fixation){i * 0.3, i * 0.3 + 0.25, gz_rng_range(&r, 0, WW), gz_rng_range(&r, 0, HH), s, s * 1.05,
+                         0, 0, WW, HH};
+    if (i % 7 == 3) f[i].rx0 = 600, f[i].ry0 = 700, f[i].rx1 = 1900, f[i].ry1 = 2300;
+  }
+  gz_err e = {0};
+  gz_geom g;
+  ck_assert_int_eq(gz_geom_init(&g, HH, WW, S, &e), 0);
+  gz_heat *h = gz_heat_new(f, 40, WW, HH, &g, NULL, &e);
+  float *full = malloc(sizeof *full * WW * HH), *a = malloc(sizeof *a * S * S), *b = malloc(sizeof *b * S * S);
+  ck_assert_int_eq(gz_heat_window_full(h, 1.0, 9.0, full, NULL, &e), 1);
+  ck_assert_int_eq(gz_heat_window(h, 1.0, 9.0, a, NULL, &e), 1);
+  ck_assert_int_eq(gz_resize_pad(full, HH, WW, b, S, &e), 0);
+  double d = max_abs_diff(a, b, (size_t)S * S);
+  ck_assert_msg(d < 2e-6, "direct vs two-stage: %.3g", d);
+  float mx = 0;
+  for (size_t j = 0; j < (size_t)WW * HH; j++) mx = fmaxf(mx, full[j]);
+  ck_assert(mx == 1.0f);
+  free(full);
+  free(a);
+  free(b);
+  gz_heat_free(h);
+  gz_geom_free(&g);
+}
+END_TEST
+
 static gz_fixation fix(double t0, double t1, double x, double y, double s) {
   return (gz_fixation){t0, t1, x, y, s, s, 0, 0, W, H};
 }
@@ -216,6 +249,7 @@ Suite *suite_gaze_heatmap(void) {
   tcase_add_test(tc, matches_reference_within_bound);
   tcase_add_test(tc, exact_maximum_any_block);
   tcase_add_test(tc, direct_512_equals_two_stage);
+  tcase_add_test(tc, direct_512_equals_two_stage_reflacx_size);
   tcase_add_test(tc, edge_cases);
   suite_add_tcase(s, tc);
   return s;

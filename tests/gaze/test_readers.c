@@ -211,14 +211,14 @@ START_TEST(etm_roundtrip) {
   float *m = calloc(64 * 64, sizeof *m), *back;
   int size, label;
   char *p = fx_path(dir, "a.etm");
-  ck_assert_int_eq(gz_etm_write(p, m, 64, -1, &e), 0); /* all zero: header only */
+  ck_assert_int_eq(gz_etm_write(p, m, 64, -1, 0, &e), 0); /* all zero: header only */
   ck_assert_int_eq(gz_etm_read(p, &back, &size, &label, &e), 0);
   ck_assert(size == 64 && label == -1 && back[0] == 0.0f);
   free(back);
   m[10 * 64 + 5] = 0.25f;
   m[40 * 64 + 50] = 1.0f;
   m[20 * 64 + 30] = -0.0f; /* a negative zero is zero */
-  ck_assert_int_eq(gz_etm_write(p, m, 64, 7, &e), 0);
+  ck_assert_int_eq(gz_etm_write(p, m, 64, 7, 0, &e), 0);
   size_t len;
   char *raw = gz_read_file(p, &len, &e);
   ck_assert_uint_eq(len, 32 + 4 * (41 - 10) * (51 - 5)); /* the box [10, 41) x [5, 51) */
@@ -226,6 +226,24 @@ START_TEST(etm_roundtrip) {
   ck_assert_int_eq(label, 7);
   ck_assert_int_eq(memcmp(back, m, sizeof *m * 64 * 64), 0);
   free(back);
+  /* 16-bit fixed point: half the size, error <= 0.5/65535 */
+  m[30 * 64 + 20] = 0.123456f;
+  m[31 * 64 + 20] = 1.5f; /* clamped */
+  char *pq = fx_path(dir, "q.etm");
+  ck_assert_int_eq(gz_etm_write(pq, m, 64, 3, 1, &e), 0);
+  char *rawq = gz_read_file(pq, &len, &e);
+  ck_assert_uint_eq(len, 32 + 2 * (41 - 10) * (51 - 5));
+  ck_assert_int_eq(memcmp(rawq, "GZETMAPQ", 8), 0);
+  free(rawq);
+  ck_assert_int_eq(gz_etm_read(pq, &back, &size, &label, &e), 0);
+  ck_assert_int_eq(label, 3);
+  for (int i = 0; i < 64 * 64; i++) {
+    float want = m[i] > 1 ? 1 : m[i];
+    ck_assert_msg(fabsf(back[i] - want) <= 0.5f / 65535 + 1e-7f, "pixel %d: %g vs %g", i, back[i], want);
+  }
+  ck_assert(back[40 * 64 + 50] == 1.0f && back[0] == 0.0f);
+  free(back);
+  free(pq);
   /* truncated or foreign files are errors */
   ck_assert_int_eq(gz_write_file_atomic(p, raw, len - 4, &e), 0);
   ck_assert_int_eq(gz_etm_read(p, &back, &size, &label, &e), -1);
@@ -240,14 +258,90 @@ START_TEST(etm_roundtrip) {
 }
 END_TEST
 
+/* Broken files never crash: random damage (truncation, stray bytes, quotes, huge numbers) to each file of a
+ * reading, then load -> transcript -> maps. Every outcome is 0, 1 or -1 with a message naming a file. */
+START_TEST(damaged_files_never_crash) {
+  static const char *FILES[] = {"fixations.csv", "timestamps_transcription.csv", "transcription.txt",
+                                "anomaly_location_ellipses.csv", "chest_bounding_box.csv"};
+  static const char *JUNK[] = {"\"", ",", "\r\n", "\n", "nan", "1e999", "-", "\xEF\xBB\xBF", "\x00", ".", "999999999999"};
+  char *root = tu_tempdir();
+  gz_meta_row row = {.id = "P300R000009", .size_x = 200, .size_y = 240, .phase = 3};
+  char *d = fx_mkreading(root, row.id);
+  gz_rng r;
+  gz_rng_init(&r, 5, 5);
+  fx_buf fx = {0};
+  fx_random_fixations(&fx, &r, 30, 200, 240, 0.0, 10.0, 10, 30);
+  char *good[5];
+  char *text;
+  fx_words(d, "the heart is enlarged . small effusion , likely .", 0.5, 0.4, &text);
+  good[0] = fx.s;
+  char *tp = fx_path(d, "timestamps_transcription.csv");
+  good[1] = gz_read_file(tp, NULL, NULL);
+  free(tp);
+  good[2] = text;
+  good[3] = strdup("xmin,ymin,xmax,ymax,certainty,Atelectasis\r\n10,20,100,200,4,True\r\n");
+  good[4] = strdup("xmin,ymin,xmax,ymax\r\n1,2,199,239\r\n");
+  gz_mention m[2] = {{gz_category_index("atelectasis"), 13, 21}, {gz_category_index("pleural effusion"), 30, 38}};
+  int outcomes[3] = {0}, last = -1;
+  for (int k = 0; k < 5; k++) fx_write(d, FILES[k], good[k]);
+  for (int it = 0; it < 150; it++) {
+    int f = (int)gz_rng_below(&r, 5);
+    if (last >= 0) fx_write(d, FILES[last], good[last]); /* undo the previous damage */
+    last = f;
+    size_t n = strlen(good[f]);
+    char *bad = malloc(n + 64);
+    memcpy(bad, good[f], n + 1);
+    int op = (int)gz_rng_below(&r, 3);
+    size_t at = n ? gz_rng_below(&r, (uint32_t)n) : 0;
+    if (op == 0) bad[at] = '\0'; /* truncation */
+    else if (op == 1) { /* insertion */
+      const char *j = JUNK[gz_rng_below(&r, sizeof JUNK / sizeof JUNK[0])];
+      size_t jl = strlen(j);
+      memmove(bad + at + jl, bad + at, n - at + 1);
+      memcpy(bad + at, j, jl);
+    } else { /* a character replaced */
+      bad[at] = "0123456789.,-\"\r\nxE "[gz_rng_below(&r, 20)];
+    }
+    fx_write(d, FILES[f], bad);
+    free(bad);
+    gz_err e = {0};
+    gz_reading rd;
+    int rc = gz_reading_load(root, &row, &rd, &e);
+    if (rc == 0) {
+      gz_prepared p;
+      gz_label_maps lm = {0};
+      gz_strategy st = GZ_STRATEGY_DEFAULT;
+      rc = gz_prepare(&rd, 64, NULL, &p, &e);
+      if (rc == 0) {
+        rc = gz_label_maps_compute(&p, m, 2, &st, &lm, &e);
+        for (int i = 0; rc == 0 && i < GZ_NLABELS * 64 * 64; i++) ck_assert(isfinite(lm.maps[i]));
+        gz_label_maps_free(&lm);
+        gz_prepared_free(&p);
+      }
+      gz_reading_free(&rd);
+    }
+    ck_assert(rc == 0 || rc == 1 || rc == -1);
+    if (rc == -1) ck_assert_msg(strstr(e.msg, root) || strstr(e.msg, "mention"), "message names no file: %s", e.msg);
+    outcomes[rc + 1]++;
+  }
+  ck_assert_int_gt(outcomes[0], 30); /* most damage is detected */
+  ck_assert_int_gt(outcomes[1], 5);  /* some is harmless (e.g. a digit changed) */
+  for (int k = 0; k < 5; k++) free(good[k]);
+  free(d);
+  tu_rmtree(root);
+}
+END_TEST
+
 Suite *suite_gaze_readers(void) {
   Suite *s = suite_create("gaze_readers");
   TCase *tc = tcase_create("core");
+  tcase_set_timeout(tc, 60);
   tcase_add_test(tc, metadata_by_name);
   tcase_add_test(tc, fixations_columns_and_errors);
   tcase_add_test(tc, reading_load_and_discarded);
   tcase_add_test(tc, labeled_reports);
   tcase_add_test(tc, etm_roundtrip);
+  tcase_add_test(tc, damaged_files_never_crash);
   suite_add_tcase(s, tc);
   return s;
 }

@@ -21,7 +21,18 @@ static char *join(const char *a, const char *b) {
   return p;
 }
 
-static void make_set(const char *out, uint64_t seed, int threads) {
+typedef struct {
+  const char *out;
+  uint64_t seed;
+  int threads;
+} set_job;
+
+/* Runs in a child process (see tu_in_child): the generator uses OpenMP. */
+static int make_set_child(void *arg) {
+  const set_job *j = arg;
+  const char *out = j->out;
+  uint64_t seed = j->seed;
+  int threads = j->threads;
   gz_synth_opts o;
   gz_synth_defaults(&o, GZ_SYNTH_DEMO);
   o.out = out;
@@ -35,9 +46,14 @@ static void make_set(const char *out, uint64_t seed, int threads) {
   gz_synth_summary s;
   gz_err e = {0};
   int rc = gz_synth_generate(&o, &s, &e);
-  omp_set_num_threads(2);
-  if (rc) {
-    fprintf(stderr, "generation failed: %s\n", e.msg);
+  if (rc) fprintf(stderr, "generation failed: %s\n", e.msg);
+  return rc;
+}
+
+static void make_set(const char *out, uint64_t seed, int threads) {
+  set_job j = {out, seed, threads};
+  if (tu_in_child(make_set_child, &j) != 0) {
+    fprintf(stderr, "generation of %s failed\n", out);
     abort();
   }
 }

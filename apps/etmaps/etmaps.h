@@ -11,6 +11,7 @@ typedef struct et_opts {
   gz_strategy strategy;
   gz_heat_opts heat;
   int size, limit, threads, search, quiet, u16;
+  int refine_start, refine_end; /* --refine: the rule pair stage 2 refines (-1: the best of stage 1) */
 } et_opts;
 
 /* The readings to process: metadata rows of the chosen phases (and split), discarded ones dropped. */

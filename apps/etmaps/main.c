@@ -32,6 +32,8 @@ static void usage(FILE *f) {
           "  --search          rank every start x end rule x delay (2.5/5/7.5 s, then 0.5..5 s for the best rule) by\n"
           "                    IoU against the ellipses (certainty >= 3) with the best threshold per label; needs\n"
           "                    --labels; prints the table and writes --search-csv (default OUT/search.csv)\n"
+          "  --refine START_END  the rule pair whose delays stage 2 refines (default: the best of stage 1),\n"
+          "                    e.g. startofsentence_lastmention\n"
           "  --quiet           no progress line\n"
           "  --help            this text\n");
 }
@@ -51,7 +53,7 @@ static int parse_int(const char *s, int lo, int hi, int *out) {
 }
 
 static int parse_args(int argc, char **argv, et_opts *o) {
-  *o = (et_opts){.out = "etmaps-out", .phases = {3}, .nphases = 1, .strategy = GZ_STRATEGY_DEFAULT,
+  *o = (et_opts){.refine_start = -1, .refine_end = -1, .out = "etmaps-out", .phases = {3}, .nphases = 1, .strategy = GZ_STRATEGY_DEFAULT,
                  .heat = GZ_HEAT_OPTS_DEFAULT, .size = 512};
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
@@ -77,6 +79,14 @@ static int parse_args(int argc, char **argv, et_opts *o) {
           return die("--split '%s': expected train, validate, test or all", v);
         o->split = v;
       } else if (!strcmp(a, "--search-csv")) o->search_csv = v;
+      else if (!strcmp(a, "--refine")) {
+        gz_strategy r;
+        char spec[128];
+        snprintf(spec, sizeof spec, "1s_%s", v); /* a delayed rule pair, e.g. startofsentence_lastmention */
+        if (gz_strategy_parse(spec, &r, &e) || r.start_rule > GZ_START_MENTION)
+          return die("--refine '%s': expected a delayed START_END pair such as startofsentence_lastmention", v);
+        o->refine_start = r.start_rule, o->refine_end = r.end_rule;
+      }
       else if (!strcmp(a, "--strategy")) {
         if (gz_strategy_parse(v, &o->strategy, &e)) return die("%s", e.msg);
       } else if (!strcmp(a, "--size")) {

@@ -10,11 +10,10 @@
 #include <string.h>
 
 #include "apps/etmaps/etmaps.h"
+#include "eval/eval.h"
 
-#define NTHR 26
-static const float THRESHOLDS[NTHR] = {0,    0.001f, 0.01f, 0.025f, 0.05f, 0.1f, 0.15f, 0.2f,  0.25f,
-                                       0.3f, 0.35f,  0.4f,  0.45f,  0.5f,  0.55f, 0.6f, 0.65f, 0.7f,
-                                       0.75f, 0.8f,  0.85f, 0.9f,   0.95f, 0.975f, 0.99f, 0.999f};
+#define NTHR GZ_N_THRESHOLDS
+#define THRESHOLDS gz_thresholds /* the authors' 26 candidates (eval/) */
 
 /* IoU of (map > t) against the mask for all 26 thresholds in one pass: each pixel falls into the bucket of
  * how many thresholds it exceeds. */
@@ -203,8 +202,12 @@ int et_search(const et_opts *o, const et_set *s, const gz_labels_file *lf, gz_er
   int rc = -1;
   if (run_stage(o, s, lf, st1, n1, 1, res, e)) goto out;
   int best = -1;
-  for (int k = 0; k < n1; k++)
-    if (res[k].st.start_rule <= GZ_START_MENTION && (best < 0 || res[k].score > res[best].score)) best = k;
+  for (int k = 0; k < n1; k++) {
+    if (res[k].st.start_rule > GZ_START_MENTION) continue;
+    if (o->refine_start >= 0 && (res[k].st.start_rule != o->refine_start || res[k].st.end_rule != o->refine_end))
+      continue;
+    if (best < 0 || res[k].score > res[best].score) best = k;
+  }
   gz_strategy st2[10];
   int n2 = 0;
   for (int d = 1; d <= 10; d++) /* 0.5 .. 5 s; 2.5 and 5 s were stage 1 */

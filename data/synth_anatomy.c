@@ -209,7 +209,8 @@ static void frontal_base(const synth_chest *c, float *A, float *L, int rw, int r
   float bw = c->tw * 1.13f;
   for (int py = 0; py < rh; py++) {
     float y = ((float)py + 0.5f) / (float)rh;
-    float half = y < 0.11f ? 0.11f + (bw - 0.11f) * smooth01((y - 0.0f) / 0.11f) : bw;
+    float half = y < 0.11f ? 0.11f + (bw - 0.11f) * smooth01((y - 0.0f) / 0.11f)
+                           : bw * (1 - 0.1f * smooth01((y - c->dome[0]) / 0.3f)); /* narrower towards the waist */
     for (int px = 0; px < rw; px++) {
       float x = ((float)px + 0.5f - 0.5f * (float)rw) / (float)rh;
       float mid = c->cx + c->rot * (y - 0.4f);

@@ -397,10 +397,12 @@ void synth_report_build(const synth_study *s, synth_reading *R, const synth_rend
                                  "the lungs are clear"};
   static const int plain_region[5] = {SR_LUNG_L, SR_RIBS_L, -1, SR_LUNG_R, SR_LUNG_R};
   int nplain = pick(r, 3);
-  for (int k = 0; k < nplain || R->nsent == 0; k++) {
+  unsigned used = 0;
+  for (int k = 0; (k < nplain || R->nsent == 0) && k < 8; k++) {
     int v = pick(r, normal ? 5 : 3);
+    if (used >> v & 1) continue;
+    used |= 1u << v;
     say(&b, -1, plain_region[v], -1, -1, 0, -1, "%s", plain[v]);
-    if (k > 4) break;
   }
   if (nsaid && gz_rng_uniform(r) < 0.15f) say(&b, -1, -1, -1, -1, 0, -1, "clinical correlation is recommended");
   aggregate(R);

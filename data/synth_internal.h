@@ -206,6 +206,8 @@ void synth_gaze_simulate(const gz_synth_opts *o, const synth_render *rd, synth_r
 void synth_fmt_float(char *buf, size_t n, double v, int dp); /* pandas-like: round, shortest form, >= 1 decimal */
 int synth_write_reading(const char *dir, const synth_reading *R, gz_err *e);
 int synth_write_jpeg(const char *path, const uint8_t *px, int w, int h, int quality, gz_err *e);
+/* synth_jpeg.c: baseline single-component JPEG into a malloc'd buffer; 0 or -1 (out of memory). */
+int synth_jpeg_gray(const uint8_t *px, int w, int h, int quality, uint8_t **out, size_t *out_len);
 int synth_write_mask_png(const char *path, const uint8_t *mask, int rw, int rh, int w, int h, gz_err *e);
 int synth_mkdirs_for(const char *path, gz_err *e);
 

@@ -4,11 +4,13 @@
  * and the program's refusals. Small datasets (128-160 px) keep this fast. */
 #include "base/base.h"
 #include "data/data.h"
+#include "data/synth_internal.h"
 #include "testutil.h"
 
 #include <math.h>
 #include <omp.h>
 #include <stb_image.h>
+#include <stb_image_write.h>
 #include <sys/wait.h>
 #include <xxhash.h>
 
@@ -329,11 +331,11 @@ START_TEST(mimic_tables_and_jpegs) {
     snprintf(rel, sizeof rel, "mimic/files/p%.2s/p%s/s%s/%s.jpg", sub, sub, gz_csv_field(c, ct), gz_csv_field(c, cd));
     char *p = join(g_a, rel);
     int w, h, comp;
-    unsigned char *px = stbi_load(p, &w, &h, &comp, 1); /* 8-bit grey (see docs/synthetic.md on components) */
+    unsigned char *px = stbi_load(p, &w, &h, &comp, 0);
     ck_assert_msg(px != NULL, "%s does not decode", p);
     ck_assert_int_eq(w, cols);
     ck_assert_int_eq(h, rows);
-    ck_assert(comp == 1 || comp == 3);
+    ck_assert_int_eq(comp, 1); /* single-component 8-bit, as MIMIC-CXR-JPG */
     stbi_image_free(px);
     free(p);
     n++;
@@ -341,6 +343,63 @@ START_TEST(mimic_tables_and_jpegs) {
   gz_csv_close(c);
   ck_assert_int_eq(n, images);
   ck_assert_int_gt(lateral, 0); /* the frontal filter has work to do */
+}
+END_TEST
+
+/* The generator's own JPEG encoder, decoded by stb_image, against stb_image_write's encoder at the same
+ * quality (same luminance table and IJG scaling; stb stores YCbCr, decoded here as grey): odd sizes
+ * (partial edge blocks), smooth plus noisy content. Our error must match stb's within 15 % + 0.2 grey
+ * levels on average (both are baseline JPEG; only rounding details differ). */
+typedef struct mb { unsigned char *p; size_t n; } mb;
+static void mb_put(void *ctx, void *data, int size) {
+  mb *m = ctx;
+  m->p = realloc(m->p, m->n + (size_t)size);
+  memcpy(m->p + m->n, data, (size_t)size);
+  m->n += (size_t)size;
+}
+
+static double mae_of(const unsigned char *jpg, size_t n, const uint8_t *px, int w, int h, int *comp_out) {
+  int dw, dh, comp;
+  unsigned char *dec = stbi_load_from_memory(jpg, (int)n, &dw, &dh, &comp, 1);
+  ck_assert_msg(dec != NULL, "stb_image rejects the stream: %s", stbi_failure_reason());
+  ck_assert_int_eq(dw, w);
+  ck_assert_int_eq(dh, h);
+  double mae = 0;
+  for (size_t i = 0; i < (size_t)w * h; i++) mae += abs((int)dec[i] - (int)px[i]);
+  stbi_image_free(dec);
+  *comp_out = comp;
+  return mae / ((double)w * h);
+}
+
+START_TEST(jpeg_encoder_round_trip) {
+  int sizes[3][2] = {{8, 8}, {37, 23}, {129, 77}};
+  for (int s = 0; s < 3; s++)
+    for (int qi = 0; qi < 2; qi++) {
+      int w = sizes[s][0], h = sizes[s][1], quality = qi ? 60 : 92;
+      uint8_t *px = malloc((size_t)w * h);
+      gz_rng r;
+      gz_rng_init(&r, 42, (uint64_t)s);
+      for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++) {
+          double v = 128 + 90 * sin(x * 0.13) * cos(y * 0.07) + 6 * gz_rng_normal(&r);
+          px[(size_t)y * w + x] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
+        }
+      uint8_t *jpg;
+      size_t n;
+      int comp, comp_stb;
+      ck_assert_int_eq(synth_jpeg_gray(px, w, h, quality, &jpg, &n), 0);
+      double ours = mae_of(jpg, n, px, w, h, &comp);
+      ck_assert_int_eq(comp, 1);
+      mb m = {0};
+      ck_assert(stbi_write_jpg_to_func(mb_put, &m, w, h, 1, px, quality));
+      double theirs = mae_of(m.p, m.n, px, w, h, &comp_stb);
+      ck_assert_msg(ours <= theirs * 1.15 + 0.2, "quality %d %dx%d: mean abs error %.3f vs stb %.3f", quality, w, h,
+                    ours, theirs);
+      ck_assert_msg(ours < (qi ? 5.0 : 3.0), "quality %d %dx%d: mean abs error %.3f", quality, w, h, ours);
+      free(m.p);
+      free(jpg);
+      free(px);
+    }
 }
 END_TEST
 
@@ -436,6 +495,17 @@ START_TEST(calibration_recomputes) {
 }
 END_TEST
 
+/* Every labeler phrase in the reports falls inside an intended mention of a label the phrase belongs to,
+ * and every intended mention is found by a phrase (tools/synth_check_mentions.py, the modified CheXpert
+ * labeler's mention and unmention lists). */
+START_TEST(mentions_match_labeler_phrases) {
+  char cmd[9000];
+  snprintf(cmd, sizeof cmd, "'%s' '%s/tools/synth_check_mentions.py' '%s' >/dev/null", tu_python(), tu_root(), g_a);
+  int st = system(cmd);
+  ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "synth_check_mentions.py found problems (run it on %s)", g_a);
+}
+END_TEST
+
 /* ---------------------------------------------------------------- options and the program */
 
 START_TEST(option_checks) {
@@ -511,9 +581,11 @@ Suite *suite_data_synth(void) {
   tcase_add_test(t, reflacx_reading_files);
   tcase_add_test(t, transcription_round_trip);
   tcase_add_test(t, mimic_tables_and_jpegs);
+  tcase_add_test(t, jpeg_encoder_round_trip);
   tcase_add_test(t, same_seed_same_bytes_other_seed_differs);
   tcase_add_test(t, truth_mentions_match_text);
   tcase_add_test(t, calibration_recomputes);
+  tcase_add_test(t, mentions_match_labeler_phrases);
   tcase_add_test(t, option_checks);
   tcase_add_test(t, program_refuses_bad_input);
   suite_add_tcase(s, t);

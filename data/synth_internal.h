@@ -171,6 +171,7 @@ typedef struct synth_reading {
   synth_mention ment[SYNTH_MAX_MENTIONS];
   int intended[RL_N];  /* 1 / -1 / 0 / 2 = not mentioned (CheXpert aggregation of the mentions) */
   double lag_mean;     /* this reader's mean lag */
+  double lag_sd;       /* sd of log lag between sentences */
   int nfix;
   synth_fix *fix;      /* SYNTH_MAX_FIX */
 } synth_reading;

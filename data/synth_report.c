@@ -412,7 +412,7 @@ void synth_report_build(const synth_study *s, synth_reading *R, const synth_rend
   double t = survey_s;
   for (int si = 0; si < R->nsent; si++) {
     synth_sentence *S = &R->sent[si];
-    double lag = R->lag_mean * exp(0.35 * gz_rng_normal(r) - 0.06125);
+    double lag = R->lag_mean * exp(R->lag_sd * gz_rng_normal(r) - 0.5 * R->lag_sd * R->lag_sd); /* mean lag_mean */
     S->lag = lag < 0.1 ? 0.1 : lag;
     for (int w = S->first_word; w < S->first_word + S->nwords; w++) {
       synth_word *W = &R->word[w];

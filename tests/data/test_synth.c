@@ -14,6 +14,8 @@
 #include <sys/wait.h>
 #include <xxhash.h>
 
+static int run(const char *args);
+
 static char *g_tmp, *g_a, *g_b, *g_c;
 
 static char *join(const char *a, const char *b) {
@@ -506,6 +508,31 @@ START_TEST(mentions_match_labeler_phrases) {
 }
 END_TEST
 
+/* The window search of method.md 4 (delay before the sentence start, scored by IoU against the ellipses)
+ * ranks best a delay within 0.5 s of the generator's mean lag: the gaze carries its label-specific signal
+ * where the generator put it (60 readings per lag, 128 px). */
+START_TEST(window_search_finds_the_lag) {
+  double lags[2] = {1.0, 2.0};
+  for (int k = 0; k < 2; k++) {
+    char *out = join(g_tmp, k ? "lag2" : "lag1");
+    /* a separate process: OpenMP's thread pool does not survive Check's fork after the fixture used it */
+    char args[4400];
+    snprintf(args, sizeof args, "--out '%s' --seed 11 --images 90 --readings 60 --size 128 --lag %.1f --quiet "
+             "--examples 0 --no-masks --no-calibration", out, lags[k]);
+    ck_assert_int_eq(run(args), 0);
+    gz_err e = {0};
+    double best = -1, best_iou = -1;
+    for (int d = 0; d <= 8; d++) {
+      double iou, thr;
+      ck_assert_msg(gz_synth_window_iou(out, 64, 0.5 * d, &iou, &thr, &e) == 0, "%s", e.msg);
+      if (iou > best_iou) { best_iou = iou; best = 0.5 * d; }
+    }
+    ck_assert_msg(fabs(best - lags[k]) <= 0.5 + 1e-9, "lag %.1f s: the best window delay is %.1f s", lags[k], best);
+    free(out);
+  }
+}
+END_TEST
+
 /* ---------------------------------------------------------------- options and the program */
 
 START_TEST(option_checks) {
@@ -586,6 +613,7 @@ Suite *suite_data_synth(void) {
   tcase_add_test(t, truth_mentions_match_text);
   tcase_add_test(t, calibration_recomputes);
   tcase_add_test(t, mentions_match_labeler_phrases);
+  tcase_add_test(t, window_search_finds_the_lag);
   tcase_add_test(t, option_checks);
   tcase_add_test(t, program_refuses_bad_input);
   suite_add_tcase(s, t);

@@ -100,7 +100,7 @@ void synth_reader_perceive(const synth_study *s, const synth_render *rd, const s
     int tight = p->kind == SK_CARDIOMEGALY; /* cardiomegaly IoU ~0.75, the lung findings 0.25-0.40 */
     for (int k = 0; k < p->nparts && R->nell < SYNTH_MAX_ELL; k++) {
       synth_ellipse *el = &R->ell[R->nell++];
-      el->box = jitter_box(p->part[k], tight ? 0.03 : 0.11, tight ? 0.05 : 0.2, rd->w, rd->h, r);
+      el->box = jitter_box(p->part[k], tight ? 0.045 : 0.2, tight ? 0.08 : 0.32, rd->w, rd->h, r);
       el->certainty = p->certainty;
       el->columns = 1u << synth_kind_column[p->kind];
       if (p->column2 >= 0) el->columns |= 1u << p->column2;

@@ -533,6 +533,82 @@ START_TEST(window_search_finds_the_lag) {
 }
 END_TEST
 
+/* Ellipses of the same finding drawn by five simulated readers (spec/synthetic.md 1.3: pairwise IoU of the
+ * unioned ellipses per label about 0.75 for cardiomegaly, 0.25-0.40 for lung findings). The generator's
+ * own reader model on 60 rendered studies; IoU on a 128 px raster. */
+static double ell_iou(const synth_reading *A, const synth_reading *B, int col, int w, int h) {
+  double in = 0, un = 0;
+  for (int y = 0; y < 128; y++)
+    for (int x = 0; x < 128; x++) {
+      double px = (x + 0.5) * w / 128.0, py = (y + 0.5) * h / 128.0;
+      int a = 0, b = 0;
+      for (int k = 0; k < 2; k++) {
+        const synth_reading *R = k ? B : A;
+        for (int i = 0; i < R->nell; i++) {
+          const synth_ellipse *E = &R->ell[i];
+          if (!(E->columns >> col & 1)) continue;
+          double cx = 0.5 * (E->box.x0 + E->box.x1), cy = 0.5 * (E->box.y0 + E->box.y1);
+          double rx = 0.5 * (E->box.x1 - E->box.x0), ry = 0.5 * (E->box.y1 - E->box.y0);
+          double dx = (px - cx) / rx, dy = (py - cy) / ry;
+          if (dx * dx + dy * dy <= 1) { if (k) b = 1; else a = 1; }
+        }
+      }
+      in += a && b;
+      un += a || b;
+    }
+  return un > 0 ? in / un : 0;
+}
+
+START_TEST(inter_reader_ellipse_iou) {
+  gz_synth_opts o;
+  gz_synth_defaults(&o, GZ_SYNTH_DEMO);
+  o.out = "/nonexistent";
+  o.normal_frac = 0; /* every study abnormal: more pairs */
+  double sum[SK_N] = {0};
+  int cnt[SK_N] = {0};
+  static synth_reading R[5];
+  for (int i = 0; i < 60; i++) {
+    synth_study st;
+    memset(&st, 0, sizeof st);
+    gz_rng r;
+    gz_rng_init(&r, 3, synth_stream(SS_STUDY, (uint64_t)i));
+    synth_draw_findings(&o, &st, &r);
+    synth_image im = {.study = 0, .view = 0, .w = 200, .h = 230, .reading = 0};
+    synth_render rd;
+    gz_err e = {0};
+    o.seed = 3;
+    ck_assert_int_eq(synth_render_image(&o, &st, &st, &im, (uint64_t)i, &rd, &e), 0);
+    for (int k = 0; k < 5; k++) {
+      gz_rng rr;
+      gz_rng_init(&rr, 3, synth_stream(SS_READING, (uint64_t)(1000 * k + i)));
+      memset(&R[k], 0, sizeof R[k]);
+      synth_reader_perceive(&st, &rd, &im, &R[k], &rr);
+    }
+    for (int kind = 0; kind < SK_N; kind++) {
+      int col = synth_kind_column[kind];
+      for (int a = 0; a < 5; a++)
+        for (int b = a + 1; b < 5; b++) {
+          if (R[a].cert[col] < 3 || R[b].cert[col] < 3) continue; /* both readers drew it (certainty >= 3) */
+          sum[kind] += ell_iou(&R[a], &R[b], col, rd.w, rd.h);
+          cnt[kind]++;
+        }
+    }
+    synth_render_free(&rd);
+  }
+  ck_assert_int_gt(cnt[SK_CARDIOMEGALY], 10);
+  double card = sum[SK_CARDIOMEGALY] / cnt[SK_CARDIOMEGALY];
+  ck_assert_msg(card > 0.65 && card < 0.88, "cardiomegaly inter-reader IoU %.3f", card);
+  int lung[4] = {SK_ATELECTASIS, SK_CONSOLIDATION, SK_EFFUSION, SK_EDEMA};
+  for (int k = 0; k < 4; k++) {
+    if (cnt[lung[k]] < 10) continue;
+    double v = sum[lung[k]] / cnt[lung[k]];
+    ck_assert_msg(v > 0.25 && v < 0.5, "%s inter-reader IoU %.3f", synth_reflacx_labels[synth_kind_column[lung[k]]], v);
+    fprintf(stderr, "inter-reader ellipse IoU %s: %.3f (%d pairs)\n", synth_reflacx_labels[synth_kind_column[lung[k]]], v, cnt[lung[k]]);
+  }
+  fprintf(stderr, "inter-reader ellipse IoU cardiomegaly: %.3f (%d pairs)\n", card, cnt[SK_CARDIOMEGALY]);
+}
+END_TEST
+
 /* ---------------------------------------------------------------- options and the program */
 
 START_TEST(option_checks) {
@@ -614,6 +690,7 @@ Suite *suite_data_synth(void) {
   tcase_add_test(t, calibration_recomputes);
   tcase_add_test(t, mentions_match_labeler_phrases);
   tcase_add_test(t, window_search_finds_the_lag);
+  tcase_add_test(t, inter_reader_ellipse_iou);
   tcase_add_test(t, option_checks);
   tcase_add_test(t, program_refuses_bad_input);
   suite_add_tcase(s, t);

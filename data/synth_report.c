@@ -150,9 +150,9 @@ static void add_token(rb *b, const char *w) {
   R->nwords++;
 }
 
-/* Appends a sentence written as words separated by spaces. A mention is wrapped in {} (column c1),
- * <> (column c2) or ## (both columns, the same span twice), each with status st; a mention wrapped in
- * [] is a negated mention of column cn. "." ends the sentence and is added here. */
+/* Appends a sentence written as words separated by spaces. A mention is wrapped in {} (column c1) or <>
+ * (column c2), with status st; ## marks an observation of both columns (the same span twice), positive;
+ * a mention wrapped in [] is a negated mention of column cn. "." ends the sentence and is added here. */
 static void say(rb *b, int target, int region, int c1, int c2, int st, int cn, const char *fmt, ...) GZ_PRINTF(8, 9);
 static void say(rb *b, int target, int region, int c1, int c2, int st, int cn, const char *fmt, ...) {
   synth_reading *R = b->R;
@@ -172,7 +172,9 @@ static void say(rb *b, int target, int region, int c1, int c2, int st, int cn, c
       mstart = b->len + (b->len ? 1 : 0);
       mcol[0] = open == '{' ? c1 : open == '<' ? c2 : open == '#' ? c1 : cn;
       mcol[1] = open == '#' ? c2 : -1;
-      mst = open == '[' ? MS_NEGATIVE : st;
+      /* '#': the shared observation ("opacity, which may reflect A or B") is itself seen, so CheXpert-style
+       * labelers call it positive; the uncertainty belongs to the diagnoses that follow */
+      mst = open == '[' ? MS_NEGATIVE : open == '#' ? MS_POSITIVE : st;
     }
     size_t n = strlen(tok);
     int close = n && strchr("}>#]", tok[n - 1]);

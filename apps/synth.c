@@ -22,7 +22,7 @@ static const char *usage =
     "  --size PX                  nominal image height (+-8 %% per image)\n"
     "  --lag SECONDS              mean eye-voice lag of the readers (default 1.0)\n"
     "  --lag-sd S                 sd of the log lag between sentences (0.25)\n"
-    "  --dwell F                  share of fixations on the sentence's region in its window (0.47)\n"
+    "  --dwell F                  share of fixations on the sentence's region in its window (0.52)\n"
     "  --revisit P                chance a search fixation revisits a perceived finding (0.03)\n"
     "  --split-test F, --split-validate F   MIMIC split shares per subject (demo 0.2 / 0.1)\n"
     "  --prevalence-scale F       multiply every finding's prevalence (1.0)\n"

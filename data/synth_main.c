@@ -36,7 +36,7 @@ void gz_synth_defaults(gz_synth_opts *o, int preset) {
   o->prevalence_scale = 1.0;
   o->lag_mean = 1.0;
   o->lag_sd = 0.25;
-  o->dwell_on_frac = 0.47;
+  o->dwell_on_frac = 0.52;
   o->revisit_prob = 0.03;
   o->survey_min = 2;
   o->survey_max = 10;

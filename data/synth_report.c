@@ -363,7 +363,7 @@ void synth_report_build(const synth_study *s, synth_reading *R, const synth_rend
   /* negations for the regions with nothing to report (normal reports are only these) */
   int nsaid = 0;
   for (int k = 0; k < n; k++) nsaid += R->per[k].certainty >= 3;
-  int normal = nsaid == 0, added = 0, want = normal ? 3 + pick(r, 3) : 1 + pick(r, 3);
+  int normal = nsaid == 0, added = 0, want = normal ? 3 + pick(r, 3) : 2 + pick(r, 2);
   for (int tries = 0; tries < 24 && added < want; tries++) {
     int v = pick(r, 8);
     unsigned need = 0;
@@ -429,7 +429,7 @@ void synth_report_build(const synth_study *s, synth_reading *R, const synth_rend
     }
     S->t_start = R->word[S->first_word].t0;
     S->t_mention = -1;
-    t += gz_rng_range(r, 0.8, 3.0); /* pause before the next sentence: looking, thinking */
+    t += gz_rng_range(r, 1.0, 3.6); /* pause before the next sentence: looking, thinking */
   }
   /* the mention word of each sentence: the word holding the start char of its last mention */
   for (int i = 0; i < R->nment; i++) {

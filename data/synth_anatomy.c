@@ -321,9 +321,8 @@ static void compute_regions(const synth_chest *c, synth_render *o) {
   o->chestbox = cb;
 }
 
-int synth_render_image(const gz_synth_opts *o, const synth_study *s, synth_study *s_mut, const synth_image *img,
+int synth_render_image(const gz_synth_opts *o, const synth_study *s, const synth_image *img,
                        uint64_t image_index, synth_render *out, gz_err *e) {
-  (void)s_mut;
   memset(out, 0, sizeof *out);
   gz_rng r;
   gz_rng_init(&r, o->seed, synth_stream(SS_IMAGE, image_index));

@@ -180,7 +180,7 @@ typedef struct synth_reading {
 void synth_chest_draw(synth_chest *c, int view, int ap, gz_rng *r);
 void synth_chest_apply_findings(synth_chest *c, const synth_study *s);
 /* Renders study s as image `img` (geometry from the image stream); fills masks and boxes. */
-int synth_render_image(const gz_synth_opts *o, const synth_study *s, synth_study *s_mut, const synth_image *img,
+int synth_render_image(const gz_synth_opts *o, const synth_study *s, const synth_image *img,
                        uint64_t image_index, synth_render *out, gz_err *e);
 void synth_render_free(synth_render *r);
 

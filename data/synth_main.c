@@ -216,7 +216,7 @@ static int do_image(const gz_synth_opts *o, synth_pop *P, const char *stage, int
   synth_image *im = &P->images[i];
   synth_study *s = &P->studies[im->study];
   synth_render rd;
-  if (synth_render_image(o, s, s, im, (uint64_t)i, &rd, e)) return -1;
+  if (synth_render_image(o, s, im, (uint64_t)i, &rd, e)) return -1;
   char path[4200];
   snprintf(path, sizeof path, "%s/mimic/files/p%02u/p%08u/s%08u/%s.jpg", stage, s->subject_id / 1000000, s->subject_id,
            s->study_id, im->dicom);

@@ -577,7 +577,7 @@ START_TEST(inter_reader_ellipse_iou) {
     synth_render rd;
     gz_err e = {0};
     o.seed = 3;
-    ck_assert_int_eq(synth_render_image(&o, &st, &st, &im, (uint64_t)i, &rd, &e), 0);
+    ck_assert_int_eq(synth_render_image(&o, &st, &im, (uint64_t)i, &rd, &e), 0);
     for (int k = 0; k < 5; k++) {
       gz_rng rr;
       gz_rng_init(&rr, 3, synth_stream(SS_READING, (uint64_t)(1000 * k + i)));

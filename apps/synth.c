@@ -21,7 +21,8 @@ static const char *usage =
     "  --readings N               REFLACX phase-3 readings (distinct single-frontal studies)\n"
     "  --size PX                  nominal image height (+-8 %% per image)\n"
     "  --lag SECONDS              mean eye-voice lag of the readers (default 1.0)\n"
-    "  --dwell F                  share of fixations on the sentence's region in its window (0.42)\n"
+    "  --lag-sd S                 sd of the log lag between sentences (0.25)\n"
+    "  --dwell F                  share of fixations on the sentence's region in its window (0.52)\n"
     "  --revisit P                chance a search fixation revisits a perceived finding (0.03)\n"
     "  --split-test F, --split-validate F   MIMIC split shares per subject (demo 0.2 / 0.1)\n"
     "  --prevalence-scale F       multiply every finding's prevalence (1.0)\n"
@@ -30,6 +31,7 @@ static const char *usage =
     "  --no-masks                 do not write DIR/truth/masks\n"
     "  --no-calibration           skip DIR/truth/calibration.csv\n"
     "  --calibrate-only           only recompute the calibration figures of an existing DIR\n"
+    "  --delay-scan               with --calibrate-only: sentence-window IoU for delays 0..5 s\n"
     "  --threads N                OpenMP threads (the output does not depend on it)\n"
     "  --force                    replace reflacx/, mimic/ and truth/ in a non-empty DIR\n"
     "  --quiet                    no progress line\n";
@@ -62,7 +64,7 @@ static void print_calib(const gz_synth_calib *c) {
 
 int main(int argc, char **argv) {
   gz_synth_opts o;
-  int preset = GZ_SYNTH_DEMO, calib_only = 0, threads = 0;
+  int preset = GZ_SYNTH_DEMO, calib_only = 0, delay_scan = 0, threads = 0;
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) { fputs(usage, stdout); return 0; }
     if (!strcmp(argv[i], "--preset")) {
@@ -83,6 +85,7 @@ int main(int argc, char **argv) {
     if (!strcmp(a, "--no-masks")) { o.write_masks = 0; continue; }
     if (!strcmp(a, "--no-calibration")) { o.calibrate = 0; continue; }
     if (!strcmp(a, "--calibrate-only")) { calib_only = 1; continue; }
+    if (!strcmp(a, "--delay-scan")) { delay_scan = 1; continue; }
     if (!strcmp(a, "--out")) { if (!v) return die("%s needs a value", a); o.out = v; i++; continue; }
     if (!strcmp(a, "--seed")) {
       char *end;
@@ -97,7 +100,7 @@ int main(int argc, char **argv) {
     struct { const char *name; double lo, hi; } nums[] = {
         {"--images", 1, 400000}, {"--readings", 0, 100000}, {"--size", 64, 4096}, {"--lag", 0, 5}, {"--dwell", 0, 1},
         {"--revisit", 0, 0.5}, {"--split-test", 0, 0.9}, {"--split-validate", 0, 0.9}, {"--prevalence-scale", 0.01, 3},
-        {"--jpeg-quality", 50, 100}, {"--examples", 0, 1000}, {"--threads", 1, 1024}};
+        {"--jpeg-quality", 50, 100}, {"--examples", 0, 1000}, {"--threads", 1, 1024}, {"--lag-sd", 0, 1}};
     int k = -1;
     for (int q = 0; q < (int)(sizeof nums / sizeof nums[0]); q++)
       if (!strcmp(a, nums[q].name)) k = q;
@@ -116,7 +119,8 @@ int main(int argc, char **argv) {
     case 8: o.prevalence_scale = d; break;
     case 9: o.jpeg_quality = (int)d; break;
     case 10: o.examples = (int)d; break;
-    default: threads = (int)d; break;
+    case 11: threads = (int)d; break;
+    default: o.lag_sd = d; break;
     }
   }
   if (!o.out) return die("%s", "--out DIR is required (see --help)");
@@ -126,6 +130,11 @@ int main(int argc, char **argv) {
     gz_synth_calib c;
     if (gz_synth_calibrate(o.out, 96, &c, &e)) return die("%s", e.msg);
     print_calib(&c);
+    for (int k = 0; delay_scan && k <= 10; k++) {
+      double iou, thr;
+      if (gz_synth_window_iou(o.out, 96, 0.5 * k, &iou, &thr, &e)) return die("%s", e.msg);
+      printf("  delay %.1f s: sentence-window IoU %.3f (threshold %g)\n", 0.5 * k, iou, thr);
+    }
     return 0;
   }
   if (!have_seed) return die("%s", "--seed S is required (see --help)");

@@ -78,5 +78,8 @@ int gz_synth_generate(const gz_synth_opts *o, gz_synth_summary *sum, gz_err *e);
  * mention spans of root/truth/mentions.csv (a stand-in for the labeler, which lives elsewhere).
  * Heatmaps are drawn on a reduced grid whose long side is `grid` px (docs/synthetic.md). */
 int gz_synth_calibrate(const char *root, int grid, gz_synth_calib *c, gz_err *e);
+/* The same sentence-window IoU with another delay before the sentence start (the paper uses 1.5 s):
+ * scanning delays shows where the generated gaze carries its label-specific signal. */
+int gz_synth_window_iou(const char *root, int grid, double delay, double *iou, double *thr, gz_err *e);
 
 #endif

@@ -27,7 +27,7 @@ void synth_chest_draw(synth_chest *c, int view, int ap, gz_rng *r) {
   c->dome[0] = d;
   c->dome[1] = d + (float)gz_rng_range(r, 0.005, 0.03); /* left hemidiaphragm slightly lower */
   for (int s = 0; s < 2; s++) c->cp[s] = c->dome[s] + (float)gz_rng_range(r, 0.05, 0.07);
-  float ctr = (float)gz_rng_range(r, 0.40, 0.47) * (ap ? 1.06f : 1.0f); /* AP magnifies the heart */
+  float ctr = (float)gz_rng_range(r, 0.40, 0.50) * (ap ? 1.06f : 1.0f); /* AP magnifies the heart */
   c->heart_a = ctr * c->tw;
   c->heart_cx = c->cx + c->heart_a / 3; /* one third right, two thirds left of the midline */
   c->heart_b = (float)gz_rng_range(r, 0.10, 0.125);
@@ -49,7 +49,7 @@ void synth_chest_apply_findings(synth_chest *c, const synth_study *s) {
     const synth_finding *f = &s->find[i];
     switch (f->kind) {
     case SK_CARDIOMEGALY: { /* CTR > 0.5, left border displaced left and down */
-      float ctr = 0.54f + 0.05f * (float)f->severity + f->p[0] * 0.03f;
+      float ctr = 0.53f + 0.05f * (float)f->severity + f->p[0] * 0.03f;
       c->heart_a = ctr * c->tw;
       c->heart_cx = c->cx + c->heart_a * 0.38f;
       c->heart_b *= 1.12f;
@@ -58,7 +58,7 @@ void synth_chest_apply_findings(synth_chest *c, const synth_study *s) {
     }
     case SK_MEDIASTINUM:
       for (int k = 0; k < 2; k++)
-        if (f->side == 2 || f->side == k) c->med_extra[k] = 0.03f + 0.015f * (float)f->severity + 0.01f * f->p[0];
+        if (f->side == 2 || f->side == k) c->med_extra[k] = 0.022f + 0.012f * (float)f->severity + 0.008f * f->p[0];
       break;
     case SK_HYPERINFLATION: /* low, flattened diaphragm and a narrow heart */
       for (int k = 0; k < 2; k++) { c->dome[k] += 0.07f; c->cp[k] += 0.05f; }
@@ -209,7 +209,8 @@ static void frontal_base(const synth_chest *c, float *A, float *L, int rw, int r
   float bw = c->tw * 1.13f;
   for (int py = 0; py < rh; py++) {
     float y = ((float)py + 0.5f) / (float)rh;
-    float half = y < 0.11f ? 0.11f + (bw - 0.11f) * smooth01((y - 0.0f) / 0.11f) : bw;
+    float half = y < 0.11f ? 0.11f + (bw - 0.11f) * smooth01((y - 0.0f) / 0.11f)
+                           : bw * (1 - 0.1f * smooth01((y - c->dome[0]) / 0.3f)); /* narrower towards the waist */
     for (int px = 0; px < rw; px++) {
       float x = ((float)px + 0.5f - 0.5f * (float)rw) / (float)rh;
       float mid = c->cx + c->rot * (y - 0.4f);
@@ -320,9 +321,8 @@ static void compute_regions(const synth_chest *c, synth_render *o) {
   o->chestbox = cb;
 }
 
-int synth_render_image(const gz_synth_opts *o, const synth_study *s, synth_study *s_mut, const synth_image *img,
+int synth_render_image(const gz_synth_opts *o, const synth_study *s, const synth_image *img,
                        uint64_t image_index, synth_render *out, gz_err *e) {
-  (void)s_mut;
   memset(out, 0, sizeof *out);
   gz_rng r;
   gz_rng_init(&r, o->seed, synth_stream(SS_IMAGE, image_index));

@@ -239,7 +239,7 @@ static void box_frame(const double *b, double *fx0, double *fy0, double *fw, dou
   *fx0 = b[0] - 0.2 * w; *fy0 = b[1] - 0.2 * h; *fw = 1.4 * w; *fh = 1.4 * h;
 }
 
-int gz_synth_calibrate(const char *root, int grid, gz_synth_calib *cal, gz_err *e) {
+static int calibrate(const char *root, int grid, double delay, gz_synth_calib *cal, gz_err *e) {
   memset(cal, 0, sizeof *cal);
   cal->grid = grid;
   char path[4400];
@@ -335,7 +335,7 @@ int gz_synth_calibrate(const char *root, int grid, gz_synth_calib *cal, gz_err *
       double tend = 0;
       for (int w = w0; w < w1; w++)
         if (wpos[w] <= last && last < wpos[w] + (int)strlen(d->word[w])) tend = d->wt0[w];
-      double tstart = fmax(d->wt0[w0] - 1.5, s ? d->wt0[sent_first[s - 1]] : 0);
+      double tstart = fmax(d->wt0[w0] - delay, s ? d->wt0[sent_first[s - 1]] : 0);
       synth_heatmap(d->fix, d->nfix, tstart, tend, scale, gw, gh, sm);
       float mx = 0;
       for (size_t k = 0; k < gn; k++) mx = fmaxf(mx, sm[k]);
@@ -409,4 +409,16 @@ int gz_synth_calibrate(const char *root, int grid, gz_synth_calib *cal, gz_err *
   for (int i = 0; i < n; i++) { rdata_free(&rs[i]); if (masks) free(masks[i]); }
   free(rs); free(M); free(avg); free(masks); free(ncc);
   return rc;
+}
+
+int gz_synth_calibrate(const char *root, int grid, gz_synth_calib *cal, gz_err *e) {
+  return calibrate(root, grid, 1.5, cal, e);
+}
+
+int gz_synth_window_iou(const char *root, int grid, double delay, double *iou, double *thr, gz_err *e) {
+  gz_synth_calib c;
+  if (calibrate(root, grid, delay, &c, e)) return -1;
+  *iou = c.iou_mean;
+  *thr = c.iou_thr;
+  return 0;
 }

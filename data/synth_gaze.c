@@ -92,7 +92,10 @@ void synth_gaze_simulate(const gz_synth_opts *o, const synth_render *rd, synth_r
     const synth_box *target = NULL;
     if (act >= 0) {
       const synth_sentence *S = &R->sent[act];
-      double p_on = o->dwell_on_frac * (S->target >= 0 ? 1.0 : 0.7);
+      /* the gaze is on the referent most while the sentence is planned and leaves it around the naming
+       * (Griffin & Bock; Meyer et al. 2012): denser before the sentence starts than after */
+      double p_on = o->dwell_on_frac * (S->target >= 0 ? 1.0 : 0.7) * (t < S->t_start ? 1.4 : 0.75);
+      if (p_on > 0.95) p_on = 0.95;
       if (gz_rng_uniform_d(r) < p_on) {
         if (S->target >= 0) {
           const synth_percept *P = &R->per[S->target];

@@ -171,6 +171,7 @@ typedef struct synth_reading {
   synth_mention ment[SYNTH_MAX_MENTIONS];
   int intended[RL_N];  /* 1 / -1 / 0 / 2 = not mentioned (CheXpert aggregation of the mentions) */
   double lag_mean;     /* this reader's mean lag */
+  double lag_sd;       /* sd of log lag between sentences */
   int nfix;
   synth_fix *fix;      /* SYNTH_MAX_FIX */
 } synth_reading;
@@ -179,7 +180,7 @@ typedef struct synth_reading {
 void synth_chest_draw(synth_chest *c, int view, int ap, gz_rng *r);
 void synth_chest_apply_findings(synth_chest *c, const synth_study *s);
 /* Renders study s as image `img` (geometry from the image stream); fills masks and boxes. */
-int synth_render_image(const gz_synth_opts *o, const synth_study *s, synth_study *s_mut, const synth_image *img,
+int synth_render_image(const gz_synth_opts *o, const synth_study *s, const synth_image *img,
                        uint64_t image_index, synth_render *out, gz_err *e);
 void synth_render_free(synth_render *r);
 
@@ -206,6 +207,8 @@ void synth_gaze_simulate(const gz_synth_opts *o, const synth_render *rd, synth_r
 void synth_fmt_float(char *buf, size_t n, double v, int dp); /* pandas-like: round, shortest form, >= 1 decimal */
 int synth_write_reading(const char *dir, const synth_reading *R, gz_err *e);
 int synth_write_jpeg(const char *path, const uint8_t *px, int w, int h, int quality, gz_err *e);
+/* synth_jpeg.c: baseline single-component JPEG into a malloc'd buffer; 0 or -1 (out of memory). */
+int synth_jpeg_gray(const uint8_t *px, int w, int h, int quality, uint8_t **out, size_t *out_len);
 int synth_write_mask_png(const char *path, const uint8_t *mask, int rw, int rh, int w, int h, gz_err *e);
 int synth_mkdirs_for(const char *path, gz_err *e);
 

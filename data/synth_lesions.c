@@ -259,7 +259,7 @@ void synth_lesion_render(const synth_chest *c, const synth_finding *f, int fi, f
       float sg = s ? 1.0f : -1.0f;
       float hx = c->cx + sg * (s ? c->heart_a * 0.7f : c->med_w + 0.06f), hy = c->hilum_y + 0.04f;
       float sx = 0.075f + 0.015f * (float)f->severity, sy = 0.12f + 0.02f * (float)f->severity;
-      float dens = 0.13f + 0.05f * (float)f->severity;
+      float dens = 0.10f + 0.04f * (float)f->severity;
       for (int py = 0; py < rh; py++)
         for (int px = 0; px < rw; px++) {
           float x = synth_hx(px, rw, rh), y = synth_hy(py, rh);

@@ -35,8 +35,8 @@ void gz_synth_defaults(gz_synth_opts *o, int preset) {
   o->normal_frac = 0.35;
   o->prevalence_scale = 1.0;
   o->lag_mean = 1.0;
-  o->lag_sd = 0.35;
-  o->dwell_on_frac = 0.42;
+  o->lag_sd = 0.25;
+  o->dwell_on_frac = 0.52;
   o->revisit_prob = 0.03;
   o->survey_min = 2;
   o->survey_max = 10;
@@ -216,7 +216,7 @@ static int do_image(const gz_synth_opts *o, synth_pop *P, const char *stage, int
   synth_image *im = &P->images[i];
   synth_study *s = &P->studies[im->study];
   synth_render rd;
-  if (synth_render_image(o, s, s, im, (uint64_t)i, &rd, e)) return -1;
+  if (synth_render_image(o, s, im, (uint64_t)i, &rd, e)) return -1;
   char path[4200];
   snprintf(path, sizeof path, "%s/mimic/files/p%02u/p%08u/s%08u/%s.jpg", stage, s->subject_id / 1000000, s->subject_id,
            s->study_id, im->dicom);
@@ -239,7 +239,8 @@ static int do_image(const gz_synth_opts *o, synth_pop *P, const char *stage, int
     R->image = i;
     gz_rng rr;
     gz_rng_init(&rr, o->seed, synth_stream(SS_READING, (uint64_t)im->reading));
-    R->lag_mean = o->lag_mean * gz_rng_range(&rr, 0.75, 1.25); /* readers differ (Ganapathi et al.) */
+    R->lag_mean = o->lag_mean * gz_rng_range(&rr, 0.8, 1.2); /* readers differ (Ganapathi et al.) */
+    R->lag_sd = o->lag_sd;
     synth_reader_perceive(s, &rd, im, R, &rr);
     synth_report_build(s, R, &rd, gz_rng_range(&rr, o->survey_min, o->survey_max), &rr);
     R->fix = gz_malloc(sizeof(synth_fix) * SYNTH_MAX_FIX, e);

@@ -100,7 +100,7 @@ void synth_reader_perceive(const synth_study *s, const synth_render *rd, const s
     int tight = p->kind == SK_CARDIOMEGALY; /* cardiomegaly IoU ~0.75, the lung findings 0.25-0.40 */
     for (int k = 0; k < p->nparts && R->nell < SYNTH_MAX_ELL; k++) {
       synth_ellipse *el = &R->ell[R->nell++];
-      el->box = jitter_box(p->part[k], tight ? 0.03 : 0.11, tight ? 0.05 : 0.2, rd->w, rd->h, r);
+      el->box = jitter_box(p->part[k], tight ? 0.045 : 0.2, tight ? 0.08 : 0.32, rd->w, rd->h, r);
       el->certainty = p->certainty;
       el->columns = 1u << synth_kind_column[p->kind];
       if (p->column2 >= 0) el->columns |= 1u << p->column2;
@@ -150,9 +150,9 @@ static void add_token(rb *b, const char *w) {
   R->nwords++;
 }
 
-/* Appends a sentence written as words separated by spaces. A mention is wrapped in {} (column c1),
- * <> (column c2) or ## (both columns, the same span twice), each with status st; a mention wrapped in
- * [] is a negated mention of column cn. "." ends the sentence and is added here. */
+/* Appends a sentence written as words separated by spaces. A mention is wrapped in {} (column c1) or <>
+ * (column c2), with status st; ## marks an observation of both columns (the same span twice), positive;
+ * a mention wrapped in [] is a negated mention of column cn. "." ends the sentence and is added here. */
 static void say(rb *b, int target, int region, int c1, int c2, int st, int cn, const char *fmt, ...) GZ_PRINTF(8, 9);
 static void say(rb *b, int target, int region, int c1, int c2, int st, int cn, const char *fmt, ...) {
   synth_reading *R = b->R;
@@ -172,7 +172,9 @@ static void say(rb *b, int target, int region, int c1, int c2, int st, int cn, c
       mstart = b->len + (b->len ? 1 : 0);
       mcol[0] = open == '{' ? c1 : open == '<' ? c2 : open == '#' ? c1 : cn;
       mcol[1] = open == '#' ? c2 : -1;
-      mst = open == '[' ? MS_NEGATIVE : st;
+      /* '#': the shared observation ("opacity, which may reflect A or B") is itself seen, so CheXpert-style
+       * labelers call it positive; the uncertainty belongs to the diagnoses that follow */
+      mst = open == '[' ? MS_NEGATIVE : open == '#' ? MS_POSITIVE : st;
     }
     size_t n = strlen(tok);
     int close = n && strchr("}>#]", tok[n - 1]);
@@ -361,7 +363,7 @@ void synth_report_build(const synth_study *s, synth_reading *R, const synth_rend
   /* negations for the regions with nothing to report (normal reports are only these) */
   int nsaid = 0;
   for (int k = 0; k < n; k++) nsaid += R->per[k].certainty >= 3;
-  int normal = nsaid == 0, added = 0, want = normal ? 3 + pick(r, 3) : 1 + pick(r, 3);
+  int normal = nsaid == 0, added = 0, want = normal ? 3 + pick(r, 3) : 2 + pick(r, 2);
   for (int tries = 0; tries < 24 && added < want; tries++) {
     int v = pick(r, 8);
     unsigned need = 0;
@@ -397,10 +399,12 @@ void synth_report_build(const synth_study *s, synth_reading *R, const synth_rend
                                  "the lungs are clear"};
   static const int plain_region[5] = {SR_LUNG_L, SR_RIBS_L, -1, SR_LUNG_R, SR_LUNG_R};
   int nplain = pick(r, 3);
-  for (int k = 0; k < nplain || R->nsent == 0; k++) {
+  unsigned used = 0;
+  for (int k = 0; (k < nplain || R->nsent == 0) && k < 8; k++) {
     int v = pick(r, normal ? 5 : 3);
+    if (used >> v & 1) continue;
+    used |= 1u << v;
     say(&b, -1, plain_region[v], -1, -1, 0, -1, "%s", plain[v]);
-    if (k > 4) break;
   }
   if (nsaid && gz_rng_uniform(r) < 0.15f) say(&b, -1, -1, -1, -1, 0, -1, "clinical correlation is recommended");
   aggregate(R);
@@ -410,7 +414,7 @@ void synth_report_build(const synth_study *s, synth_reading *R, const synth_rend
   double t = survey_s;
   for (int si = 0; si < R->nsent; si++) {
     synth_sentence *S = &R->sent[si];
-    double lag = R->lag_mean * exp(0.35 * gz_rng_normal(r) - 0.06125);
+    double lag = R->lag_mean * exp(R->lag_sd * gz_rng_normal(r) - 0.5 * R->lag_sd * R->lag_sd); /* mean lag_mean */
     S->lag = lag < 0.1 ? 0.1 : lag;
     for (int w = S->first_word; w < S->first_word + S->nwords; w++) {
       synth_word *W = &R->word[w];
@@ -425,7 +429,7 @@ void synth_report_build(const synth_study *s, synth_reading *R, const synth_rend
     }
     S->t_start = R->word[S->first_word].t0;
     S->t_mention = -1;
-    t += gz_rng_range(r, 0.8, 3.0); /* pause before the next sentence: looking, thinking */
+    t += gz_rng_range(r, 1.0, 3.6); /* pause before the next sentence: looking, thinking */
   }
   /* the mention word of each sentence: the word holding the start char of its last mention */
   for (int i = 0; i < R->nment; i++) {

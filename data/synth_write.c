@@ -165,11 +165,11 @@ static int write_mem(const char *path, membuf *m, int ok, gz_err *e) {
   return rc;
 }
 
-/* 8-bit grayscale JPEG, as MIMIC-CXR-JPG. stb's encoder is deterministic. */
+/* 8-bit single-component JPEG, as MIMIC-CXR-JPG (synth_jpeg.c). */
 int synth_write_jpeg(const char *path, const uint8_t *px, int w, int h, int quality, gz_err *e) {
   if (synth_mkdirs_for(path, e)) return -1;
   membuf m = {0};
-  int ok = stbi_write_jpg_to_func(mem_put, &m, w, h, 1, px, quality);
+  int ok = synth_jpeg_gray(px, w, h, quality, &m.p, &m.n) == 0;
   return write_mem(path, &m, ok, e);
 }
 

@@ -4,13 +4,17 @@
  * and the program's refusals. Small datasets (128-160 px) keep this fast. */
 #include "base/base.h"
 #include "data/data.h"
+#include "data/synth_internal.h"
 #include "testutil.h"
 
 #include <math.h>
 #include <omp.h>
 #include <stb_image.h>
+#include <stb_image_write.h>
 #include <sys/wait.h>
 #include <xxhash.h>
+
+static int run(const char *args);
 
 static char *g_tmp, *g_a, *g_b, *g_c;
 
@@ -345,11 +349,11 @@ START_TEST(mimic_tables_and_jpegs) {
     snprintf(rel, sizeof rel, "mimic/files/p%.2s/p%s/s%s/%s.jpg", sub, sub, gz_csv_field(c, ct), gz_csv_field(c, cd));
     char *p = join(g_a, rel);
     int w, h, comp;
-    unsigned char *px = stbi_load(p, &w, &h, &comp, 1); /* 8-bit grey (see docs/synthetic.md on components) */
+    unsigned char *px = stbi_load(p, &w, &h, &comp, 0);
     ck_assert_msg(px != NULL, "%s does not decode", p);
     ck_assert_int_eq(w, cols);
     ck_assert_int_eq(h, rows);
-    ck_assert(comp == 1 || comp == 3);
+    ck_assert_int_eq(comp, 1); /* single-component 8-bit, as MIMIC-CXR-JPG */
     stbi_image_free(px);
     free(p);
     n++;
@@ -357,6 +361,63 @@ START_TEST(mimic_tables_and_jpegs) {
   gz_csv_close(c);
   ck_assert_int_eq(n, images);
   ck_assert_int_gt(lateral, 0); /* the frontal filter has work to do */
+}
+END_TEST
+
+/* The generator's own JPEG encoder, decoded by stb_image, against stb_image_write's encoder at the same
+ * quality (same luminance table and IJG scaling; stb stores YCbCr, decoded here as grey): odd sizes
+ * (partial edge blocks), smooth plus noisy content. Our error must match stb's within 15 % + 0.2 grey
+ * levels on average (both are baseline JPEG; only rounding details differ). */
+typedef struct mb { unsigned char *p; size_t n; } mb;
+static void mb_put(void *ctx, void *data, int size) {
+  mb *m = ctx;
+  m->p = realloc(m->p, m->n + (size_t)size);
+  memcpy(m->p + m->n, data, (size_t)size);
+  m->n += (size_t)size;
+}
+
+static double mae_of(const unsigned char *jpg, size_t n, const uint8_t *px, int w, int h, int *comp_out) {
+  int dw, dh, comp;
+  unsigned char *dec = stbi_load_from_memory(jpg, (int)n, &dw, &dh, &comp, 1);
+  ck_assert_msg(dec != NULL, "stb_image rejects the stream: %s", stbi_failure_reason());
+  ck_assert_int_eq(dw, w);
+  ck_assert_int_eq(dh, h);
+  double mae = 0;
+  for (size_t i = 0; i < (size_t)w * h; i++) mae += abs((int)dec[i] - (int)px[i]);
+  stbi_image_free(dec);
+  *comp_out = comp;
+  return mae / ((double)w * h);
+}
+
+START_TEST(jpeg_encoder_round_trip) {
+  int sizes[3][2] = {{8, 8}, {37, 23}, {129, 77}};
+  for (int s = 0; s < 3; s++)
+    for (int qi = 0; qi < 2; qi++) {
+      int w = sizes[s][0], h = sizes[s][1], quality = qi ? 60 : 92;
+      uint8_t *px = malloc((size_t)w * h);
+      gz_rng r;
+      gz_rng_init(&r, 42, (uint64_t)s);
+      for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++) {
+          double v = 128 + 90 * sin(x * 0.13) * cos(y * 0.07) + 6 * gz_rng_normal(&r);
+          px[(size_t)y * w + x] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
+        }
+      uint8_t *jpg;
+      size_t n;
+      int comp, comp_stb;
+      ck_assert_int_eq(synth_jpeg_gray(px, w, h, quality, &jpg, &n), 0);
+      double ours = mae_of(jpg, n, px, w, h, &comp);
+      ck_assert_int_eq(comp, 1);
+      mb m = {0};
+      ck_assert(stbi_write_jpg_to_func(mb_put, &m, w, h, 1, px, quality));
+      double theirs = mae_of(m.p, m.n, px, w, h, &comp_stb);
+      ck_assert_msg(ours <= theirs * 1.15 + 0.2, "quality %d %dx%d: mean abs error %.3f vs stb %.3f", quality, w, h,
+                    ours, theirs);
+      ck_assert_msg(ours < (qi ? 5.0 : 3.0), "quality %d %dx%d: mean abs error %.3f", quality, w, h, ours);
+      free(m.p);
+      free(jpg);
+      free(px);
+    }
 }
 END_TEST
 
@@ -452,6 +513,118 @@ START_TEST(calibration_recomputes) {
 }
 END_TEST
 
+/* Every labeler phrase in the reports falls inside an intended mention of a label the phrase belongs to,
+ * and every intended mention is found by a phrase (tools/synth_check_mentions.py, the modified CheXpert
+ * labeler's mention and unmention lists). */
+START_TEST(mentions_match_labeler_phrases) {
+  char cmd[9000];
+  snprintf(cmd, sizeof cmd, "'%s' '%s/tools/synth_check_mentions.py' '%s' >/dev/null", tu_python(), tu_root(), g_a);
+  int st = system(cmd);
+  ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "synth_check_mentions.py found problems (run it on %s)", g_a);
+}
+END_TEST
+
+/* The window search of method.md 4 (delay before the sentence start, scored by IoU against the ellipses)
+ * ranks best a delay within 0.5 s of the generator's mean lag: the gaze carries its label-specific signal
+ * where the generator put it (60 readings per lag, 128 px). */
+START_TEST(window_search_finds_the_lag) {
+  double lags[2] = {1.0, 2.0};
+  for (int k = 0; k < 2; k++) {
+    char *out = join(g_tmp, k ? "lag2" : "lag1");
+    /* a separate process: OpenMP's thread pool does not survive Check's fork after the fixture used it */
+    char args[4400];
+    snprintf(args, sizeof args, "--out '%s' --seed 11 --images 90 --readings 60 --size 128 --lag %.1f --quiet "
+             "--examples 0 --no-masks --no-calibration", out, lags[k]);
+    ck_assert_int_eq(run(args), 0);
+    gz_err e = {0};
+    double best = -1, best_iou = -1;
+    for (int d = 0; d <= 8; d++) {
+      double iou, thr;
+      ck_assert_msg(gz_synth_window_iou(out, 64, 0.5 * d, &iou, &thr, &e) == 0, "%s", e.msg);
+      if (iou > best_iou) { best_iou = iou; best = 0.5 * d; }
+    }
+    ck_assert_msg(fabs(best - lags[k]) <= 0.5 + 1e-9, "lag %.1f s: the best window delay is %.1f s", lags[k], best);
+    free(out);
+  }
+}
+END_TEST
+
+/* Ellipses of the same finding drawn by five simulated readers (spec/synthetic.md 1.3: pairwise IoU of the
+ * unioned ellipses per label about 0.75 for cardiomegaly, 0.25-0.40 for lung findings). The generator's
+ * own reader model on 60 rendered studies; IoU on a 128 px raster. */
+static double ell_iou(const synth_reading *A, const synth_reading *B, int col, int w, int h) {
+  double in = 0, un = 0;
+  for (int y = 0; y < 128; y++)
+    for (int x = 0; x < 128; x++) {
+      double px = (x + 0.5) * w / 128.0, py = (y + 0.5) * h / 128.0;
+      int a = 0, b = 0;
+      for (int k = 0; k < 2; k++) {
+        const synth_reading *R = k ? B : A;
+        for (int i = 0; i < R->nell; i++) {
+          const synth_ellipse *E = &R->ell[i];
+          if (!(E->columns >> col & 1)) continue;
+          double cx = 0.5 * (E->box.x0 + E->box.x1), cy = 0.5 * (E->box.y0 + E->box.y1);
+          double rx = 0.5 * (E->box.x1 - E->box.x0), ry = 0.5 * (E->box.y1 - E->box.y0);
+          double dx = (px - cx) / rx, dy = (py - cy) / ry;
+          if (dx * dx + dy * dy <= 1) { if (k) b = 1; else a = 1; }
+        }
+      }
+      in += a && b;
+      un += a || b;
+    }
+  return un > 0 ? in / un : 0;
+}
+
+START_TEST(inter_reader_ellipse_iou) {
+  gz_synth_opts o;
+  gz_synth_defaults(&o, GZ_SYNTH_DEMO);
+  o.out = "/nonexistent";
+  o.normal_frac = 0; /* every study abnormal: more pairs */
+  double sum[SK_N] = {0};
+  int cnt[SK_N] = {0};
+  static synth_reading R[5];
+  for (int i = 0; i < 60; i++) {
+    synth_study st;
+    memset(&st, 0, sizeof st);
+    gz_rng r;
+    gz_rng_init(&r, 3, synth_stream(SS_STUDY, (uint64_t)i));
+    synth_draw_findings(&o, &st, &r);
+    synth_image im = {.study = 0, .view = 0, .w = 200, .h = 230, .reading = 0};
+    synth_render rd;
+    gz_err e = {0};
+    o.seed = 3;
+    ck_assert_int_eq(synth_render_image(&o, &st, &im, (uint64_t)i, &rd, &e), 0);
+    for (int k = 0; k < 5; k++) {
+      gz_rng rr;
+      gz_rng_init(&rr, 3, synth_stream(SS_READING, (uint64_t)(1000 * k + i)));
+      memset(&R[k], 0, sizeof R[k]);
+      synth_reader_perceive(&st, &rd, &im, &R[k], &rr);
+    }
+    for (int kind = 0; kind < SK_N; kind++) {
+      int col = synth_kind_column[kind];
+      for (int a = 0; a < 5; a++)
+        for (int b = a + 1; b < 5; b++) {
+          if (R[a].cert[col] < 3 || R[b].cert[col] < 3) continue; /* both readers drew it (certainty >= 3) */
+          sum[kind] += ell_iou(&R[a], &R[b], col, rd.w, rd.h);
+          cnt[kind]++;
+        }
+    }
+    synth_render_free(&rd);
+  }
+  ck_assert_int_gt(cnt[SK_CARDIOMEGALY], 10);
+  double card = sum[SK_CARDIOMEGALY] / cnt[SK_CARDIOMEGALY];
+  ck_assert_msg(card > 0.65 && card < 0.88, "cardiomegaly inter-reader IoU %.3f", card);
+  int lung[4] = {SK_ATELECTASIS, SK_CONSOLIDATION, SK_EFFUSION, SK_EDEMA};
+  for (int k = 0; k < 4; k++) {
+    if (cnt[lung[k]] < 10) continue;
+    double v = sum[lung[k]] / cnt[lung[k]];
+    ck_assert_msg(v > 0.25 && v < 0.5, "%s inter-reader IoU %.3f", synth_reflacx_labels[synth_kind_column[lung[k]]], v);
+    fprintf(stderr, "inter-reader ellipse IoU %s: %.3f (%d pairs)\n", synth_reflacx_labels[synth_kind_column[lung[k]]], v, cnt[lung[k]]);
+  }
+  fprintf(stderr, "inter-reader ellipse IoU cardiomegaly: %.3f (%d pairs)\n", card, cnt[SK_CARDIOMEGALY]);
+}
+END_TEST
+
 /* ---------------------------------------------------------------- options and the program */
 
 START_TEST(option_checks) {
@@ -527,9 +700,13 @@ Suite *suite_data_synth(void) {
   tcase_add_test(t, reflacx_reading_files);
   tcase_add_test(t, transcription_round_trip);
   tcase_add_test(t, mimic_tables_and_jpegs);
+  tcase_add_test(t, jpeg_encoder_round_trip);
   tcase_add_test(t, same_seed_same_bytes_other_seed_differs);
   tcase_add_test(t, truth_mentions_match_text);
   tcase_add_test(t, calibration_recomputes);
+  tcase_add_test(t, mentions_match_labeler_phrases);
+  tcase_add_test(t, window_search_finds_the_lag);
+  tcase_add_test(t, inter_reader_ellipse_iou);
   tcase_add_test(t, option_checks);
   tcase_add_test(t, program_refuses_bad_input);
   suite_add_tcase(s, t);

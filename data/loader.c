@@ -1,6 +1,6 @@
 /* Samples into batches: image, labels, maps -> augmentation -> normalization -> decoder and MIL targets
  * (method.md sections 1, 2 and 7), and a loader thread that builds the next batch during the step. */
-#include "data/trainset.h"
+#include "data/data.h"
 
 #include <stdlib.h>
 #include <string.h>

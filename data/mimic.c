@@ -1,5 +1,5 @@
 /* MIMIC-CXR-JPG tables: join metadata, split and CheXpert labels; keep what the paper keeps. */
-#include "data/mimic.h"
+#include "data/data.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -1,6 +1,6 @@
 /* The paper's datasets: MIMIC-CXR-JPG and REFLACX phase 3 joined into sample lists per split, and the
  * image cache (decode + resize once, since the full-size JPEGs are large). */
-#include "data/trainset.h"
+#include "data/data.h"
 
 #include <omp.h>
 #include <stdlib.h>

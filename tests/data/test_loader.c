@@ -1,6 +1,6 @@
 /* The training data pipeline on a hand-made mini MIMIC-CXR-JPG + REFLACX: splits, labels, cache, maps,
  * targets, normalization, augmentation alignment, and batches independent of the loader thread count. */
-#include "data/trainset.h"
+#include "data/data.h"
 #include "testutil.h"
 
 #include <math.h>

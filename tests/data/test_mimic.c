@@ -1,5 +1,5 @@
 /* MIMIC-CXR-JPG tables: the paper's filters and label mapping on a hand-made table with every case. */
-#include "data/mimic.h"
+#include "data/data.h"
 #include "testutil.h"
 
 static const char *metadata =

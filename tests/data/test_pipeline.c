@@ -2,7 +2,7 @@
  * gazeloc-synth -> gazeloc-label (F1 against the generator's intended labels) -> gazeloc-etmaps --search
  * (the best delay of the paper's default rule lies within 0.5 s of the generator's true eye-voice lag)
  * -> the training data pipeline (splits, cache, batches). */
-#include "data/trainset.h"
+#include "data/data.h"
 #include "testutil.h"
 
 #include <math.h>

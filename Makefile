@@ -138,9 +138,12 @@ test: deps
 	@$(MAKE) --no-print-directory all $(TEST_BIN)
 	$(TEST_ENV) $(TEST_BIN) $(SUITE)
 
+# PyTorch's figures come from Debian's python3-torch over OpenBLAS. The machine's environment may set
+# OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE (work-arounds for old OpenBLAS builds) that slow a current one:
+# the benchmarks run without them (tests keep the environment as it is).
 bench: deps
 	@$(MAKE) --no-print-directory all
-	$(TEST_ENV) $(BUILD)/bin/gazeloc-bench $(BENCH)
+	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(TEST_ENV) $(BUILD)/bin/gazeloc-bench $(BENCH)
 
 demo: deps
 	@$(MAKE) --no-print-directory all

@@ -1,0 +1,115 @@
+/* gazeloc-bench gemm: our SGEMM beside PyTorch's torch.mm (OpenBLAS 0.3.21 in Debian's python3-torch)
+ * for the same problems, both on ctx->threads threads, in the same run, and the FMA peak. Cubes, the
+ * transposed variants at 1024, and ResNet-50's 1x1 stride-1 convolutions at 512x512 input as the
+ * per-image GEMMs they are (M = out channels, N = pixels, K = in channels). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "apps/bench/bench.h"
+#include "apps/bench/peak.h"
+#include "tensor/kernels.h"
+
+typedef struct {
+  const char *name;
+  long m, n, k;
+  int ta, tb;
+} gemm_problem;
+
+static const gemm_problem problems[] = {
+    {"256^3", 256, 256, 256, 0, 0},
+    {"512^3", 512, 512, 512, 0, 0},
+    {"1024^3", 1024, 1024, 1024, 0, 0},
+    {"1024^3 A^T", 1024, 1024, 1024, 1, 0},
+    {"1024^3 B^T", 1024, 1024, 1024, 0, 1},
+    {"1024^3 A^T B^T", 1024, 1024, 1024, 1, 1},
+    {"2048^3", 2048, 2048, 2048, 0, 0},
+    {"1x1 64->64 @128^2", 64, 16384, 64, 0, 0},
+    {"1x1 64->256 @128^2", 256, 16384, 64, 0, 0},
+    {"1x1 256->64 @128^2", 64, 16384, 256, 0, 0},
+    {"1x1 256->128 @128^2", 128, 16384, 256, 0, 0},
+    {"1x1 128->512 @64^2", 512, 4096, 128, 0, 0},
+    {"1x1 512->128 @64^2", 128, 4096, 512, 0, 0},
+    {"1x1 512->256 @64^2", 256, 4096, 512, 0, 0},
+    {"1x1 256->1024 @32^2", 1024, 1024, 256, 0, 0},
+    {"1x1 1024->256 @32^2", 256, 1024, 1024, 0, 0},
+    {"1x1 1024->512 @32^2", 512, 1024, 1024, 0, 0},
+    {"1x1 512->2048 @16^2", 2048, 256, 512, 0, 0},
+    {"1x1 2048->512 @16^2", 512, 256, 2048, 0, 0},
+    {"1x1 512->10 @32^2", 10, 1024, 512, 0, 0},
+};
+#define NPROB (sizeof problems / sizeof problems[0])
+
+typedef struct {
+  const gemm_problem *p;
+  const float *a, *b;
+  float *c;
+  void *ws;
+  size_t wsb;
+} gemm_run;
+
+static void run_ours(void *arg) {
+  gemm_run *r = arg;
+  const gemm_problem *p = r->p;
+  gz_err e = {0};
+  if (gz_sgemm(p->ta, p->tb, p->m, p->n, p->k, 1.0f, r->a, p->ta ? p->m : p->k, r->b, p->tb ? p->k : p->n, 0.0f, r->c,
+               p->n, r->ws, r->wsb, &e))
+    fprintf(stderr, "gazeloc-bench: error: %s\n", e.msg);
+}
+
+/* PyTorch's medians/min/max for every problem (torch.mm, and oneDNN via a 1x1 conv), from one python
+ * run; zeros where unavailable. */
+static void torch_times(const bench_ctx *ctx, bench_stat *out, bench_stat *dnn) {
+  memset(out, 0, sizeof(bench_stat) * NPROB);
+  memset(dnn, 0, sizeof(bench_stat) * NPROB);
+  size_t cap = 8192, len = 0;
+  char *cmd = malloc(cap);
+  len += (size_t)snprintf(cmd, cap, "'%s' '%s/tools/torch_gemm_bench.py' %d %d %d", ctx->python, ctx->root,
+                          ctx->threads, ctx->warmup, ctx->reps);
+  for (size_t i = 0; i < NPROB; i++)
+    len += (size_t)snprintf(cmd + len, cap - len, " %ld,%ld,%ld,%d,%d", problems[i].m, problems[i].n, problems[i].k,
+                            problems[i].ta, problems[i].tb);
+  FILE *f = popen(cmd, "r");
+  free(cmd);
+  if (!f) return;
+  char line[512];
+  for (size_t i = 0; i < NPROB && fgets(line, sizeof line, f); i++) {
+    long m, n, k;
+    int ta, tb;
+    bench_stat s, d;
+    if (sscanf(line, "%ld %ld %ld %d %d %lf %lf %lf %lf %lf %lf", &m, &n, &k, &ta, &tb, &s.median, &s.min, &s.max,
+               &d.median, &d.min, &d.max) == 11)
+      out[i] = s, dnn[i] = d;
+  }
+  if (pclose(f) != 0) fprintf(stderr, "gazeloc-bench: warning: PyTorch reference failed; its column is empty\n");
+}
+
+void bench_gemm(bench_ctx *ctx) {
+  bench_section("gemm: SGEMM C = A B (row-major); PyTorch: torch.mm (its BLAS) and oneDNN (1x1 conv); same threads");
+  double peak = peak_gflops(ctx->threads);
+  printf("fma peak %d threads: %.1f GFLOP/s\n", ctx->threads, peak);
+  bench_stat torch[NPROB], dnn[NPROB];
+  torch_times(ctx, torch, dnn);
+  printf("%-22s %8s %18s %7s %9s %9s %9s %9s\n", "problem", "GFLOP/s", "[min .. max]", "%peak", "torch.mm", "t:ours/mm",
+         "oneDNN", "t:ours/dnn");
+  for (size_t i = 0; i < NPROB; i++) {
+    const gemm_problem *p = &problems[i];
+    gemm_run r = {.p = p};
+    float *a = malloc(sizeof(float) * (size_t)(p->m * p->k)), *b = malloc(sizeof(float) * (size_t)(p->k * p->n));
+    r.c = malloc(sizeof(float) * (size_t)(p->m * p->n));
+    for (long j = 0; j < p->m * p->k; j++) a[j] = (float)(j % 13) * 0.1f - 0.6f;
+    for (long j = 0; j < p->k * p->n; j++) b[j] = (float)(j % 7) * 0.1f - 0.3f;
+    r.a = a, r.b = b;
+    r.wsb = gz_sgemm_workspace(p->m, p->n, p->k);
+    r.ws = malloc(r.wsb);
+    bench_stat s = bench_time(ctx, run_ours, &r);
+    double gf = 2.0 * p->m * p->n * p->k / 1e9;
+    printf("%-22s %8.1f [%7.1f .. %7.1f] %6.1f%%", p->name, gf / s.median, gf / s.max, gf / s.min,
+           100 * gf / s.median / peak);
+    if (torch[i].median > 0)
+      printf(" %9.1f %9.2f %9.1f %9.2f\n", gf / torch[i].median, s.median / torch[i].median, gf / dnn[i].median,
+             s.median / dnn[i].median);
+    else printf(" %9s %9s %9s %9s\n", "-", "-", "-", "-");
+    fflush(stdout);
+    free(a), free(b), free(r.c), free(r.ws);
+  }
+}

@@ -1,0 +1,15 @@
+/* The machine's FMA peak, measured in the same run as every benchmark so that each kernel can be
+ * printed as a share of it (performance.md: the machines are shared and noisy; side-by-side ratios
+ * are the figures that count). */
+#ifndef GAZELOC_BENCH_PEAK_H
+#define GAZELOC_BENCH_PEAK_H
+
+/* Peak fp32 GFLOP/s of the active ISA on `threads` threads (best of a few 0.1 s runs; cached per
+ * thread count for the rest of the process). */
+double peak_gflops(int threads);
+
+/* One ISA's FMA loop: `iters` iterations of 16 independent FMAs; returns the FLOPs done. */
+double peak_loop_avx512(long iters);
+double peak_loop_avx2(long iters);
+
+#endif

@@ -1,0 +1,291 @@
+/* conv2d on NCHW / OIHW by GEMM (docs/kernels.md):
+ *
+ *   1x1 stride 1, no padding   the image is already the GEMM operand: y_n = W x_n, dx_n = W^T dy_n,
+ *                              dW += dy_n x_n^T, with no copy.
+ *   everything else            im2col of a band of output rows into the workspace, then the GEMM;
+ *                              backward data is the GEMM into columns and col2im back.
+ *
+ * With W viewed as [oc][ic*kh*kw] and col as [ic*kh*kw][pixels of the band]:
+ *   forward           y_n[:, band] (+)= W col                  (bias first, then beta = 1)
+ *   backward data     col = W^T dy_n[:, band];  dx_n += col2im(col)
+ *   backward weights  dW += dy_n[:, band] col^T;  db[o] = sum over n, p of dy[n][o][p]
+ * Bands have a fixed height (from the shape only), images and bands are visited in order and the GEMM
+ * reduces K in fixed chunks: the weight gradient is the same for any thread count. col2im is split by
+ * input channel, so every dx element has one writer and one order of additions.
+ */
+#include <omp.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "tensor/kernels.h"
+
+/* Largest im2col band, in floats (64 MB): big enough that the GEMM's N stays in the hundreds for
+ * every shape of the model, small enough for the 3x3 decoder convs at 256 px. */
+#define COL_CAP (16L << 20)
+
+typedef struct {
+  long kc, ohw, rows, band; /* im2col rows, output pixels, band height (rows) and band size (floats/row) */
+  int oh, ow, pointwise;
+} geom;
+
+int gz_conv2d_out(const gz_conv2d *d, int *oh, int *ow, gz_err *e) {
+  if (!d) return gz_fail(e, GZ_EINVAL, "conv2d: no problem given");
+  if (d->n < 1 || d->ic < 1 || d->ih < 1 || d->iw < 1 || d->oc < 1 || d->kh < 1 || d->kw < 1)
+    return gz_fail(e, GZ_EINVAL, "conv2d: sizes must be >= 1 (n=%d ic=%d ih=%d iw=%d oc=%d kh=%d kw=%d)", d->n, d->ic,
+                   d->ih, d->iw, d->oc, d->kh, d->kw);
+  if (d->sh < 1 || d->sw < 1) return gz_fail(e, GZ_EINVAL, "conv2d: stride %dx%d must be >= 1", d->sh, d->sw);
+  if (d->ph < 0 || d->pw < 0 || d->ph >= d->kh || d->pw >= d->kw)
+    return gz_fail(e, GZ_EINVAL, "conv2d: padding %dx%d must be in [0, kernel %dx%d)", d->ph, d->pw, d->kh, d->kw);
+  long h = (long)d->ih + 2L * d->ph - d->kh, w = (long)d->iw + 2L * d->pw - d->kw;
+  if (h < 0 || w < 0)
+    return gz_fail(e, GZ_ERANGE, "conv2d: kernel %dx%d larger than the padded input %dx%d", d->kh, d->kw,
+                   d->ih + 2 * d->ph, d->iw + 2 * d->pw);
+  long limit = 1L << 40;
+  if ((double)d->n * d->ic * d->ih * d->iw >= (double)limit || (double)d->oc * d->ic * d->kh * d->kw >= (double)limit ||
+      (double)d->n * d->oc * (h / d->sh + 1) * (w / d->sw + 1) >= (double)limit)
+    return gz_fail(e, GZ_ERANGE, "conv2d: tensors too large");
+  *oh = (int)(h / d->sh + 1);
+  *ow = (int)(w / d->sw + 1);
+  return 0;
+}
+
+static void geometry(const gz_conv2d *d, int oh, int ow, geom *g) {
+  g->oh = oh, g->ow = ow;
+  g->kc = (long)d->ic * d->kh * d->kw;
+  g->ohw = (long)oh * ow;
+  g->pointwise = d->kh == 1 && d->kw == 1 && d->sh == 1 && d->sw == 1 && d->ph == 0 && d->pw == 0;
+  long rows = COL_CAP / (g->kc * ow);
+  g->rows = rows < 1 ? 1 : rows > oh ? oh : rows;
+  g->band = g->rows * ow;
+}
+
+static size_t max3(size_t a, size_t b, size_t c) { return a > b ? (a > c ? a : c) : (b > c ? b : c); }
+
+static size_t gemm_ws(const gz_conv2d *d, const geom *g) {
+  if (g->pointwise)
+    return max3(gz_sgemm_workspace(d->oc, g->ohw, d->ic), gz_sgemm_workspace(d->ic, g->ohw, d->oc),
+                gz_sgemm_workspace(d->oc, d->ic, g->ohw));
+  return max3(gz_sgemm_workspace(d->oc, g->band, g->kc), gz_sgemm_workspace(g->kc, g->band, d->oc),
+              gz_sgemm_workspace(d->oc, g->kc, g->band));
+}
+
+size_t gz_conv2d_workspace(const gz_conv2d *d) {
+  int oh = 0, ow = 0;
+  if (gz_conv2d_out(d, &oh, &ow, NULL)) return 0;
+  geom g;
+  geometry(d, oh, ow, &g);
+  size_t col = g.pointwise ? 0 : (size_t)(g.kc * g.band) * sizeof(float);
+  return col + 64 + gemm_ws(d, &g);
+}
+
+/* Shared preamble: shape, ISA, pointers and workspace; splits the workspace into col and GEMM parts. */
+static int prepare(int isa, const gz_conv2d *d, const void *p1, const void *p2, const void *p3, void *ws,
+                   size_t wsb, geom *g, float **col, void **gws, size_t *gwsb, const char *what, gz_err *e) {
+  int oh = 0, ow = 0, best;
+  if (gz_conv2d_out(d, &oh, &ow, e)) return gz_err_prefix(e, "%s", what);
+  if (gz_isa_resolve(NULL, gz_cpu_features(), &best, e)) return -1;
+  if (isa < GZ_ISA_SCALAR || isa > best)
+    return gz_fail(e, GZ_EUNSUPPORTED, "%s: ISA %s not available on this CPU (best %s)", what, gz_isa_name(isa),
+                   gz_isa_name(best));
+  if (!p1 || !p2 || !p3) return gz_fail(e, GZ_EINVAL, "%s: NULL tensor", what);
+  geometry(d, oh, ow, g);
+  size_t need = gz_conv2d_workspace(d);
+  if (!ws || wsb < need)
+    return gz_fail(e, GZ_ERANGE, "%s: workspace of %zu bytes, %zu needed (gz_conv2d_workspace)", what, wsb, need);
+  size_t colb = g->pointwise ? 0 : (size_t)(g->kc * g->band) * sizeof(float);
+  *col = (float *)(((uintptr_t)ws + 63) & ~(uintptr_t)63);
+  *gws = (char *)*col + colb;
+  *gwsb = wsb - colb - (size_t)((char *)*col - (char *)ws);
+  return 0;
+}
+
+/* col[r][p] for output rows [oy0, oy1) of one image: r = (c, i, j), p = (oy - oy0, ox). */
+static void im2col(const gz_conv2d *d, const geom *g, const float *x, int oy0, int oy1, float *col) {
+  const long np = (long)(oy1 - oy0) * g->ow, khw = (long)d->kh * d->kw;
+#pragma omp parallel for schedule(static)
+  for (long r = 0; r < g->kc; r++) {
+    int c = (int)(r / khw), i = (int)(r / d->kw % d->kh), j = (int)(r % d->kw);
+    const float *src = x + (long)c * d->ih * d->iw;
+    float *dst = col + r * np;
+    /* output columns whose input column ox*sw - pw + j lies inside [0, iw) */
+    long lo = d->pw - j > 0 ? (d->pw - j + d->sw - 1) / d->sw : 0;
+    long hi = d->iw - 1 + d->pw - j >= 0 ? (d->iw - 1 + d->pw - j) / d->sw + 1 : 0;
+    if (hi > g->ow) hi = g->ow;
+    if (lo > hi) lo = hi;
+    for (int oy = oy0; oy < oy1; oy++, dst += g->ow) {
+      long y = (long)oy * d->sh - d->ph + i;
+      if (y < 0 || y >= d->ih) {
+        memset(dst, 0, sizeof(float) * (size_t)g->ow);
+        continue;
+      }
+      const float *s = src + y * d->iw - d->pw + j;
+      for (long ox = 0; ox < lo; ox++) dst[ox] = 0.0f;
+      if (d->sw == 1) memcpy(dst + lo, s + lo, sizeof(float) * (size_t)(hi - lo));
+      else
+        for (long ox = lo; ox < hi; ox++) dst[ox] = s[ox * d->sw];
+      for (long ox = hi; ox < g->ow; ox++) dst[ox] = 0.0f;
+    }
+  }
+}
+
+/* dx[c] += the columns of the band, channel by channel (one writer per element, fixed order). */
+static void col2im(const gz_conv2d *d, const geom *g, const float *col, int oy0, int oy1, float *dx) {
+  const long np = (long)(oy1 - oy0) * g->ow;
+#pragma omp parallel for schedule(static)
+  for (int c = 0; c < d->ic; c++) {
+    float *dst = dx + (long)c * d->ih * d->iw;
+    for (int i = 0; i < d->kh; i++)
+      for (int j = 0; j < d->kw; j++) {
+        const float *src = col + (((long)c * d->kh + i) * d->kw + j) * np;
+        long lo = d->pw - j > 0 ? (d->pw - j + d->sw - 1) / d->sw : 0;
+        long hi = d->iw - 1 + d->pw - j >= 0 ? (d->iw - 1 + d->pw - j) / d->sw + 1 : 0;
+        if (hi > g->ow) hi = g->ow;
+        for (int oy = oy0; oy < oy1; oy++, src += g->ow) {
+          long y = (long)oy * d->sh - d->ph + i;
+          if (y < 0 || y >= d->ih) continue;
+          float *t = dst + y * d->iw - d->pw + j;
+          if (d->sw == 1)
+            for (long ox = lo; ox < hi; ox++) t[ox] += src[ox];
+          else
+            for (long ox = lo; ox < hi; ox++) t[ox * d->sw] += src[ox];
+        }
+      }
+  }
+}
+
+int gz_conv2d_forward_isa(int isa, const gz_conv2d *d, const float *x, const float *w, const float *bias, float *y,
+                          void *workspace, size_t workspace_bytes, gz_err *e) {
+  geom g;
+  float *col;
+  void *gws;
+  size_t gwsb;
+  if (prepare(isa, d, x, w, y, workspace, workspace_bytes, &g, &col, &gws, &gwsb, "conv2d forward", e)) return -1;
+  const long xs = (long)d->ic * d->ih * d->iw, ys = (long)d->oc * g.ohw;
+  for (int n = 0; n < d->n; n++) {
+    const float *xn = x + n * xs;
+    float *yn = y + n * ys;
+    if (bias) {
+#pragma omp parallel for schedule(static)
+      for (int o = 0; o < d->oc; o++)
+        for (long p = 0; p < g.ohw; p++) yn[o * g.ohw + p] = bias[o];
+    }
+    float beta = bias ? 1.0f : 0.0f;
+    if (g.pointwise) {
+      if (gz_sgemm_isa(isa, 0, 0, d->oc, g.ohw, d->ic, 1.0f, w, d->ic, xn, g.ohw, beta, yn, g.ohw, gws, gwsb, e))
+        return -1;
+      continue;
+    }
+    for (int oy = 0; oy < g.oh; oy += (int)g.rows) {
+      int oy1 = oy + (int)g.rows < g.oh ? oy + (int)g.rows : g.oh;
+      long np = (long)(oy1 - oy) * g.ow;
+      im2col(d, &g, xn, oy, oy1, col);
+      if (gz_sgemm_isa(isa, 0, 0, d->oc, np, g.kc, 1.0f, w, g.kc, col, np, beta, yn + (long)oy * g.ow, g.ohw, gws,
+                       gwsb, e))
+        return -1;
+    }
+  }
+  return 0;
+}
+
+int gz_conv2d_backward_data_isa(int isa, const gz_conv2d *d, const float *dy, const float *w, float *dx,
+                                int accumulate, void *workspace, size_t workspace_bytes, gz_err *e) {
+  geom g;
+  float *col;
+  void *gws;
+  size_t gwsb;
+  if (prepare(isa, d, dy, w, dx, workspace, workspace_bytes, &g, &col, &gws, &gwsb, "conv2d backward data", e))
+    return -1;
+  const long xs = (long)d->ic * d->ih * d->iw, ys = (long)d->oc * g.ohw;
+  for (int n = 0; n < d->n; n++) {
+    const float *dyn = dy + n * ys;
+    float *dxn = dx + n * xs;
+    if (g.pointwise) {
+      if (gz_sgemm_isa(isa, 1, 0, d->ic, g.ohw, d->oc, 1.0f, w, d->ic, dyn, g.ohw, accumulate ? 1.0f : 0.0f, dxn,
+                       g.ohw, gws, gwsb, e))
+        return -1;
+      continue;
+    }
+    if (!accumulate) memset(dxn, 0, sizeof(float) * (size_t)xs);
+    for (int oy = 0; oy < g.oh; oy += (int)g.rows) {
+      int oy1 = oy + (int)g.rows < g.oh ? oy + (int)g.rows : g.oh;
+      long np = (long)(oy1 - oy) * g.ow;
+      if (gz_sgemm_isa(isa, 1, 0, g.kc, np, d->oc, 1.0f, w, g.kc, dyn + (long)oy * g.ow, g.ohw, 0.0f, col, np, gws,
+                       gwsb, e))
+        return -1;
+      col2im(d, &g, col, oy, oy1, dxn);
+    }
+  }
+  return 0;
+}
+
+int gz_conv2d_backward_weights_isa(int isa, const gz_conv2d *d, const float *x, const float *dy, float *dw,
+                                   float *dbias, int accumulate, void *workspace, size_t workspace_bytes, gz_err *e) {
+  geom g;
+  float *col;
+  void *gws;
+  size_t gwsb;
+  if (prepare(isa, d, x, dy, dw, workspace, workspace_bytes, &g, &col, &gws, &gwsb, "conv2d backward weights", e))
+    return -1;
+  const long xs = (long)d->ic * d->ih * d->iw, ys = (long)d->oc * g.ohw;
+  float beta = accumulate ? 1.0f : 0.0f;
+  for (int n = 0; n < d->n; n++) {
+    const float *xn = x + n * xs, *dyn = dy + n * ys;
+    if (g.pointwise) {
+      if (gz_sgemm_isa(isa, 0, 1, d->oc, d->ic, g.ohw, 1.0f, dyn, g.ohw, xn, g.ohw, beta, dw, d->ic, gws, gwsb, e))
+        return -1;
+      beta = 1.0f;
+      continue;
+    }
+    for (int oy = 0; oy < g.oh; oy += (int)g.rows) {
+      int oy1 = oy + (int)g.rows < g.oh ? oy + (int)g.rows : g.oh;
+      long np = (long)(oy1 - oy) * g.ow;
+      im2col(d, &g, xn, oy, oy1, col);
+      if (gz_sgemm_isa(isa, 0, 1, d->oc, g.kc, np, 1.0f, dyn + (long)oy * g.ow, g.ohw, col, np, beta, dw, g.kc, gws,
+                       gwsb, e))
+        return -1;
+      beta = 1.0f;
+    }
+  }
+  if (dbias) {
+    /* One thread per channel, images and pixels in order, in double: the same sum for any team. */
+#pragma omp parallel for schedule(static)
+    for (int o = 0; o < d->oc; o++) {
+      double s = 0;
+      for (int n = 0; n < d->n; n++) {
+        const float *p = dy + n * ys + (long)o * g.ohw;
+        for (long q = 0; q < g.ohw; q++) s += p[q];
+      }
+      dbias[o] = accumulate ? dbias[o] + (float)s : (float)s;
+    }
+  }
+  return 0;
+}
+
+/* ------------------------------------------------------------------ dispatch */
+
+int gz_conv2d_forward(const gz_conv2d *d, const float *x, const float *w, const float *bias, float *y,
+                      void *workspace, size_t workspace_bytes, gz_err *e) {
+  int isa;
+  if (gz_isa_active(&isa, e)) return -1;
+  return gz_conv2d_forward_isa(isa, d, x, w, bias, y, workspace, workspace_bytes, e);
+}
+
+int gz_conv2d_backward_data(const gz_conv2d *d, const float *dy, const float *w, float *dx, int accumulate,
+                            void *workspace, size_t workspace_bytes, gz_err *e) {
+  int isa;
+  if (gz_isa_active(&isa, e)) return -1;
+  return gz_conv2d_backward_data_isa(isa, d, dy, w, dx, accumulate, workspace, workspace_bytes, e);
+}
+
+int gz_conv2d_backward_weights(const gz_conv2d *d, const float *x, const float *dy, float *dw, float *dbias,
+                               int accumulate, void *workspace, size_t workspace_bytes, gz_err *e) {
+  int isa;
+  if (gz_isa_active(&isa, e)) return -1;
+  return gz_conv2d_backward_weights_isa(isa, d, x, dy, dw, dbias, accumulate, workspace, workspace_bytes, e);
+}
+
+double gz_conv2d_macs(const gz_conv2d *d) {
+  int oh = 0, ow = 0;
+  if (gz_conv2d_out(d, &oh, &ow, NULL)) return 0;
+  return (double)d->n * d->oc * oh * ow * (double)d->ic * d->kh * d->kw;
+}

@@ -1,0 +1,111 @@
+/* tensor/kernels.h: the compute kernels on raw pointers (internal; tensor/tensor.h includes it).
+ *
+ *   gz_sgemm        C = alpha * op(A) * op(B) + beta * C, row-major, every transpose combination
+ *   gz_conv2d_*     2-D convolution on NCHW activations and OIHW weights: forward (+ bias),
+ *                   backward data, backward weights (+ bias gradient)
+ *
+ * Conventions (docs/kernels.md has the algorithms and the numbers):
+ * - No allocation inside: the caller passes a workspace of at least the bytes the matching
+ *   *_workspace() query returns. The size does not depend on the thread count.
+ * - Every function returns 0, or -1 with `e` filled (GZ_EINVAL / GZ_ERANGE) for a bad shape, a
+ *   leading dimension too small, a NULL buffer or a workspace too small. Nothing is written then.
+ * - Each operation has a plain-C reference (`*_ref`, the audit baseline, kept forever) and a fast
+ *   version; the plain name picks the ISA with gz_isa_active() (GAZELOC_ISA honoured), `*_isa`
+ *   runs a given ISA (tests force each path the CPU has; asking for one it lacks is an error).
+ * - Determinism: for a given ISA and machine, results are bitwise identical for any
+ *   OMP_NUM_THREADS. Threads only split independent output blocks; every reduction (GEMM's K,
+ *   the batch and spatial sums of the weight and bias gradients) runs in chunks fixed by the
+ *   shape and the cache sizes, summed in a fixed order.
+ * - BLAS semantics for beta: beta == 0 means C is not read (it may hold NaN).
+ */
+#ifndef GAZELOC_TENSOR_KERNELS_H
+#define GAZELOC_TENSOR_KERNELS_H
+
+#include <stddef.h>
+
+#include "base/base.h"
+
+/* ------------------------------------------------------------------ SGEMM */
+
+/* op(A) is M x K, op(B) is K x N, C is M x N; all row-major. transA = 0: A is stored M x K with
+ * row stride lda >= K; transA = 1: A is stored K x M (lda >= M). Likewise B (K x N, ldb >= N, or
+ * N x K with ldb >= K). ldc >= N. */
+size_t gz_sgemm_workspace(long M, long N, long K);
+int gz_sgemm(int transA, int transB, long M, long N, long K, float alpha, const float *A, long lda, const float *B,
+             long ldb, float beta, float *C, long ldc, void *workspace, size_t workspace_bytes, gz_err *e);
+int gz_sgemm_isa(int isa, int transA, int transB, long M, long N, long K, float alpha, const float *A, long lda,
+                 const float *B, long ldb, float beta, float *C, long ldc, void *workspace, size_t workspace_bytes,
+                 gz_err *e);
+/* Plain triple loop, float accumulation in increasing k. */
+int gz_sgemm_ref(int transA, int transB, long M, long N, long K, float alpha, const float *A, long lda, const float *B,
+                 long ldb, float beta, float *C, long ldc, gz_err *e);
+
+/* The blocking gz_sgemm uses for an ISA: register tile MR x NR, and KC (depth, A micro-panel in
+ * L1), NC (columns of the packed B block, in L2), MC (rows of the packed A panel, in L3), derived
+ * from the cache sizes hwloc reports. */
+typedef struct gz_gemm_blocking {
+  int mr, nr;
+  long kc, nc, mc;
+  long l1, l2, l3; /* bytes, as reported (or the fallback constants) */
+} gz_gemm_blocking;
+int gz_gemm_blocking_for(int isa, gz_gemm_blocking *b, gz_err *e);
+
+/* Register-tile micro-kernels (internal to tensor/gemm*.c): C[m x n] (m <= MR, n <= NR, row stride
+ * ldc) = alpha * a * b + beta * C over a packed A micro-panel a[kc][MR] and B micro-panel b[kc][NR]
+ * (64-byte aligned, zero-padded). */
+typedef void (*gz_gemm_ukr)(long kc, const float *a, const float *b, float *c, long ldc, float alpha, float beta,
+                            int m, int n);
+#define GZ_GEMM_MR_AVX512 12
+#define GZ_GEMM_NR_AVX512 32
+#define GZ_GEMM_MR_AVX2 6
+#define GZ_GEMM_NR_AVX2 16
+void gz_gemm_ukr_avx512(long kc, const float *a, const float *b, float *c, long ldc, float alpha, float beta, int m,
+                        int n);
+void gz_gemm_ukr_avx2(long kc, const float *a, const float *b, float *c, long ldc, float alpha, float beta, int m,
+                      int n);
+
+/* ------------------------------------------------------------------ conv2d */
+
+/* A convolution problem: input x [n][ic][ih][iw], weights w [oc][ic][kh][kw], bias [oc], output
+ * y [n][oc][oh][ow] with oh = (ih + 2 ph - kh) / sh + 1 (likewise ow). No groups, no dilation. */
+typedef struct gz_conv2d {
+  int n, ic, ih, iw;
+  int oc, kh, kw;
+  int sh, sw, ph, pw;
+} gz_conv2d;
+
+/* Validates the problem (positive sizes, padding < kernel, output at least 1x1, sizes that fit)
+ * and returns the output size. */
+int gz_conv2d_out(const gz_conv2d *d, int *oh, int *ow, gz_err *e);
+/* Bytes of workspace for any of the three directions. */
+size_t gz_conv2d_workspace(const gz_conv2d *d);
+
+/* y = conv(x, w) + bias (bias may be NULL). */
+int gz_conv2d_forward(const gz_conv2d *d, const float *x, const float *w, const float *bias, float *y,
+                      void *workspace, size_t workspace_bytes, gz_err *e);
+/* dx = conv_transpose(dy, w); with accumulate, dx += that instead. */
+int gz_conv2d_backward_data(const gz_conv2d *d, const float *dy, const float *w, float *dx, int accumulate,
+                            void *workspace, size_t workspace_bytes, gz_err *e);
+/* dw = sum over images and positions of dy (x) x; dbias (may be NULL) = sum of dy per channel.
+ * With accumulate, both are added to what the buffers hold. */
+int gz_conv2d_backward_weights(const gz_conv2d *d, const float *x, const float *dy, float *dw, float *dbias,
+                               int accumulate, void *workspace, size_t workspace_bytes, gz_err *e);
+
+int gz_conv2d_forward_isa(int isa, const gz_conv2d *d, const float *x, const float *w, const float *bias, float *y,
+                          void *workspace, size_t workspace_bytes, gz_err *e);
+int gz_conv2d_backward_data_isa(int isa, const gz_conv2d *d, const float *dy, const float *w, float *dx,
+                                int accumulate, void *workspace, size_t workspace_bytes, gz_err *e);
+int gz_conv2d_backward_weights_isa(int isa, const gz_conv2d *d, const float *x, const float *dy, float *dw,
+                                   float *dbias, int accumulate, void *workspace, size_t workspace_bytes, gz_err *e);
+
+/* Plain direct loops (single thread, float accumulation), same semantics. */
+int gz_conv2d_forward_ref(const gz_conv2d *d, const float *x, const float *w, const float *bias, float *y, gz_err *e);
+int gz_conv2d_backward_data_ref(const gz_conv2d *d, const float *dy, const float *w, float *dx, int accumulate,
+                                gz_err *e);
+int gz_conv2d_backward_weights_ref(const gz_conv2d *d, const float *x, const float *dy, float *dw, float *dbias,
+                                   int accumulate, gz_err *e);
+
+/* Multiply-adds of one direction (the same for all three): n*oc*oh*ow*ic*kh*kw. */
+double gz_conv2d_macs(const gz_conv2d *d);
+
+#endif

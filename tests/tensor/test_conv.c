@@ -1,0 +1,282 @@
+/* conv2d: forward, backward data, backward weights and bias gradient, on every ISA path the CPU has
+ * and on the reference loops, against PyTorch's autograd in float64 (tools/torch_conv.py, one python
+ * run for all cases); bitwise equality across thread counts; banded im2col; bad input.
+ *
+ * Tolerance, per element: |ours - exact| <= 2 (K + 2) u S, with u = 2^-24, K the number of terms
+ * summed for that element (ic*kh*kw + 1 forward, oc*kh*kw backward data, n*oh*ow for the weight and
+ * bias gradients) and S the same sum over absolute values (computed by the reference kernel on |x|,
+ * |w|, |dy|). (K + 2) u S bounds the error of any summation order (Higham eq. 3.5); the factor 2 covers
+ * the rounding of S itself and of a prefilled buffer with accumulate. Index errors miss it by far. */
+#include <math.h>
+#include <omp.h>
+
+#include "tensor/kernels.h"
+#include "testutil.h"
+
+typedef struct {
+  const char *name;
+  gz_conv2d d;
+  int bias;
+} conv_case;
+
+/* {n, ic, ih, iw, oc, kh, kw, sh, sw, ph, pw}: the model's kinds of conv at small, odd sizes. */
+static const conv_case cases[] = {
+    {"stem_k7s2", {1, 3, 11, 13, 5, 7, 7, 2, 2, 3, 3}, 1},
+    {"k3s1", {3, 5, 9, 10, 7, 3, 3, 1, 1, 1, 1}, 0},
+    {"k3s2", {2, 17, 12, 11, 18, 3, 3, 2, 2, 1, 1}, 1},
+    {"k1s1", {3, 19, 7, 9, 20, 1, 1, 1, 1, 0, 0}, 1},
+    {"k1s2", {1, 6, 9, 8, 4, 1, 1, 2, 2, 0, 0}, 0},
+    {"kernel_over_input", {3, 2, 3, 2, 3, 7, 7, 1, 1, 3, 3}, 1},
+    {"k3_on_1x1", {1, 4, 1, 1, 3, 3, 3, 1, 1, 1, 1}, 0},
+    {"k3_nopad", {2, 33, 6, 5, 17, 3, 3, 1, 1, 0, 0}, 0},
+    {"k3x1_s2x1", {1, 3, 8, 5, 2, 3, 1, 2, 1, 1, 0}, 1},
+};
+#define NCASE (sizeof cases / sizeof cases[0])
+
+typedef struct {
+  float *x, *w, *b, *dy;
+  double *y, *dx, *dw, *db;               /* oracle */
+  float *sy, *sdx, *sdw, *sdb;            /* scales: the sums over absolute values */
+  long nx, nw, ny;
+} conv_data;
+
+static float *rnd(long n, uint64_t stream, double lo) {
+  float *p = malloc(sizeof(float) * (size_t)n);
+  gz_rng r;
+  gz_rng_init(&r, 7, stream);
+  for (long i = 0; i < n; i++) p[i] = (float)gz_rng_range(&r, lo, 1.0);
+  return p;
+}
+
+static void sizes(const gz_conv2d *d, long *nx, long *nw, long *ny) {
+  int oh, ow;
+  gz_err e = {0};
+  ck_assert_int_eq(gz_conv2d_out(d, &oh, &ow, &e), 0);
+  *nx = (long)d->n * d->ic * d->ih * d->iw;
+  *nw = (long)d->oc * d->ic * d->kh * d->kw;
+  *ny = (long)d->n * d->oc * oh * ow;
+}
+
+static void write_f32(const char *dir, const char *name, const char *ext, const float *p, long n) {
+  char file[256];
+  snprintf(file, sizeof file, "%s.%s", name, ext);
+  free(tu_write(dir, file, (const char *)p, sizeof(float) * (size_t)n));
+}
+
+static double *read_f64(const char *dir, const char *name, const char *ext, long n) {
+  char path[4200];
+  snprintf(path, sizeof path, "%s/%s.%s", dir, name, ext);
+  FILE *f = fopen(path, "rb");
+  ck_assert_msg(f != NULL, "oracle output %s missing", path);
+  double *p = malloc(sizeof(double) * (size_t)n);
+  ck_assert_uint_eq(fread(p, sizeof(double), (size_t)n, f), (size_t)n);
+  fclose(f);
+  return p;
+}
+
+static float *absdup(const float *p, long n) {
+  float *q = malloc(sizeof(float) * (size_t)n);
+  for (long i = 0; i < n; i++) q[i] = fabsf(p[i]);
+  return q;
+}
+
+static void expect(const char *what, const char *name, int path, const float *got, const double *exact,
+                   const float *scale, const float *prefill, long n, double terms) {
+  const double u = ldexp(1.0, -24);
+  for (long i = 0; i < n; i++) {
+    double want = exact[i] + (prefill ? prefill[i] : 0.0);
+    double s = scale[i] + (prefill ? fabs(prefill[i]) : 0.0);
+    double tol = 2.0 * (terms + 2) * u * s + 1e-30;
+    ck_assert_msg(fabs(got[i] - want) <= tol, "%s %s path %d: [%ld] = %.9g, PyTorch %.9g, tol %.3g", name, what, path,
+                  i, got[i], want, tol);
+  }
+}
+
+/* path -1: reference loops; 0..: gz_conv2d_*_isa with that ISA. */
+static void run_path(int path, const gz_conv2d *d, const conv_data *c, int bias, int accumulate, float *y, float *dx,
+                     float *dw, float *db) {
+  gz_err e = {0};
+  size_t wsb = gz_conv2d_workspace(d);
+  void *ws = malloc(wsb);
+  const float *b = bias ? c->b : NULL;
+  float *dbp = bias ? db : NULL;
+  if (path < 0) {
+    ck_assert_msg(gz_conv2d_forward_ref(d, c->x, c->w, b, y, &e) == 0, "%s", e.msg);
+    ck_assert_msg(gz_conv2d_backward_data_ref(d, c->dy, c->w, dx, accumulate, &e) == 0, "%s", e.msg);
+    ck_assert_msg(gz_conv2d_backward_weights_ref(d, c->x, c->dy, dw, dbp, accumulate, &e) == 0, "%s", e.msg);
+  } else {
+    ck_assert_msg(gz_conv2d_forward_isa(path, d, c->x, c->w, b, y, ws, wsb, &e) == 0, "%s", e.msg);
+    ck_assert_msg(gz_conv2d_backward_data_isa(path, d, c->dy, c->w, dx, accumulate, ws, wsb, &e) == 0, "%s", e.msg);
+    ck_assert_msg(gz_conv2d_backward_weights_isa(path, d, c->x, c->dy, dw, dbp, accumulate, ws, wsb, &e) == 0, "%s",
+                  e.msg);
+  }
+  free(ws);
+}
+
+static int best_isa(void) {
+  int best;
+  gz_err e = {0};
+  ck_assert_int_eq(gz_isa_resolve(NULL, gz_cpu_features(), &best, &e), 0);
+  return best;
+}
+
+START_TEST(against_pytorch_all_paths) {
+  char *dir = tu_tempdir();
+  conv_data data[NCASE];
+  char list[4096];
+  size_t len = 0;
+  for (size_t k = 0; k < NCASE; k++) {
+    const gz_conv2d *d = &cases[k].d;
+    conv_data *c = &data[k];
+    sizes(d, &c->nx, &c->nw, &c->ny);
+    c->x = rnd(c->nx, 10 * k + 1, -1), c->w = rnd(c->nw, 10 * k + 2, -1), c->b = rnd(d->oc, 10 * k + 3, -1);
+    c->dy = rnd(c->ny, 10 * k + 4, -1);
+    write_f32(dir, cases[k].name, "x", c->x, c->nx);
+    write_f32(dir, cases[k].name, "w", c->w, c->nw);
+    write_f32(dir, cases[k].name, "b", c->b, d->oc);
+    write_f32(dir, cases[k].name, "dy", c->dy, c->ny);
+    len += (size_t)snprintf(list + len, sizeof list - len, "%s %d %d %d %d %d %d %d %d %d %d %d %d\n", cases[k].name,
+                            d->n, d->ic, d->ih, d->iw, d->oc, d->kh, d->kw, d->sh, d->sw, d->ph, d->pw, cases[k].bias);
+  }
+  free(tu_write(dir, "cases.txt", list, len));
+  char cmd[8192];
+  snprintf(cmd, sizeof cmd, "'%s' '%s/tools/torch_conv.py' '%s'", tu_python(), tu_root(), dir);
+  ck_assert_msg(system(cmd) == 0, "oracle failed: %s", cmd);
+  for (size_t k = 0; k < NCASE; k++) {
+    const gz_conv2d *d = &cases[k].d;
+    conv_data *c = &data[k];
+    const char *nm = cases[k].name;
+    c->y = read_f64(dir, nm, "y", c->ny), c->dx = read_f64(dir, nm, "dx", c->nx), c->dw = read_f64(dir, nm, "dw", c->nw);
+    c->db = cases[k].bias ? read_f64(dir, nm, "db", d->oc) : NULL;
+    /* scales: the reference kernel on absolute values */
+    conv_data a = {.x = absdup(c->x, c->nx), .w = absdup(c->w, c->nw), .b = absdup(c->b, d->oc),
+                   .dy = absdup(c->dy, c->ny)};
+    float *sy = malloc(sizeof(float) * (size_t)c->ny), *sdx = malloc(sizeof(float) * (size_t)c->nx);
+    float *sdw = malloc(sizeof(float) * (size_t)c->nw), *sdb = malloc(sizeof(float) * (size_t)d->oc);
+    run_path(-1, d, &a, 1, 0, sy, sdx, sdw, sdb);
+    int oh, ow;
+    gz_err e = {0};
+    gz_conv2d_out(d, &oh, &ow, &e);
+    double kf = (double)d->ic * d->kh * d->kw + 1, kd = (double)d->oc * d->kh * d->kw, kw = (double)d->n * oh * ow;
+    float *y = malloc(sizeof(float) * (size_t)c->ny), *dx = malloc(sizeof(float) * (size_t)c->nx);
+    float *dw = malloc(sizeof(float) * (size_t)c->nw), *db = malloc(sizeof(float) * (size_t)d->oc);
+    float *pre_x = rnd(c->nx, 900 + k, -1), *pre_w = rnd(c->nw, 901 + k, -1), *pre_b = rnd(d->oc, 902 + k, -1);
+    for (int path = -1; path <= best_isa(); path++)
+      for (int acc = 0; acc < 2; acc++) {
+        if (acc) {
+          memcpy(dx, pre_x, sizeof(float) * (size_t)c->nx);
+          memcpy(dw, pre_w, sizeof(float) * (size_t)c->nw);
+          memcpy(db, pre_b, sizeof(float) * (size_t)d->oc);
+        } else
+          for (long i = 0; i < c->nx; i++) dx[i] = NAN; /* overwrite mode must not read dx */
+        run_path(path, d, c, cases[k].bias, acc, y, dx, dw, db);
+        expect("forward", nm, path, y, c->y, sy, NULL, c->ny, kf);
+        expect("backward data", nm, path, dx, c->dx, sdx, acc ? pre_x : NULL, c->nx, kd);
+        expect("backward weights", nm, path, dw, c->dw, sdw, acc ? pre_w : NULL, c->nw, kw);
+        if (cases[k].bias) expect("bias gradient", nm, path, db, c->db, sdb, acc ? pre_b : NULL, d->oc, kw);
+      }
+    free(a.x), free(a.w), free(a.b), free(a.dy), free(sy), free(sdx), free(sdw), free(sdb);
+    free(y), free(dx), free(dw), free(db), free(pre_x), free(pre_w), free(pre_b);
+    free(c->x), free(c->w), free(c->b), free(c->dy), free(c->y), free(c->dx), free(c->dw), free(c->db);
+  }
+  tu_rmtree(dir);
+}
+END_TEST
+
+START_TEST(bitwise_across_thread_counts) {
+  const gz_conv2d shapes[] = {{3, 16, 20, 21, 24, 3, 3, 1, 1, 1, 1}, {3, 40, 15, 17, 48, 1, 1, 1, 1, 0, 0},
+                              {2, 3, 30, 31, 16, 7, 7, 2, 2, 3, 3}, {2, 24, 14, 13, 36, 1, 1, 2, 2, 0, 0}};
+  for (int isa = 0; isa <= best_isa(); isa++)
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+      const gz_conv2d *d = &shapes[s];
+      conv_data c;
+      sizes(d, &c.nx, &c.nw, &c.ny);
+      c.x = rnd(c.nx, 1, -1), c.w = rnd(c.nw, 2, -1), c.b = rnd(d->oc, 3, -1), c.dy = rnd(c.ny, 4, -1);
+      float *out[4][4];
+      const int threads[4] = {1, 2, 3, 8};
+      for (int t = 0; t < 4; t++) {
+        omp_set_num_threads(threads[t]);
+        out[t][0] = malloc(sizeof(float) * (size_t)c.ny), out[t][1] = malloc(sizeof(float) * (size_t)c.nx);
+        out[t][2] = malloc(sizeof(float) * (size_t)c.nw), out[t][3] = malloc(sizeof(float) * (size_t)d->oc);
+        run_path(isa, d, &c, 1, 0, out[t][0], out[t][1], out[t][2], out[t][3]);
+      }
+      omp_set_num_threads(2);
+      const long n[4] = {c.ny, c.nx, c.nw, d->oc};
+      for (int t = 1; t < 4; t++)
+        for (int q = 0; q < 4; q++)
+          ck_assert_msg(memcmp(out[0][q], out[t][q], sizeof(float) * (size_t)n[q]) == 0,
+                        "isa %d shape %zu output %d: %d threads differ from 1", isa, s, q, threads[t]);
+      for (int t = 0; t < 4; t++)
+        for (int q = 0; q < 4; q++) free(out[t][q]);
+      free(c.x), free(c.w), free(c.b), free(c.dy);
+    }
+}
+END_TEST
+
+/* A shape whose im2col is larger than one band (64 MB): several bands per image, all directions. Values
+ * in [0, 1), so the scale S of the tolerance is the result itself. */
+START_TEST(banded_im2col_matches_reference) {
+  const gz_conv2d d = {1, 256, 100, 100, 4, 3, 3, 1, 1, 1, 1};
+  conv_data c;
+  sizes(&d, &c.nx, &c.nw, &c.ny);
+  c.x = rnd(c.nx, 1, 0), c.w = rnd(c.nw, 2, 0), c.b = rnd(d.oc, 3, 0), c.dy = rnd(c.ny, 4, 0);
+  float *r[4], *f[4];
+  const long n[4] = {c.ny, c.nx, c.nw, d.oc};
+  for (int q = 0; q < 4; q++) r[q] = malloc(sizeof(float) * (size_t)n[q]), f[q] = malloc(sizeof(float) * (size_t)n[q]);
+  run_path(-1, &d, &c, 1, 0, r[0], r[1], r[2], r[3]);
+  run_path(best_isa(), &d, &c, 1, 0, f[0], f[1], f[2], f[3]);
+  const double terms[4] = {256 * 9 + 1, 4 * 9, 100 * 100, 100 * 100}, u = ldexp(1.0, -24);
+  for (int q = 0; q < 4; q++)
+    for (long i = 0; i < n[q]; i++)
+      ck_assert_msg(fabs(f[q][i] - r[q][i]) <= 4 * (terms[q] + 2) * u * r[q][i], "output %d [%ld]: %.9g vs %.9g", q,
+                    i, f[q][i], r[q][i]);
+  for (int q = 0; q < 4; q++) free(r[q]), free(f[q]);
+  free(c.x), free(c.w), free(c.b), free(c.dy);
+}
+END_TEST
+
+START_TEST(bad_input) {
+  gz_err e = {0};
+  int oh, ow;
+  gz_conv2d d = {1, 3, 8, 8, 4, 3, 3, 1, 1, 3, 1};
+  ck_assert_int_eq(gz_conv2d_out(&d, &oh, &ow, &e), -1);
+  ck_assert_ptr_nonnull(strstr(e.msg, "padding"));
+  d = (gz_conv2d){1, 3, 2, 8, 4, 5, 3, 1, 1, 1, 1};
+  ck_assert_int_eq(gz_conv2d_out(&d, &oh, &ow, &e), -1);
+  ck_assert_ptr_nonnull(strstr(e.msg, "larger than the padded input"));
+  d = (gz_conv2d){0, 3, 8, 8, 4, 3, 3, 1, 1, 1, 1};
+  ck_assert_int_eq(gz_conv2d_out(&d, &oh, &ow, &e), -1);
+  d = (gz_conv2d){1, 3, 8, 8, 4, 3, 3, 0, 1, 1, 1};
+  ck_assert_int_eq(gz_conv2d_out(&d, &oh, &ow, &e), -1);
+  ck_assert_ptr_nonnull(strstr(e.msg, "stride"));
+  ck_assert_uint_eq(gz_conv2d_workspace(&d), 0);
+  d = (gz_conv2d){1, 3, 8, 8, 4, 3, 3, 1, 1, 1, 1};
+  float x[192] = {0}, w[108] = {0}, y[256];
+  for (int i = 0; i < 256; i++) y[i] = 5.0f;
+  char ws[64];
+  ck_assert_int_eq(gz_conv2d_forward(&d, x, w, NULL, y, ws, sizeof ws, &e), -1);
+  ck_assert_ptr_nonnull(strstr(e.msg, "workspace"));
+  size_t wsb = gz_conv2d_workspace(&d);
+  void *big = malloc(wsb);
+  ck_assert_int_eq(gz_conv2d_forward(&d, NULL, w, NULL, y, big, wsb, &e), -1);
+  ck_assert_int_eq(gz_conv2d_backward_weights(&d, x, y, NULL, NULL, 0, big, wsb, &e), -1);
+  ck_assert_int_eq(gz_conv2d_forward_isa(9, &d, x, w, NULL, y, big, wsb, &e), -1);
+  for (int i = 0; i < 256; i++) ck_assert(y[i] == 5.0f);
+  ck_assert_int_eq(gz_conv2d_forward(&d, x, w, NULL, y, big, wsb, &e), 0);
+  ck_assert(y[0] == 0.0f);
+  ck_assert(gz_conv2d_macs(&d) == 64.0 * 4 * 27);
+  free(big);
+}
+END_TEST
+
+Suite *suite_tensor_conv(void) {
+  Suite *s = suite_create("tensor_conv");
+  TCase *t = tcase_create("conv");
+  tcase_set_timeout(t, 120);
+  tcase_add_test(t, against_pytorch_all_paths);
+  tcase_add_test(t, bitwise_across_thread_counts);
+  tcase_add_test(t, banded_im2col_matches_reference);
+  tcase_add_test(t, bad_input);
+  suite_add_tcase(s, t);
+  return s;
+}

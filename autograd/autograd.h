@@ -157,8 +157,10 @@ int gz_tape_replay(gz_tape *t, gz_err *e);
 gz_tensor *gz_value_grad(gz_tape *t, gz_value *v, gz_err *e);
 
 /* ------------------------------------------------------------------ ops (autograd/ops.c)
- * Each returns the output value (NULL with e filled on a bad shape or a full arena). Inputs that are
- * NULL are optional (conv and linear bias). */
+ * Each returns the output value (NULL with e filled on a bad shape or a full arena). The optional inputs
+ * (conv and linear bias) may be NULL; a NULL required input is taken as the failure of the op that should
+ * have produced it, whose message e already holds (so calls chain: relu(bn(conv(x))) reports the first
+ * failure), hence e must start zeroed. */
 gz_value *gz_ag_conv2d(gz_tape *t, gz_value *x, gz_value *w, gz_value *b, int stride, int pad, gz_err *e);
 /* Training mode: normalizes with the batch statistics; *batch_mean and *batch_var (may be NULL) receive
  * the [C] buffers of mu_B and the biased var_B, for the layer to fold into its running statistics. */

@@ -20,8 +20,15 @@ static gz_value *run(gz_tape *t, gz_node *n, int ndim, const int64_t *shape, gz_
   return gz_tape_run(t, n, e) ? NULL : n->out;
 }
 
+/* A NULL input means the op that should have produced it failed: its error stays in e, so ops chain
+ * (relu(bn(conv(x)))) and the first failure is the one reported. */
+static int missing(const char *op, gz_err *e) {
+  if (e && e->code == 0) return gz_fail(e, GZ_EINVAL, "%s: input is missing", op);
+  return -1;
+}
+
 static int need4(const char *op, const gz_value *x, gz_err *e) {
-  if (!x) return gz_fail(e, GZ_EINVAL, "%s: input is missing", op);
+  if (!x) return missing(op, e);
   if (x->data.ndim != 4 || !gz_tensor_is_contiguous(&x->data))
     return gz_fail(e, GZ_EINVAL, "%s: input must be a contiguous NCHW tensor (got %d dims)", op, x->data.ndim);
   return 0;
@@ -82,7 +89,7 @@ gz_value *gz_ag_bn_eval(gz_tape *t, gz_value *x, gz_value *gamma, gz_value *beta
 
 static gz_value *unary(gz_tape *t, gz_op op, gz_value *x, gz_err *e) {
   if (!x) {
-    gz_fail(e, GZ_EINVAL, "%s: input is missing", gz_op_table[op].name);
+    missing(gz_op_table[op].name, e);
     return NULL;
   }
   gz_node n = node(op, 1, x, NULL, NULL);
@@ -97,7 +104,7 @@ static gz_value *binary(gz_tape *t, gz_op op, gz_value *a, gz_value *b, int cont
   const char *name = gz_op_table[op].name;
   char sa[64], sb[64];
   if (!a || !b) {
-    gz_fail(e, GZ_EINVAL, "%s: input is missing", name);
+    missing(name, e);
     return NULL;
   }
   if (!gz_tensor_same_shape(&a->data, &b->data)) {
@@ -120,7 +127,11 @@ gz_value *gz_ag_bce_logits(gz_tape *t, gz_value *x, gz_value *target, gz_err *e)
 }
 
 gz_value *gz_ag_scale(gz_tape *t, gz_value *x, float c, gz_err *e) {
-  if (!x || !gz_tensor_is_contiguous(&x->data)) {
+  if (!x) {
+    missing("scale", e);
+    return NULL;
+  }
+  if (!gz_tensor_is_contiguous(&x->data)) {
     gz_fail(e, GZ_EINVAL, "scale: input must be a contiguous tensor");
     return NULL;
   }
@@ -202,6 +213,10 @@ gz_value *gz_ag_concat(gz_tape *t, gz_value *const *xs, int k, gz_err *e) {
 }
 
 gz_value *gz_ag_linear(gz_tape *t, gz_value *x, gz_value *w, gz_value *b, gz_err *e) {
+  if (!x) {
+    missing("linear", e);
+    return NULL;
+  }
   if (!x || !w || x->data.ndim != 2 || w->data.ndim != 2 || x->data.shape[1] != w->data.shape[1] ||
       !gz_tensor_is_contiguous(&x->data) || !gz_tensor_is_contiguous(&w->data)) {
     gz_fail(e, GZ_EINVAL, "linear: needs contiguous x [N, K] and W [M, K] with the same K");
@@ -214,6 +229,10 @@ gz_value *gz_ag_linear(gz_tape *t, gz_value *x, gz_value *w, gz_value *b, gz_err
 }
 
 static gz_value *reduce(gz_tape *t, gz_op op, gz_value *x, unsigned axes, gz_err *e) {
+  if (!x) {
+    missing(gz_op_table[op].name, e);
+    return NULL;
+  }
   if (!x || !gz_tensor_is_contiguous(&x->data) || axes == 0 || axes >> x->data.ndim) {
     gz_fail(e, GZ_EINVAL, "%s: needs a contiguous input and axes among its %d dims", gz_op_table[op].name,
             x ? x->data.ndim : 0);
@@ -231,7 +250,11 @@ gz_value *gz_ag_mean(gz_tape *t, gz_value *x, unsigned axes, gz_err *e) { return
 
 gz_value *gz_ag_reshape(gz_tape *t, gz_value *x, int ndim, const int64_t *shape, gz_err *e) {
   gz_tensor v;
-  if (!x || gz_tensor_reshape(&x->data, ndim, shape, &v, e)) return NULL;
+  if (!x) {
+    missing("reshape", e);
+    return NULL;
+  }
+  if (gz_tensor_reshape(&x->data, ndim, shape, &v, e)) return NULL;
   gz_node n = node(GZ_OP_RESHAPE, 1, x, NULL, NULL);
   gz_value *out = gz_arena_alloc(t->arena, sizeof *out, e);
   if (!out) return NULL;

@@ -132,40 +132,49 @@ static void im2col(const gz_conv2d *d, const geom *g, const float *x, int oy0, i
 
 /* The same band written straight into the GEMM's packed-B layout (gz_sgemm_prepacked_isa): panel t
  * holds pixels [t*nr, t*nr + nr) of every row r at P[(t*kc + r)*nr + jj], zero past the band. One
- * write of the im2col data and no second packing copy inside the GEMM. */
+ * write of the im2col data and no second packing copy inside the GEMM. Threads take whole panels, so
+ * each writes one contiguous stretch (kc * nr floats) while it reads the image from cache; a panel's
+ * pixels are cut once into runs that stay inside one output row. */
 static void im2col_packed(const gz_conv2d *d, const geom *g, const float *x, int oy0, int oy1, int nr, float *P) {
-  const long np = (long)(oy1 - oy0) * g->ow, khw = (long)d->kh * d->kw, ow = g->ow, sw = d->sw;
+  const long np = (long)(oy1 - oy0) * g->ow, ow = g->ow, sw = d->sw, npan = (np + nr - 1) / nr;
 #pragma omp parallel for schedule(static)
-  for (long r = 0; r < g->kc; r++) {
-    int c = (int)(r / khw), i = (int)(r / d->kw % d->kh), j = (int)(r % d->kw);
-    const float *src = x + (long)c * d->ih * d->iw;
-    long lo = d->pw - j > 0 ? (d->pw - j + sw - 1) / sw : 0;
-    long hi = d->iw - 1 + d->pw - j >= 0 ? (d->iw - 1 + d->pw - j) / sw + 1 : 0;
-    if (hi > ow) hi = ow;
-    if (lo > hi) lo = hi;
-    long p = 0;
-    for (int oy = oy0; oy < oy1; oy++) {
-      long y = (long)oy * d->sh - d->ph + i;
-      int valid = y >= 0 && y < d->ih;
-      const float *s = valid ? src + y * d->iw - d->pw + j : src;
-      for (long ox = 0; ox < ow;) {
-        long jj = p % nr, run = nr - jj < ow - ox ? nr - jj : ow - ox, end = ox + run;
-        float *dst = P + ((p / nr) * g->kc + r) * nr + jj - ox; /* dst[ox'] for ox' in [ox, end) */
-        long z1 = valid ? (lo < ox ? ox : lo > end ? end : lo) : end;
-        long z2 = valid ? (hi < ox ? ox : hi > end ? end : hi) : end;
-        for (long q = ox; q < z1; q++) dst[q] = 0.0f;
-        if (sw == 1)
-          for (long q = z1; q < z2; q++) dst[q] = s[q];
-        else
-          for (long q = z1; q < z2; q++) dst[q] = s[q * sw];
-        for (long q = z2 > z1 ? z2 : z1; q < end; q++) dst[q] = 0.0f;
-        ox = end;
-        p += run;
-      }
+  for (long t = 0; t < npan; t++) {
+    long seg_oy[64], seg_ox[64], seg_len[64], seg_off[64], nseg = 0;
+    long pbeg = t * nr, pend = pbeg + nr < np ? pbeg + nr : np;
+    for (long p = pbeg; p < pend && nseg < 64;) {
+      long oy = oy0 + p / ow, ox = p % ow, run = pend - p < ow - ox ? pend - p : ow - ox;
+      seg_oy[nseg] = oy, seg_ox[nseg] = ox, seg_len[nseg] = run, seg_off[nseg] = p - pbeg;
+      nseg++;
+      p += run;
     }
-    if (np % nr) {
-      float *dst = P + ((np / nr) * g->kc + r) * nr;
-      for (long jj = np % nr; jj < nr; jj++) dst[jj] = 0.0f;
+    float *dst = P + t * g->kc * nr;
+    long r = 0;
+    for (int c = 0; c < d->ic; c++) {
+      const float *src = x + (long)c * d->ih * d->iw;
+      for (int i = 0; i < d->kh; i++)
+        for (int j = 0; j < d->kw; j++, r++, dst += nr) {
+          /* output columns whose input column ox*sw - pw + j lies inside [0, iw) */
+          long lo = d->pw - j > 0 ? (d->pw - j + sw - 1) / sw : 0;
+          long hi = d->iw - 1 + d->pw - j >= 0 ? (d->iw - 1 + d->pw - j) / sw + 1 : 0;
+          if (hi > ow) hi = ow;
+          if (lo > hi) lo = hi;
+          for (long q = 0; q < nseg; q++) {
+            long y = seg_oy[q] * d->sh - d->ph + i, ox = seg_ox[q], end = ox + seg_len[q];
+            float *o = dst + seg_off[q] - ox; /* o[ox'] for ox' in [ox, end) */
+            int valid = y >= 0 && y < d->ih;
+            const float *sr = valid ? src + y * d->iw - d->pw + j : src;
+            long z1 = valid ? (lo < ox ? ox : lo > end ? end : lo) : end;
+            long z2 = valid ? (hi < ox ? ox : hi > end ? end : hi) : end;
+            if (z2 < z1) z2 = z1;
+            for (long u = ox; u < z1; u++) o[u] = 0.0f;
+            if (sw == 1)
+              for (long u = z1; u < z2; u++) o[u] = sr[u];
+            else
+              for (long u = z1; u < z2; u++) o[u] = sr[u * sw];
+            for (long u = z2; u < end; u++) o[u] = 0.0f;
+          }
+          for (long jj = pend - pbeg; jj < nr; jj++) dst[jj] = 0.0f;
+        }
     }
   }
 }

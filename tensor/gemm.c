@@ -132,6 +132,7 @@ static void pack_b(int trans, const float *B, long ldb, long j0, long cols, long
 
 static long cdiv(long a, long b) { return (a + b - 1) / b; }
 static long minl(long a, long b) { return a < b ? a : b; }
+static long maxl(long a, long b) { return a > b ? a : b; }
 
 static int check_args(int transA, int transB, long M, long N, long K, const float *A, long lda, const float *B,
                       long ldb, const float *C, long ldc, gz_err *e) {
@@ -200,12 +201,26 @@ static void gemm_rect(const gemm_job *j, long m0, long m1, long n0, long n1, flo
           bstride = j->K * nr;
         } else
           j->pack_b(j->tb, j->B, j->ldb, j0, ncb, p0, kcb, nr, bpack, 0, ntl);
-        for (long ir = 0; ir < mt; ir++) /* A micro-panel stays in L1 across the B panels */
-          for (long jr = 0; jr < ntl; jr++) {
-            int m = (int)minl(mr, mcb - ir * mr), n = (int)minl(nr, ncb - jr * nr);
-            float *c = j->C + (i0 + ir * mr) * j->ldc + j0 + jr * nr;
-            j->ukr(kcb, apack + ir * mr * kcb, bp + jr * bstride, c, j->ldc, j->alpha, beta, m, n);
-          }
+        if (!j->bpre) {
+          for (long ir = 0; ir < mt; ir++) /* A micro-panel in L1; the B block, just packed, in L2 */
+            for (long jr = 0; jr < ntl; jr++) {
+              int m = (int)minl(mr, mcb - ir * mr), n = (int)minl(nr, ncb - jr * nr);
+              float *c = j->C + (i0 + ir * mr) * j->ldc + j0 + jr * nr;
+              j->ukr(kcb, apack + ir * mr * kcb, bp + jr * bstride, c, j->ldc, j->alpha, beta, m, n);
+            }
+          continue;
+        }
+        /* Pre-packed B comes from memory, not from a packing pass that left it in L2: each B micro-panel
+         * is read once and reused across all A micro-panels (jr outer, BLIS order); the A panel is
+         * streamed from L2 in slices of `ms` rows that fit there. */
+        long ms = minl(mt, maxl(1, j->bl.l2 / 2 / (4L * kcb * mr)));
+        for (long is = 0; is < mt; is += ms)
+          for (long jr = 0; jr < ntl; jr++)
+            for (long ir = is; ir < minl(mt, is + ms); ir++) {
+              int m = (int)minl(mr, mcb - ir * mr), n = (int)minl(nr, ncb - jr * nr);
+              float *c = j->C + (i0 + ir * mr) * j->ldc + j0 + jr * nr;
+              j->ukr(kcb, apack + ir * mr * kcb, bp + jr * bstride, c, j->ldc, j->alpha, beta, m, n);
+            }
       }
     }
   }

@@ -59,6 +59,9 @@ static void geometry(const gz_conv2d *d, int oh, int ow, geom *g) {
   g->band = g->rows * ow;
 }
 
+/* im2col buffer: the band, rounded up to whole 32-column panels (the widest NR) for the packed form. */
+static long col_floats(const geom *g) { return g->pointwise ? 0 : g->kc * ((g->band + 31) / 32 * 32); }
+
 static size_t max3(size_t a, size_t b, size_t c) { return a > b ? (a > c ? a : c) : (b > c ? b : c); }
 
 static size_t gemm_ws(const gz_conv2d *d, const geom *g) {
@@ -74,8 +77,7 @@ size_t gz_conv2d_workspace(const gz_conv2d *d) {
   if (gz_conv2d_out(d, &oh, &ow, NULL)) return 0;
   geom g;
   geometry(d, oh, ow, &g);
-  size_t col = g.pointwise ? 0 : (size_t)(g.kc * g.band) * sizeof(float);
-  return col + 64 + gemm_ws(d, &g);
+  return (size_t)col_floats(&g) * sizeof(float) + 64 + gemm_ws(d, &g);
 }
 
 /* Shared preamble: shape, ISA, pointers and workspace; splits the workspace into col and GEMM parts. */
@@ -92,7 +94,7 @@ static int prepare(int isa, const gz_conv2d *d, const void *p1, const void *p2, 
   size_t need = gz_conv2d_workspace(d);
   if (!ws || wsb < need)
     return gz_fail(e, GZ_ERANGE, "%s: workspace of %zu bytes, %zu needed (gz_conv2d_workspace)", what, wsb, need);
-  size_t colb = g->pointwise ? 0 : (size_t)(g->kc * g->band) * sizeof(float);
+  size_t colb = (size_t)col_floats(g) * sizeof(float);
   *col = (float *)(((uintptr_t)ws + 63) & ~(uintptr_t)63);
   *gws = (char *)*col + colb;
   *gwsb = wsb - colb - (size_t)((char *)*col - (char *)ws);
@@ -124,6 +126,55 @@ static void im2col(const gz_conv2d *d, const geom *g, const float *x, int oy0, i
       else
         for (long ox = lo; ox < hi; ox++) dst[ox] = s[ox * d->sw];
       for (long ox = hi; ox < g->ow; ox++) dst[ox] = 0.0f;
+    }
+  }
+}
+
+/* The same band written straight into the GEMM's packed-B layout (gz_sgemm_prepacked_isa): panel t
+ * holds pixels [t*nr, t*nr + nr) of every row r at P[(t*kc + r)*nr + jj], zero past the band. One
+ * write of the im2col data and no second packing copy inside the GEMM. Threads take whole panels, so
+ * each writes one contiguous stretch (kc * nr floats) while it reads the image from cache; a panel's
+ * pixels are cut once into runs that stay inside one output row. */
+static void im2col_packed(const gz_conv2d *d, const geom *g, const float *x, int oy0, int oy1, int nr, float *P) {
+  const long np = (long)(oy1 - oy0) * g->ow, ow = g->ow, sw = d->sw, npan = (np + nr - 1) / nr;
+#pragma omp parallel for schedule(static)
+  for (long t = 0; t < npan; t++) {
+    long seg_oy[64], seg_ox[64], seg_len[64], seg_off[64], nseg = 0;
+    long pbeg = t * nr, pend = pbeg + nr < np ? pbeg + nr : np;
+    for (long p = pbeg; p < pend && nseg < 64;) {
+      long oy = oy0 + p / ow, ox = p % ow, run = pend - p < ow - ox ? pend - p : ow - ox;
+      seg_oy[nseg] = oy, seg_ox[nseg] = ox, seg_len[nseg] = run, seg_off[nseg] = p - pbeg;
+      nseg++;
+      p += run;
+    }
+    float *dst = P + t * g->kc * nr;
+    long r = 0;
+    for (int c = 0; c < d->ic; c++) {
+      const float *src = x + (long)c * d->ih * d->iw;
+      for (int i = 0; i < d->kh; i++)
+        for (int j = 0; j < d->kw; j++, r++, dst += nr) {
+          /* output columns whose input column ox*sw - pw + j lies inside [0, iw) */
+          long lo = d->pw - j > 0 ? (d->pw - j + sw - 1) / sw : 0;
+          long hi = d->iw - 1 + d->pw - j >= 0 ? (d->iw - 1 + d->pw - j) / sw + 1 : 0;
+          if (hi > ow) hi = ow;
+          if (lo > hi) lo = hi;
+          for (long q = 0; q < nseg; q++) {
+            long y = seg_oy[q] * d->sh - d->ph + i, ox = seg_ox[q], end = ox + seg_len[q];
+            float *o = dst + seg_off[q] - ox; /* o[ox'] for ox' in [ox, end) */
+            int valid = y >= 0 && y < d->ih;
+            const float *sr = valid ? src + y * d->iw - d->pw + j : src;
+            long z1 = valid ? (lo < ox ? ox : lo > end ? end : lo) : end;
+            long z2 = valid ? (hi < ox ? ox : hi > end ? end : hi) : end;
+            if (z2 < z1) z2 = z1;
+            for (long u = ox; u < z1; u++) o[u] = 0.0f;
+            if (sw == 1)
+              for (long u = z1; u < z2; u++) o[u] = sr[u];
+            else
+              for (long u = z1; u < z2; u++) o[u] = sr[u * sw];
+            for (long u = z2; u < end; u++) o[u] = 0.0f;
+          }
+          for (long jj = pend - pbeg; jj < nr; jj++) dst[jj] = 0.0f;
+        }
     }
   }
 }
@@ -161,6 +212,8 @@ int gz_conv2d_forward_isa(int isa, const gz_conv2d *d, const float *x, const flo
   size_t gwsb;
   if (prepare(isa, d, x, w, y, workspace, workspace_bytes, &g, &col, &gws, &gwsb, "conv2d forward", e)) return -1;
   const long xs = (long)d->ic * d->ih * d->iw, ys = (long)d->oc * g.ohw;
+  gz_gemm_blocking bl;
+  if (gz_gemm_blocking_for(isa, &bl, e)) return -1;
   for (int n = 0; n < d->n; n++) {
     const float *xn = x + n * xs;
     float *yn = y + n * ys;
@@ -178,9 +231,9 @@ int gz_conv2d_forward_isa(int isa, const gz_conv2d *d, const float *x, const flo
     for (int oy = 0; oy < g.oh; oy += (int)g.rows) {
       int oy1 = oy + (int)g.rows < g.oh ? oy + (int)g.rows : g.oh;
       long np = (long)(oy1 - oy) * g.ow;
-      im2col(d, &g, xn, oy, oy1, col);
-      if (gz_sgemm_isa(isa, 0, 0, d->oc, np, g.kc, 1.0f, w, g.kc, col, np, beta, yn + (long)oy * g.ow, g.ohw, gws,
-                       gwsb, e))
+      im2col_packed(d, &g, xn, oy, oy1, bl.nr, col);
+      if (gz_sgemm_prepacked_isa(isa, 0, d->oc, np, g.kc, 1.0f, w, g.kc, col, beta, yn + (long)oy * g.ow, g.ohw, gws,
+                                 gwsb, e))
         return -1;
     }
   }

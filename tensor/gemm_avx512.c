@@ -56,3 +56,67 @@ void gz_gemm_ukr_avx512(long kc, const float *a, const float *b, float *c, long 
     _mm512_mask_storeu_ps(cr + 16, k1, t1);
   }
 }
+
+/* In-register transpose of 16 rows of 16 floats (unpack, 64-bit shuffle, two 128-bit lane shuffles). */
+static inline void transpose16(__m512 r[16]) {
+  __m512 t[16];
+#pragma GCC unroll 8
+  for (int i = 0; i < 8; i++) {
+    t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+    t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+  }
+#pragma GCC unroll 4
+  for (int i = 0; i < 4; i++) {
+    r[4 * i] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], 0x44);
+    r[4 * i + 1] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], 0xEE);
+    r[4 * i + 2] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0x44);
+    r[4 * i + 3] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0xEE);
+  }
+#pragma GCC unroll 4
+  for (int i = 0; i < 4; i++) {
+    t[i] = _mm512_shuffle_f32x4(r[i], r[i + 4], 0x88);
+    t[i + 4] = _mm512_shuffle_f32x4(r[i], r[i + 4], 0xDD);
+    t[i + 8] = _mm512_shuffle_f32x4(r[i + 8], r[i + 12], 0x88);
+    t[i + 12] = _mm512_shuffle_f32x4(r[i + 8], r[i + 12], 0xDD);
+  }
+#pragma GCC unroll 8
+  for (int i = 0; i < 8; i++) {
+    r[i] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0x88);
+    r[i + 8] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0xDD);
+  }
+}
+
+/* B micro-panels of 32 columns for the AVX-512 kernel (same layout as the plain-C packer in gemm.c):
+ * straight zmm copies when B is K x N; 16 x 16 register transposes when B is stored N x K (the weight
+ * gradient's im2col operand), where the plain loop would store one float at a time. */
+void gz_gemm_packb_avx512(int trans, const float *B, long ldb, long j0, long cols, long p0, long kcb, float *dst,
+                          long t_lo, long t_hi) {
+  for (long t = t_lo; t < t_hi; t++) {
+    long c0 = j0 + t * NR;
+    int n = (int)(cols - t * NR < NR ? cols - t * NR : NR);
+    float *d = dst + t * NR * kcb;
+    if (!trans) {
+      __mmask16 k0 = (__mmask16)(n >= 16 ? 0xFFFF : (1u << n) - 1);
+      __mmask16 k1 = (__mmask16)(n <= 16 ? 0 : n >= 32 ? 0xFFFF : (1u << (n - 16)) - 1);
+      const float *s = B + p0 * ldb + c0;
+      for (long k = 0; k < kcb; k++, s += ldb, d += NR) {
+        _mm512_store_ps(d, _mm512_maskz_loadu_ps(k0, s));
+        _mm512_store_ps(d + 16, _mm512_maskz_loadu_ps(k1, s + 16));
+      }
+      continue;
+    }
+    long kb = 0;
+    for (; kb + 16 <= kcb; kb += 16)
+      for (int h = 0; h < 2; h++) {
+        __m512 r[16];
+#pragma GCC unroll 16
+        for (int q = 0; q < 16; q++)
+          r[q] = h * 16 + q < n ? _mm512_loadu_ps(B + (c0 + h * 16 + q) * ldb + p0 + kb) : _mm512_setzero_ps();
+        transpose16(r);
+#pragma GCC unroll 16
+        for (int q = 0; q < 16; q++) _mm512_store_ps(d + (kb + q) * NR + h * 16, r[q]);
+      }
+    for (; kb < kcb; kb++)
+      for (int j = 0; j < NR; j++) d[kb * NR + j] = j < n ? B[(c0 + j) * ldb + p0 + kb] : 0.0f;
+  }
+}

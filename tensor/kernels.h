@@ -40,6 +40,13 @@ int gz_sgemm_isa(int isa, int transA, int transB, long M, long N, long K, float 
 int gz_sgemm_ref(int transA, int transB, long M, long N, long K, float alpha, const float *A, long lda, const float *B,
                  long ldb, float beta, float *C, long ldc, gz_err *e);
 
+/* The same with B given already packed, as the micro-kernel reads it: ceil(N / NR) panels of NR columns
+ * (NR = gz_gemm_blocking_for(isa).nr), panel t at Bp + t*K*NR holding B[k][t*NR + j] at k*NR + j, zero
+ * past column N. conv2d's im2col writes this layout directly, so B is never copied twice. */
+int gz_sgemm_prepacked_isa(int isa, int transA, long M, long N, long K, float alpha, const float *A, long lda,
+                           const float *Bp, float beta, float *C, long ldc, void *workspace, size_t workspace_bytes,
+                           gz_err *e);
+
 /* The blocking gz_sgemm uses for an ISA: register tile MR x NR, and KC (depth, A micro-panel in
  * L1), NC (columns of the packed B block, in L2), MC (rows of the packed A panel, in L3), derived
  * from the cache sizes hwloc reports. */
@@ -61,6 +68,9 @@ typedef void (*gz_gemm_ukr)(long kc, const float *a, const float *b, float *c, l
 #define GZ_GEMM_NR_AVX2 16
 void gz_gemm_ukr_avx512(long kc, const float *a, const float *b, float *c, long ldc, float alpha, float beta, int m,
                         int n);
+/* Packs B micro-panels [t_lo, t_hi) of the block at columns j0 (cols wide), depth p0..p0+kcb. */
+void gz_gemm_packb_avx512(int trans, const float *B, long ldb, long j0, long cols, long p0, long kcb, float *dst,
+                          long t_lo, long t_hi);
 void gz_gemm_ukr_avx2(long kc, const float *a, const float *b, float *c, long ldc, float alpha, float beta, int m,
                       int n);
 

@@ -73,6 +73,9 @@ int gz_bn_fwd_train(const gz_tensor *x, const float *gamma, const float *beta, f
   TRY(need_layout("batch norm", "y", y, 4, e) || need_same("batch norm", "x", x, "y", y, e));
   if (!gamma || !beta || !mean || !var) return gz_fail(e, GZ_EINVAL, "batch norm: gamma, beta, mean and var are required");
   if (!(eps > 0)) return gz_fail(e, GZ_ERANGE, "batch norm: eps must be positive, got %g", (double)eps);
+  if (x->shape[0] * x->shape[2] * x->shape[3] < 2) /* as PyTorch: a variance needs two values */
+    return gz_fail(e, GZ_EINVAL, "batch norm: training needs more than one value per channel, got input %s",
+                   gz_tensor_shape_str(x, (char[64]){0}, 64));
   t->bn_fwd_train(x, gamma, beta, eps, y, mean, var);
   return 0;
 }

@@ -36,6 +36,41 @@ typedef __m512 vf;
 /* NaN-propagating max(a, b) */
 #define VMAXNAN(a, b) _mm512_mask_mov_ps(_mm512_max_ps(a, b), _mm512_cmp_ps_mask(a, a, _CMP_UNORD_Q), a)
 #define SFX(name) name##_avx512
+/* for the vector exp/log (ops_fast_vmath.h) */
+#define VMIN _mm512_min_ps
+#define VMAX _mm512_max_ps
+#define VABS _mm512_abs_ps
+#define VSEL_LT(a, b, x, y) _mm512_mask_blend_ps(_mm512_cmp_ps_mask(a, b, _CMP_LT_OQ), y, x) /* a < b ? x : y */
+#define VSEL_EQ(a, b, x, y) _mm512_mask_blend_ps(_mm512_cmp_ps_mask(a, b, _CMP_EQ_OQ), y, x)
+#define VROUND_I _mm512_cvtps_epi32 /* nearest, ties to even */
+#define VI_TO_F _mm512_cvtepi32_ps
+#define VI_AS_F _mm512_castsi512_ps
+#define VF_AS_I _mm512_castps_si512
+#define VI_SLLI _mm512_slli_epi32
+#define VI_SRLI _mm512_srli_epi32
+#define VI_SUB _mm512_sub_epi32
+#define VI_AND _mm512_and_si512
+#define VI_OR _mm512_or_si512
+typedef __m512i vi;
+#define VI_SET1 _mm512_set1_epi32
+#define VI_ADD _mm512_add_epi32
+#define VI_IOTA2 _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30)
+#define VI_STORE(p, v) _mm512_storeu_si512((void *)(p), v)
+/* select b where b > a or b is NaN (PyTorch's max-pool rule), tracking indices */
+#define VPOOL_STEP(m, k, v, kv)                                                                   \
+  do {                                                                                            \
+    __mmask16 t_ = _mm512_cmp_ps_mask(v, m, _CMP_GT_OQ) | _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q); \
+    m = _mm512_mask_mov_ps(m, t_, v);                                                             \
+    k = _mm512_mask_mov_epi32(k, t_, kv);                                                         \
+  } while (0)
+/* even and odd elements of p[0 .. 2*VW) */
+static inline void vdeint(const float *p, vf *even, vf *odd) {
+  const __m512i ie = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  const __m512i io = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+  vf lo = _mm512_loadu_ps(p), hi = _mm512_loadu_ps(p + 16);
+  *even = _mm512_permutex2var_ps(lo, ie, hi);
+  *odd = _mm512_permutex2var_ps(lo, io, hi);
+}
 #elif defined(__AVX2__)
 #include <immintrin.h>
 #define VW 8
@@ -61,6 +96,36 @@ static inline float VHSUM(__m256 v) {
 #define VGATE(y, g) _mm256_and_ps(_mm256_cmp_ps(y, _mm256_setzero_ps(), _CMP_NLE_UQ), g)
 #define VMAXNAN(a, b) _mm256_blendv_ps(_mm256_max_ps(a, b), a, _mm256_cmp_ps(a, a, _CMP_UNORD_Q))
 #define SFX(name) name##_avx2
+#define VMIN _mm256_min_ps
+#define VMAX _mm256_max_ps
+#define VABS(x) _mm256_and_ps(x, _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff)))
+#define VSEL_LT(a, b, x, y) _mm256_blendv_ps(y, x, _mm256_cmp_ps(a, b, _CMP_LT_OQ))
+#define VSEL_EQ(a, b, x, y) _mm256_blendv_ps(y, x, _mm256_cmp_ps(a, b, _CMP_EQ_OQ))
+#define VROUND_I _mm256_cvtps_epi32
+#define VI_TO_F _mm256_cvtepi32_ps
+#define VI_AS_F _mm256_castsi256_ps
+#define VF_AS_I _mm256_castps_si256
+#define VI_SLLI _mm256_slli_epi32
+#define VI_SRLI _mm256_srli_epi32
+#define VI_SUB _mm256_sub_epi32
+#define VI_AND _mm256_and_si256
+#define VI_OR _mm256_or_si256
+typedef __m256i vi;
+#define VI_SET1 _mm256_set1_epi32
+#define VI_ADD _mm256_add_epi32
+#define VI_IOTA2 _mm256_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14)
+#define VI_STORE(p, v) _mm256_storeu_si256((__m256i *)(p), v)
+#define VPOOL_STEP(m, k, v, kv)                                                                        \
+  do {                                                                                                 \
+    __m256 t_ = _mm256_or_ps(_mm256_cmp_ps(v, m, _CMP_GT_OQ), _mm256_cmp_ps(v, v, _CMP_UNORD_Q));      \
+    m = _mm256_blendv_ps(m, v, t_);                                                                    \
+    k = _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(k), _mm256_castsi256_ps(kv), t_));    \
+  } while (0)
+static inline void vdeint(const float *p, vf *even, vf *odd) {
+  vf lo = _mm256_loadu_ps(p), hi = _mm256_loadu_ps(p + 8);
+  *even = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(2, 0, 2, 0))), 0xd8));
+  *odd = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(3, 1, 3, 1))), 0xd8));
+}
 #else
 #define VW 1
 typedef float vf;
@@ -277,6 +342,42 @@ static void SFX(add)(const gz_tensor *a, const gz_tensor *b, gz_tensor *y) {
   });
 }
 
+/* ---------------------------------------------------------------- max-pool 3x3 stride 2 */
+
+#if VW > 1
+/* VW outputs at a time: the three taps of each window row come from two deinterleaved loads (columns
+ * 2o.. even -> tap 0; 2o+1.. even -> tap 1, odd -> tap 2), reading nothing past the last window. The
+ * nine taps are visited in PyTorch's scan order with its rule, so values and indices are the scalar
+ * version's. */
+static void SFX(pool3s2_row)(const float *r0, int64_t W, int64_t sw, int64_t n, int64_t base, float *y, int32_t *idx) {
+  int64_t o = 0;
+  for (; o + VW <= n; o += VW) {
+    vi col = VI_ADD(VI_SET1((int32_t)(base + 2 * o)), VI_IOTA2), k = col;
+    vf m = VZERO();
+    for (int r = 0; r < 3; r++) {
+      vf t0, t1, t2, unused;
+      vdeint(r0 + r * W + 2 * o, &t0, &unused);
+      vdeint(r0 + r * W + 2 * o + 1, &t1, &t2);
+      vi rc = VI_ADD(col, VI_SET1((int32_t)(r * W)));
+      if (r == 0) m = t0; /* the first tap starts the scan (as -inf with its index would) */
+      else VPOOL_STEP(m, k, t0, rc);
+      VPOOL_STEP(m, k, t1, VI_ADD(rc, VI_SET1(1)));
+      VPOOL_STEP(m, k, t2, VI_ADD(rc, VI_SET1(2)));
+    }
+    VSTORE(y + o, m);
+    VI_STORE(idx + o, k);
+  }
+  if (o < n) gz_pool3x3_row(r0 + 2 * o, W, sw, n - o, base + 2 * o, y + o, idx + o);
+}
+#define POOL_ROW SFX(pool3s2_row)
+#else
+#define POOL_ROW gz_pool3x3_row
+#endif
+
+static void SFX(maxpool_fwd)(const gz_tensor *x, const gz_pool2d *p, gz_tensor *y, int32_t *idx) {
+  gz_par_maxpool_fwd_row(x, p, y, idx, POOL_ROW);
+}
+
 /* ---------------------------------------------------------------- AMSGrad (see ops_ref.c for the rounding) */
 
 static void SFX(amsgrad)(float *p, const float *grad, float *m, float *v, float *vmax, size_t n,
@@ -314,6 +415,8 @@ static void SFX(amsgrad)(float *p, const float *grad, float *m, float *v, float 
   });
 }
 
+#include "tensor/ops_fast_vmath.h" /* the sigmoid family: SIMD for AVX2 / AVX-512, libm otherwise */
+
 const gz_ops_table SFX(gz_ops_table) = {
     .name = "cpu-" GZ_OPS_ISA_NAME,
     .bn_fwd_train = SFX(bn_fwd_train),
@@ -323,18 +426,18 @@ const gz_ops_table SFX(gz_ops_table) = {
     .relu_bwd = SFX(relu_bwd),
     .add = SFX(add),
     .copy = gz_par_copy,
-    .maxpool_fwd = gz_par_maxpool_fwd,
+    .maxpool_fwd = SFX(maxpool_fwd),
     .maxpool_bwd = gz_par_maxpool_bwd,
     .up_nearest_fwd = gz_par_up_nearest_fwd,
     .up_nearest_bwd = gz_par_up_nearest_bwd,
     .up_bilinear_fwd = gz_par_up_bilinear_fwd,
     .up_bilinear_bwd = gz_par_up_bilinear_bwd,
-    .sigmoid_fwd = gz_par_sigmoid_fwd,
-    .sigmoid_bwd = gz_par_sigmoid_bwd,
-    .logsigmoid_fwd = gz_par_logsigmoid_fwd,
-    .logsigmoid_bwd = gz_par_logsigmoid_bwd,
-    .bce_logits_fwd = gz_par_bce_logits_fwd,
-    .bce_logits_bwd = gz_par_bce_logits_bwd,
+    .sigmoid_fwd = SIG_SIGMOID_FWD,
+    .sigmoid_bwd = SIG_SIGMOID_BWD,
+    .logsigmoid_fwd = SIG_LOGSIGMOID_FWD,
+    .logsigmoid_bwd = SIG_LOGSIGMOID_BWD,
+    .bce_logits_fwd = SIG_BCE_LOGITS_FWD,
+    .bce_logits_bwd = SIG_BCE_LOGITS_BWD,
     .reduce = gz_par_reduce,
     .amsgrad = SFX(amsgrad),
 };

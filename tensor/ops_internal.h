@@ -59,6 +59,11 @@ void gz_ref_up_bilinear_bwd(const gz_tensor *dy, gz_tensor *dx, int accumulate);
 /* Parallel plain-C kernels shared by every CPU table (ops_parallel.c, ops_spatial.c). */
 void gz_par_copy(const gz_tensor *src, gz_tensor *dst);
 void gz_par_maxpool_fwd(const gz_tensor *x, const gz_pool2d *p, gz_tensor *y, int32_t *idx);
+/* n outputs of 3x3 windows whose top-left corners are r0, r0 + sw, ...; base is r0's index in its plane.
+ * The plain version; the fast tables pass their SIMD one for stride 2 (the stem's pool). */
+typedef void (*gz_pool_row_fn)(const float *r0, int64_t W, int64_t sw, int64_t n, int64_t base, float *y, int32_t *idx);
+void gz_pool3x3_row(const float *r0, int64_t W, int64_t sw, int64_t n, int64_t base, float *y, int32_t *idx);
+void gz_par_maxpool_fwd_row(const gz_tensor *x, const gz_pool2d *p, gz_tensor *y, int32_t *idx, gz_pool_row_fn row);
 void gz_par_maxpool_bwd(const gz_tensor *dy, const int32_t *idx, gz_tensor *dx, int accumulate);
 void gz_par_up_nearest_fwd(const gz_tensor *x, gz_tensor *y);
 void gz_par_up_nearest_bwd(const gz_tensor *dy, gz_tensor *dx, int accumulate);

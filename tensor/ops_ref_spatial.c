@@ -78,14 +78,15 @@ void gz_ref_up_nearest_bwd(const gz_tensor *dy, gz_tensor *dx, int accumulate) {
     }
 }
 
-/* align_corners=True: src = dst * (in-1)/(out-1) in float as PyTorch computes it; i0 = floor(src),
- * i1 = min(i0+1, in-1), weights 1-l and l with l = src - i0. */
+/* align_corners=True: src = dst * (in-1)/(out-1) (in double: PyTorch's CPU kernel computes the source
+ * index in its double accumulation type for float); i0 = floor(src), i1 = min(i0+1, in-1), weights 1-l
+ * and l with l = src - i0. */
 static void linear_src(int64_t dst, int64_t in, int64_t out, int64_t *i0, int64_t *i1, double *l) {
-  float scale = out > 1 ? (float)(in - 1) / (float)(out - 1) : 0.0f;
-  float src = scale * (float)dst;
+  double scale = out > 1 ? (double)(in - 1) / (double)(out - 1) : 0.0;
+  double src = scale * (double)dst;
   *i0 = (int64_t)src;
   *i1 = *i0 + (*i0 < in - 1);
-  float lf = src - (float)*i0;
+  double lf = src - (double)*i0;
   *l = lf < 0 ? 0 : lf > 1 ? 1 : lf;
 }
 

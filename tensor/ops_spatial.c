@@ -9,41 +9,73 @@
 
 #define MAX_COLS 4096 /* per-column tables on the stack up to this width; wider rows compute inline */
 
+/* One output of a clipped window, PyTorch's scan: the first maximum wins, a NaN always takes over. */
+static inline void pool_window(const float *xp, int64_t W, int64_t h0, int64_t h1, int64_t w0, int64_t w1, float *y,
+                               int32_t *i) {
+  float m = -INFINITY;
+  int64_t mi = h0 * W + w0;
+  for (int64_t ih = h0; ih < h1; ih++)
+    for (int64_t iw = w0; iw < w1; iw++) {
+      float v = xp[ih * W + iw];
+      if (v > m || isnan(v)) m = v, mi = ih * W + iw;
+    }
+  *y = m;
+  *i = (int32_t)mi;
+}
+
+/* Interior 3x3 windows (the stem's pool): branch-free selects, since with real data the comparisons are
+ * unpredictable and mispredicted branches, not memory, would set the speed. Same scan order and rules;
+ * starting from the first element is the same as starting from -inf with its index. */
+void gz_pool3x3_row(const float *r0, int64_t W, int64_t sw, int64_t n, int64_t base, float *y, int32_t *idx) {
+  const float *r1 = r0 + W, *r2 = r1 + W;
+  for (int64_t o = 0; o < n; o++) {
+    const float *a = r0 + o * sw, *b = r1 + o * sw, *c = r2 + o * sw;
+    const float v[9] = {a[0], a[1], a[2], b[0], b[1], b[2], c[0], c[1], c[2]};
+    float m = v[0];
+    int k = 0;
+    for (int j = 1; j < 9; j++) {
+      int t = (v[j] > m) | (v[j] != v[j]);
+      m = t ? v[j] : m;
+      k = t ? j : k;
+    }
+    y[o] = m;
+    idx[o] = (int32_t)(base + o * sw + (k / 3) * W + k % 3);
+  }
+}
+
 static void pool_plane(const float *xp, int64_t H, int64_t W, const gz_pool2d *p, float *yp, int32_t *ip, int64_t OH,
-                       int64_t OW) {
+                       int64_t OW, gz_pool_row_fn row) {
+  /* output columns whose window lies inside the input: [ow0, ow1) */
+  int64_t ow0 = (p->pw + p->sw - 1) / p->sw, ow1 = (W + p->pw - p->kw) / p->sw + 1;
+  if (ow1 > OW) ow1 = OW;
+  if (ow0 > ow1) ow0 = ow1;
   for (int64_t oh = 0; oh < OH; oh++) {
     int64_t h0 = oh * p->sh - p->ph, h1 = h0 + p->kh < H ? h0 + p->kh : H;
+    int full = h0 >= 0 && h1 - h0 == p->kh && p->kh == 3 && p->kw == 3;
     if (h0 < 0) h0 = 0;
     for (int64_t ow = 0; ow < OW; ow++) {
-      int64_t w0 = ow * p->sw - p->pw, w1 = w0 + p->kw < W ? w0 + p->kw : W;
-      if (w0 < 0) w0 = 0;
-      float m = -INFINITY;
-      int64_t mi = h0 * W + w0;
-      if (p->kh == 3 && p->kw == 3 && h1 - h0 == 3 && w1 - w0 == 3) { /* the stem's interior windows */
-        const float *r = xp + h0 * W + w0;
-        const int64_t off[9] = {0, 1, 2, W, W + 1, W + 2, 2 * W, 2 * W + 1, 2 * W + 2};
-        for (int k = 0; k < 9; k++) {
-          float v = r[off[k]];
-          if (v > m || isnan(v)) m = v, mi = h0 * W + w0 + off[k];
-        }
-      } else {
-        for (int64_t ih = h0; ih < h1; ih++) {
-          const float *r = xp + ih * W;
-          for (int64_t iw = w0; iw < w1; iw++)
-            if (r[iw] > m || isnan(r[iw])) m = r[iw], mi = ih * W + iw;
-        }
+      if (full && ow == ow0 && ow1 > ow0) {
+        int64_t w0 = ow0 * p->sw - p->pw;
+        (p->sw == 2 ? row : gz_pool3x3_row)(xp + h0 * W + w0, W, p->sw, ow1 - ow0, h0 * W + w0, yp + oh * OW + ow0,
+                                            ip + oh * OW + ow0);
+        ow = ow1 - 1;
+        continue;
       }
-      yp[oh * OW + ow] = m;
-      ip[oh * OW + ow] = (int32_t)mi;
+      int64_t w0 = ow * p->sw - p->pw, w1 = w0 + p->kw < W ? w0 + p->kw : W;
+      pool_window(xp, W, h0, h1, w0 < 0 ? 0 : w0, w1, yp + oh * OW + ow, ip + oh * OW + ow);
     }
   }
 }
 
-void gz_par_maxpool_fwd(const gz_tensor *x, const gz_pool2d *p, gz_tensor *y, int32_t *idx) {
+void gz_par_maxpool_fwd_row(const gz_tensor *x, const gz_pool2d *p, gz_tensor *y, int32_t *idx, gz_pool_row_fn row) {
   int64_t C = x->shape[1], H = x->shape[2], W = x->shape[3], OH = y->shape[2], OW = y->shape[3];
 #pragma omp parallel for schedule(static)
   for (int64_t nc = 0; nc < x->shape[0] * C; nc++)
-    pool_plane(gz_plane(x, nc / C, nc % C), H, W, p, gz_plane(y, nc / C, nc % C), idx + nc * OH * OW, OH, OW);
+    pool_plane(gz_plane(x, nc / C, nc % C), H, W, p, gz_plane(y, nc / C, nc % C), idx + nc * OH * OW, OH, OW, row);
+}
+
+void gz_par_maxpool_fwd(const gz_tensor *x, const gz_pool2d *p, gz_tensor *y, int32_t *idx) {
+  gz_par_maxpool_fwd_row(x, p, y, idx, gz_pool3x3_row);
 }
 
 void gz_par_maxpool_bwd(const gz_tensor *dy, const int32_t *idx, gz_tensor *dx, int accumulate) {
@@ -114,13 +146,14 @@ typedef struct {
   float l1;
 } lin_tap;
 
+/* Source index in double as PyTorch does (see ops_ref_spatial.c); the weight is then a float. */
 static inline lin_tap linear_src(int64_t dst, int64_t in, int64_t out) {
-  float scale = out > 1 ? (float)(in - 1) / (float)(out - 1) : 0.0f, src = scale * (float)dst;
+  double scale = out > 1 ? (double)(in - 1) / (double)(out - 1) : 0.0, src = scale * (double)dst;
   lin_tap t;
   t.i0 = (int32_t)src;
   t.i1 = t.i0 + (t.i0 < in - 1);
-  t.l1 = src - (float)t.i0;
-  t.l1 = t.l1 < 0 ? 0 : t.l1 > 1 ? 1 : t.l1;
+  double l = src - (double)t.i0;
+  t.l1 = (float)(l < 0 ? 0 : l > 1 ? 1 : l);
   return t;
 }
 
@@ -134,6 +167,18 @@ void gz_par_up_bilinear_fwd(const gz_tensor *x, gz_tensor *y) {
     int tab = OW <= MAX_COLS;
     if (tab)
       for (int64_t ow = 0; ow < OW; ow++) cols[ow] = linear_src(ow, W, OW);
+    if (tab && W <= MAX_COLS) { /* blend the two source rows once (vectorizes), then interpolate along it */
+      float row[MAX_COLS];
+      for (int64_t oh = 0; oh < OH; oh++) {
+        lin_tap r = linear_src(oh, H, OH);
+        const float *t = xp + r.i0 * W, *b = xp + r.i1 * W;
+        const float l0 = 1 - r.l1, l1 = r.l1;
+        for (int64_t w = 0; w < W; w++) row[w] = t[w] * l0 + b[w] * l1;
+        float *yr = yp + oh * OW;
+        for (int64_t ow = 0; ow < OW; ow++) yr[ow] = row[cols[ow].i0] * (1 - cols[ow].l1) + row[cols[ow].i1] * cols[ow].l1;
+      }
+      continue;
+    }
     for (int64_t oh = 0; oh < OH; oh++) {
       lin_tap r = linear_src(oh, H, OH);
       const float *t = xp + r.i0 * W, *b = xp + r.i1 * W;
@@ -158,6 +203,23 @@ void gz_par_up_bilinear_bwd(const gz_tensor *dy, gz_tensor *dx, int accumulate) 
     if (tab)
       for (int64_t ow = 0; ow < OW; ow++) cols[ow] = linear_src(ow, W, OW);
     if (!accumulate) memset(xp, 0, sizeof(float) * (size_t)(H * W));
+    if (tab && W <= MAX_COLS) { /* gather one output row along W first, then add it to its two rows */
+      float row[MAX_COLS];
+      for (int64_t oh = 0; oh < OH; oh++) {
+        lin_tap r = linear_src(oh, H, OH);
+        const float *gr = gp + oh * OW;
+        memset(row, 0, sizeof(float) * (size_t)W);
+        for (int64_t ow = 0; ow < OW; ow++) {
+          row[cols[ow].i0] += gr[ow] * (1 - cols[ow].l1);
+          row[cols[ow].i1] += gr[ow] * cols[ow].l1;
+        }
+        float *t = xp + r.i0 * W, *b = xp + r.i1 * W;
+        const float l0 = 1 - r.l1, l1 = r.l1;
+        for (int64_t w = 0; w < W; w++) t[w] += row[w] * l0;
+        for (int64_t w = 0; w < W; w++) b[w] += row[w] * l1;
+      }
+      continue;
+    }
     for (int64_t oh = 0; oh < OH; oh++) {
       lin_tap r = linear_src(oh, H, OH);
       float *t = xp + r.i0 * W, *b = xp + r.i1 * W, l0 = 1 - r.l1;

@@ -8,6 +8,10 @@
  * thread count for the rest of the process). */
 double peak_gflops(int threads);
 
+/* Measures again and returns the highest figure seen so far: on a shared machine a single
+ * measurement taken while other jobs run would understate the peak (and overstate every % of it). */
+double peak_refresh(int threads);
+
 /* One ISA's FMA loop: `iters` iterations of 16 independent FMAs; returns the FLOPs done. */
 double peak_loop_avx512(long iters);
 double peak_loop_avx2(long iters);

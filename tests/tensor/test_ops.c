@@ -4,8 +4,9 @@
  *
  * Tolerances (max |fast - ref| <= atol + rtol |ref|), from how each fast kernel differs from its
  * reference:
- *   exact ops (ReLU, add, max-pool, nearest, copy, the sigmoid family computed by the same scalar
- *   functions, AMSGrad with the same fused roundings): bitwise equal.
+ *   exact ops (ReLU, add, max-pool, nearest, copy, AMSGrad with the same fused roundings): bitwise.
+ *   sigmoid family: the SIMD tables use float Cephes exp/log (a few ulp) against double libm:
+ *   rtol 1e-6 (2e-6 for BCE, whose max(x,0) - x t rounds at the scale of x: atol 2e-6 for |x| <= 5).
  *   batch norm: the fast path sums in float over chunks of at most 4096 (16-64 lanes, so at most a
  *   few hundred sequential adds per lane, error ~ 1e-5 relative) and the reference in double.
  *   y and dx are O(1) values: atol = rtol = 2e-5 (dx: 5e-5, it subtracts two such sums).
@@ -112,7 +113,10 @@ static void run_all(const gz_ops_table *t, shape4 s, outs *os) {
    * than a 1- or 2-pixel input; x gets ties (values rounded to 0.5) so the first-max rule matters */
   gz_tensor xt = t_new(os, "x ties", s, 18, -2, 2);
   for (int64_t n = 0; n < s.n; n++)
-    for (int64_t i = 0; i < C * HW; i++) xt.data[n * xt.stride[0] + i] = roundf(xt.data[n * xt.stride[0] + i] * 2) / 2;
+    for (int64_t i = 0; i < C * HW; i++) {
+      float *q = &xt.data[n * xt.stride[0] + i];
+      *q = i % 89 == 5 ? -INFINITY : i % 97 == 3 ? NAN : roundf(*q * 2) / 2; /* NaN: the last one wins */
+    }
   gz_pool2d pools[3] = {{3, 3, 2, 2, 1, 1}, {2, 2, 2, 2, 0, 0}, {5, 5, 1, 1, 2, 2}};
   for (int k = 0; k < 3; k++) {
     gz_pool2d *p = &pools[k];
@@ -140,9 +144,18 @@ static void run_all(const gz_ops_table *t, shape4 s, outs *os) {
   }
   /* sigmoid family, BCE with targets in [0, 1] */
   gz_tensor tg = t_new(os, "target", s, 23, 0, 1);
-  gz_tensor sg = t_new(os, "sigmoid", s, 0, 0, 0), dsg = t_new(os, "sigmoid dx", s, 0, 0, 0);
-  gz_tensor ls = t_new(os, "logsigmoid", s, 0, 0, 0), dls = t_new(os, "logsigmoid dx", s, 24, -1, 1);
-  gz_tensor bl = t_new(os, "bce", s, 0, 0, 0), dbl2 = t_new(os, "bce dx", s, 0, 0, 0);
+  gz_tensor sg = t_new(os, "sigmoid", s, 0, 0, 0);
+  set_tol(os, 1e-6, 1e-30);
+  gz_tensor dsg = t_new(os, "sigmoid dx", s, 0, 0, 0);
+  set_tol(os, 2e-6, 3e-7); /* dy (1 - y) y from each table's own y: 1 - y cancels, an ulp of 1 is 6e-8 */
+  gz_tensor ls = t_new(os, "logsigmoid", s, 0, 0, 0);
+  set_tol(os, 1e-6, 1e-7);
+  gz_tensor dls = t_new(os, "logsigmoid dx", s, 24, -1, 1);
+  set_tol(os, 1e-6, 1e-7);
+  gz_tensor bl = t_new(os, "bce", s, 0, 0, 0);
+  set_tol(os, 2e-6, 2e-6);
+  gz_tensor dbl2 = t_new(os, "bce dx", s, 0, 0, 0);
+  set_tol(os, 1e-6, 1e-7);
   t->sigmoid_fwd(&x, &sg);
   t->sigmoid_bwd(&sg, &dy, &dsg, 0);
   t->logsigmoid_fwd(&x, &ls);
@@ -202,7 +215,7 @@ static void compare(const outs *a, const outs *b, const char *what, shape4 s) {
 }
 
 static const shape4 shapes[] = {
-    {1, 3, 5, 7, 0}, {3, 17, 13, 11, 1}, {1, 5, 1, 1, 0}, {3, 2, 2, 1, 1}, {2, 19, 33, 31, 0}, {1, 4, 64, 67, 1},
+    {1, 3, 5, 7, 0}, {3, 17, 13, 11, 1}, {1, 3, 9, 141, 1}, {1, 5, 1, 1, 0}, {3, 2, 2, 1, 1}, {2, 19, 33, 31, 0}, {1, 4, 64, 67, 1},
 };
 #define NSHAPES (int)(sizeof shapes / sizeof shapes[0])
 

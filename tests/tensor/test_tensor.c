@@ -128,6 +128,10 @@ START_TEST(op_errors) {
   gz_tensor_wrap4(&y, b, 2, 3, 4, 4, &e);
   ck_assert_int_eq(gz_bn_fwd_train(&x, g, z, 0, &y, z, z, &e), -1);
   ck_assert_str_eq(e.msg, "batch norm: eps must be positive, got 0");
+  gz_tensor one;
+  gz_tensor_wrap4(&one, a, 1, 3, 1, 1, &e);
+  ck_assert_int_eq(gz_bn_fwd_train(&one, g, z, 1e-5f, &one, z, z, &e), -1);
+  ck_assert_str_eq(e.msg, "batch norm: training needs more than one value per channel, got input 1x3x1x1");
   gz_tensor_slice(&x, 2, 0, 2, &s, &e);
   ck_assert_int_eq(gz_relu_fwd(&s, &s, &e), -1);
   ck_assert_str_eq(e.msg, "relu: x (2x3x2x4) is a strided view; copy it to a batch-contiguous tensor first");

@@ -1,0 +1,161 @@
+/* gazeloc-bench conv: every distinct convolution of the paper's model (ResNet-50 v1.5 encoder,
+ * Block 5, decoder) at batch 2 and 512x512 input, forward, backward data and backward weights (+ bias
+ * gradient where the layer has a bias): ours in GFLOP/s and % of the FMA peak measured in the same
+ * run, PyTorch's (oneDNN) for the same problem from tools/torch_conv_bench.py in the same run, and the
+ * ratio of times ours/PyTorch (below 1 = faster). PyTorch runs right before ours for each problem (one
+ * python process per problem, about a second of start-up each), so both halves of a line see the same
+ * load on a shared machine. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "apps/bench/bench.h"
+#include "apps/bench/peak.h"
+#include "tensor/kernels.h"
+
+typedef struct {
+  gz_conv2d d;
+  int bias;
+} conv_problem;
+
+/* {n, ic, ih, iw, oc, kh, kw, sh, sw, ph, pw}, bias */
+static const conv_problem problems[] = {
+    {{2, 3, 512, 512, 64, 7, 7, 2, 2, 3, 3}, 0},        /* stem */
+    {{2, 64, 128, 128, 64, 1, 1, 1, 1, 0, 0}, 0},       /* layer1 */
+    {{2, 64, 128, 128, 64, 3, 3, 1, 1, 1, 1}, 0},
+    {{2, 64, 128, 128, 256, 1, 1, 1, 1, 0, 0}, 0},
+    {{2, 256, 128, 128, 64, 1, 1, 1, 1, 0, 0}, 0},
+    {{2, 256, 128, 128, 128, 1, 1, 1, 1, 0, 0}, 0},     /* layer2 */
+    {{2, 128, 128, 128, 128, 3, 3, 2, 2, 1, 1}, 0},
+    {{2, 128, 64, 64, 512, 1, 1, 1, 1, 0, 0}, 0},
+    {{2, 256, 128, 128, 512, 1, 1, 2, 2, 0, 0}, 0},
+    {{2, 512, 64, 64, 128, 1, 1, 1, 1, 0, 0}, 0},
+    {{2, 128, 64, 64, 128, 3, 3, 1, 1, 1, 1}, 0},
+    {{2, 512, 64, 64, 256, 1, 1, 1, 1, 0, 0}, 0},       /* layer3 */
+    {{2, 256, 64, 64, 256, 3, 3, 2, 2, 1, 1}, 0},
+    {{2, 256, 32, 32, 1024, 1, 1, 1, 1, 0, 0}, 0},
+    {{2, 512, 64, 64, 1024, 1, 1, 2, 2, 0, 0}, 0},
+    {{2, 1024, 32, 32, 256, 1, 1, 1, 1, 0, 0}, 0},
+    {{2, 256, 32, 32, 256, 3, 3, 1, 1, 1, 1}, 0},
+    {{2, 1024, 32, 32, 512, 1, 1, 1, 1, 0, 0}, 0},      /* layer4 */
+    {{2, 512, 32, 32, 512, 3, 3, 2, 2, 1, 1}, 0},
+    {{2, 512, 16, 16, 2048, 1, 1, 1, 1, 0, 0}, 0},
+    {{2, 1024, 32, 32, 2048, 1, 1, 2, 2, 0, 0}, 0},
+    {{2, 2048, 16, 16, 512, 1, 1, 1, 1, 0, 0}, 0},
+    {{2, 512, 16, 16, 512, 3, 3, 1, 1, 1, 1}, 0},
+    {{2, 3072, 32, 32, 512, 3, 3, 1, 1, 1, 1}, 0},      /* Block 5 */
+    {{2, 512, 32, 32, 10, 1, 1, 1, 1, 0, 0}, 1},
+    {{2, 512, 64, 64, 128, 3, 3, 1, 1, 1, 1}, 1},       /* decoder */
+    {{2, 128, 128, 128, 64, 3, 3, 1, 1, 1, 1}, 1},
+    {{2, 64, 256, 256, 10, 3, 3, 1, 1, 1, 1}, 1},
+};
+#define NPROB (sizeof problems / sizeof problems[0])
+
+typedef struct {
+  const conv_problem *p;
+  float *x, *w, *b, *dy, *y, *dx, *dw, *db;
+  void *ws;
+  size_t wsb;
+} conv_run;
+
+static void report(int rc, const gz_err *e) {
+  if (rc) fprintf(stderr, "gazeloc-bench: error: %s\n", e->msg);
+}
+static void run_fwd(void *arg) {
+  conv_run *r = arg;
+  gz_err e = {0};
+  report(gz_conv2d_forward(&r->p->d, r->x, r->w, r->p->bias ? r->b : NULL, r->y, r->ws, r->wsb, &e), &e);
+}
+static void run_bwd_data(void *arg) {
+  conv_run *r = arg;
+  gz_err e = {0};
+  report(gz_conv2d_backward_data(&r->p->d, r->dy, r->w, r->dx, 0, r->ws, r->wsb, &e), &e);
+}
+static void run_bwd_weights(void *arg) {
+  conv_run *r = arg;
+  gz_err e = {0};
+  report(gz_conv2d_backward_weights(&r->p->d, r->x, r->dy, r->dw, r->p->bias ? r->db : NULL, 0, r->ws, r->wsb, &e),
+         &e);
+}
+
+/* PyTorch's medians/min/max for one problem (fwd, bwd data, bwd weights); zeros where unavailable. One
+ * python run per problem, right before ours, so that both see the same load on a shared machine. */
+static void torch_times(const bench_ctx *ctx, const conv_problem *p, bench_stat out[3]) {
+  memset(out, 0, sizeof(bench_stat) * 3);
+  char cmd[2048];
+  const gz_conv2d *d = &p->d;
+  snprintf(cmd, sizeof cmd, "'%s' '%s/tools/torch_conv_bench.py' %d %d %d %d,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d",
+           ctx->python, ctx->root, ctx->threads, ctx->warmup, ctx->reps, d->n, d->ic, d->ih, d->iw, d->oc, d->kh,
+           d->kw, d->sh, d->sw, d->ph, d->pw, p->bias);
+  FILE *f = popen(cmd, "r");
+  if (!f) return;
+  char line[512];
+  bench_stat s[3];
+  if (fgets(line, sizeof line, f) &&
+      sscanf(line, "%lf %lf %lf %lf %lf %lf %lf %lf %lf", &s[0].median, &s[0].min, &s[0].max, &s[1].median,
+             &s[1].min, &s[1].max, &s[2].median, &s[2].min, &s[2].max) == 9)
+    memcpy(out, s, sizeof s);
+  if (pclose(f) != 0) fprintf(stderr, "gazeloc-bench: warning: PyTorch reference failed; its column is empty\n");
+}
+
+static float *filled(long n, float scale) {
+  float *p = malloc(sizeof(float) * (size_t)n);
+  for (long i = 0; i < n; i++) p[i] = scale * ((float)(i * 7919 % 1000) / 1000.0f - 0.5f);
+  return p;
+}
+
+void bench_conv(bench_ctx *ctx) {
+  bench_section("conv: the model's convolutions, batch 2, 512x512 input; ours vs PyTorch (oneDNN), same threads");
+  double peak = peak_refresh(ctx->threads);
+  printf("fma peak %d threads: %.1f GFLOP/s; t:ours/torch < 1 means ours is faster\n", ctx->threads, peak);
+  bench_stat torch[NPROB][3];
+  printf("%-38s %-4s %8s %18s %7s %9s %11s\n", "problem", "dir", "GFLOP/s", "[min .. max]", "%peak", "torch",
+         "t:ours/torch");
+  double tot_ours[3] = {0}, tot_torch[3] = {0}, tot_flop = 0;
+  int meet = 0, lines = 0;
+  for (size_t i = 0; i < NPROB; i++) {
+    const conv_problem *p = &problems[i];
+    const gz_conv2d *d = &p->d;
+    int oh, ow;
+    gz_err e = {0};
+    if (gz_conv2d_out(d, &oh, &ow, &e)) {
+      fprintf(stderr, "gazeloc-bench: error: %s\n", e.msg);
+      continue;
+    }
+    char name[96];
+    snprintf(name, sizeof name, "mb%d_ic%doc%d_ih%doh%dkh%dsh%dph%d%s", d->n, d->ic, d->oc, d->ih, oh, d->kh, d->sh,
+             d->ph, p->bias ? "_bias" : "");
+    long nx = (long)d->n * d->ic * d->ih * d->iw, nw = (long)d->oc * d->ic * d->kh * d->kw;
+    long ny = (long)d->n * d->oc * oh * ow;
+    conv_run r = {.p = p, .x = filled(nx, 1), .w = filled(nw, 0.1f), .b = filled(d->oc, 1), .dy = filled(ny, 1),
+                  .y = malloc(sizeof(float) * (size_t)ny), .dx = malloc(sizeof(float) * (size_t)nx),
+                  .dw = malloc(sizeof(float) * (size_t)nw), .db = malloc(sizeof(float) * (size_t)d->oc)};
+    r.wsb = gz_conv2d_workspace(d);
+    r.ws = malloc(r.wsb);
+    void (*fns[3])(void *) = {run_fwd, run_bwd_data, run_bwd_weights};
+    const char *dirs[3] = {"fwd", "bwdd", "bwdw"};
+    double gf = 2.0 * gz_conv2d_macs(d) / 1e9;
+    torch_times(ctx, p, torch[i]);
+    tot_flop += 3 * gf;
+    for (int k = 0; k < 3; k++) {
+      bench_stat s = bench_time(ctx, fns[k], &r);
+      double pct = 100 * gf / s.median / peak;
+      printf("%-38s %-4s %8.1f [%7.1f .. %7.1f] %6.1f%%", name, dirs[k], gf / s.median, gf / s.max, gf / s.min, pct);
+      tot_ours[k] += s.median;
+      lines++;
+      if (torch[i][k].median > 0) {
+        double ratio = s.median / torch[i][k].median;
+        printf(" %9.1f %11.2f%s\n", gf / torch[i][k].median, ratio, pct >= 75 && ratio <= 1.0 ? "" : "  (misses)");
+        tot_torch[k] += torch[i][k].median;
+        meet += pct >= 75 && ratio <= 1.0;
+      } else printf(" %9s %11s\n", "-", "-");
+      fflush(stdout);
+    }
+    free(r.x), free(r.w), free(r.b), free(r.dy), free(r.y), free(r.dx), free(r.dw), free(r.db), free(r.ws);
+  }
+  double ours = tot_ours[0] + tot_ours[1] + tot_ours[2], th = tot_torch[0] + tot_torch[1] + tot_torch[2];
+  printf("all shapes once, fwd+bwd: ours %.3f s (%.1f GFLOP/s, %.1f%% of peak)", ours, tot_flop / ours,
+         100 * tot_flop / ours / peak);
+  if (th > 0) printf(", PyTorch %.3f s (%.1f GFLOP/s), t:ours/torch %.2f", th, tot_flop / th, ours / th);
+  printf("\nfma peak re-measured at the end: %.1f GFLOP/s (the %% above used %.1f)", peak_refresh(ctx->threads), peak);
+  printf("\nlines meeting both targets (>= 75%% of peak and t:ours/torch <= 1.0): %d of %d\n", meet, lines);
+}

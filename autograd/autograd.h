@@ -4,11 +4,14 @@
  * op function below (gz_ag_conv2d, gz_ag_relu, ...) allocates its output and saved tensors in the tape's
  * per-step arena, runs the forward of its entry in the op table (autograd/ops.c, the page to read first)
  * and, unless the tape is in no-grad mode or no input needs a gradient, appends a node. gz_tape_backward
- * walks the nodes in reverse; each backward ADDS (+=) into its inputs' gradients: an activation's gradient
- * is allocated (zeroed) in the step arena when the first consumer reaches it, a parameter's gradient is
- * its view in the params grad arena (same offset as the parameter, the llm.c pattern), so the caller
- * zeroes all parameter gradients with one gz_arena_zero. After backward every activation on the path
- * holds its gradient in value->grad (GradCAM reads dC_k/dA there); gz_tape_reset frees a whole step.
+ * walks the nodes in reverse; each backward ADDS (+=) into its inputs' gradients. A parameter's gradient
+ * is its view in the params grad arena (same offset as the parameter, the llm.c pattern), so the caller
+ * zeroes all parameter gradients with one gz_arena_zero. An activation's gradient is taken from the step
+ * arena when the first consumer reaches it, and that first consumer writes it instead of adding (the
+ * same sum as zero-then-add, without the memset). Once its producer's backward has consumed it, the
+ * buffer goes to a free list that later gradients of the same size reuse, as PyTorch frees non-leaf
+ * gradients; set value->retain_grad to keep one (GradCAM reads dC_k/dA there). Inputs' (leaves')
+ * gradients are kept. gz_tape_reset frees a whole step.
  *
  * The op forwards are pure functions of their inputs (BN's running statistics are folded in by the
  * layer, not the op), so gz_tape_replay recomputes a recorded graph after its inputs changed: that is
@@ -64,6 +67,7 @@ typedef struct gz_value {
   gz_tensor data;
   gz_tensor grad;
   int requires_grad;
+  int retain_grad;  /* keep this activation's gradient after backward (GradCAM's dC_k/dA) */
 } gz_value;
 
 /* The ops of the table (autograd/ops.c has one row per entry). */
@@ -105,6 +109,7 @@ typedef struct gz_node {
     struct { float eps; const float *running_mean, *running_var; } bn;
     unsigned axes;   /* sum, mean */
     float scale;     /* scale */
+    int inplace;     /* relu */
   } a;
 } gz_node;
 
@@ -128,6 +133,8 @@ typedef struct gz_tape {
   gz_audit *audit;       /* optional trace (each op's output in forward, input gradients in backward) */
   void *ws;              /* conv / GEMM / reduction workspace; grows to the largest need (first step) */
   size_t ws_bytes;
+  struct gz_free_buf { float *data; size_t bytes; } *free_bufs; /* consumed activation gradients */
+  int nfree;
 } gz_tape;
 
 /* A tape over `arena` (the step starts at its current offset) with room for max_nodes nodes. */
@@ -147,14 +154,19 @@ gz_value *gz_tape_value(gz_tape *t, int ndim, const int64_t *shape, int requires
 gz_value *gz_tape_wrap(gz_tape *t, const gz_tensor *data, int requires_grad, gz_err *e); /* no copy */
 
 /* Backward from y, seeded with dL/dy = seed (numel(y) floats; NULL = all ones). Accumulates into every
- * gradient reached. Can be called again (after gz_tape_zero_grads for a fresh activation gradient). */
+ * gradient reached (parameters, leaves, retained activations). Can be called again, for example once per
+ * class for GradCAM (gz_tape_zero_grads between calls). */
 int gz_tape_backward(gz_tape *t, gz_value *y, const float *seed, gz_err *e);
-/* Zeroes the activation gradients (not the parameters' ones). */
+/* Zeroes the gradients that node outputs still hold (retained ones) and those of the recorded nodes'
+ * leaf inputs that are not parameters; parameter gradients are the caller's (gz_arena_zero). */
 void gz_tape_zero_grads(gz_tape *t);
 /* Recomputes every recorded node's forward, in order. */
 int gz_tape_replay(gz_tape *t, gz_err *e);
 /* The gradient buffer of v, allocated (zeroed) in the step arena on first use. */
 gz_tensor *gz_value_grad(gz_tape *t, gz_value *v, gz_err *e);
+/* For backward functions: the gradient buffer of v and, in *accumulate, whether to add into it (0 when
+ * it was just allocated: the caller then writes all of it). */
+gz_tensor *gz_value_grad_acc(gz_tape *t, gz_value *v, int *accumulate, gz_err *e);
 
 /* ------------------------------------------------------------------ ops (autograd/ops.c)
  * Each returns the output value (NULL with e filled on a bad shape or a full arena). The optional inputs
@@ -169,6 +181,9 @@ gz_value *gz_ag_bn_train(gz_tape *t, gz_value *x, gz_value *gamma, gz_value *bet
 gz_value *gz_ag_bn_eval(gz_tape *t, gz_value *x, gz_value *gamma, gz_value *beta, const float *running_mean,
                         const float *running_var, float eps, gz_err *e);
 gz_value *gz_ag_relu(gz_tape *t, gz_value *x, gz_err *e);
+/* In place (nn.ReLU(inplace=True)): the output shares x's storage, so x must have no other consumer and
+ * its producer's backward must not need its output (true after batch norm and add). */
+gz_value *gz_ag_relu_(gz_tape *t, gz_value *x, gz_err *e);
 gz_value *gz_ag_add(gz_tape *t, gz_value *a, gz_value *b, gz_err *e);
 gz_value *gz_ag_mul(gz_tape *t, gz_value *a, gz_value *b, gz_err *e);
 gz_value *gz_ag_scale(gz_tape *t, gz_value *x, float c, gz_err *e);

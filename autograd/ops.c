@@ -34,13 +34,21 @@
     if (x) return -1; \
   } while (0)
 
-/* The gradient of input i if it is wanted, else NULL (NULL and -1 in *rc on allocation failure). */
-static gz_tensor *want(gz_tape *t, gz_node *n, int i, int *rc, gz_err *e) {
+/* The gradient of input i if it is wanted, else NULL (NULL and -1 in *rc on allocation failure). *acc says
+ * whether to add into it (1) or write it (0: it was just allocated and holds garbage). */
+static gz_tensor *want(gz_tape *t, gz_node *n, int i, int *acc, int *rc, gz_err *e) {
   gz_value *v = n->in[i];
+  *acc = 1;
   if (!v || !v->requires_grad) return NULL;
-  gz_tensor *g = gz_value_grad(t, v, e);
+  gz_tensor *g = gz_value_grad_acc(t, v, acc, e);
   if (!g) *rc = -1;
   return g;
+}
+
+/* For kernels with one accumulate flag over several outputs: a fresh output is zeroed, then all add. */
+static void zero_fresh(gz_tensor *g, int *acc) {
+  if (g && !*acc) memset(g->data, 0, (size_t)gz_tensor_numel(g) * sizeof(float));
+  *acc = 1;
 }
 
 static float *ptr(const gz_tensor *t) { return t ? t->data : NULL; }
@@ -56,17 +64,18 @@ static int conv_fwd(gz_tape *t, gz_node *n, gz_err *e) {
 }
 
 static int conv_bwd(gz_tape *t, gz_node *n, gz_err *e) {
-  int rc = 0;
-  gz_tensor *dx = want(t, n, 0, &rc, e), *dw = want(t, n, 1, &rc, e), *db = n->in[2] ? want(t, n, 2, &rc, e) : NULL;
+  int rc = 0, ax, aw, ab;
+  gz_tensor *dx = want(t, n, 0, &ax, &rc, e), *dw = want(t, n, 1, &aw, &rc, e), *db = want(t, n, 2, &ab, &rc, e);
   if (rc) return -1;
   size_t ws = gz_conv2d_workspace(&n->a.conv);
   void *w = gz_tape_workspace(t, ws, e);
   if (!w) return -1;
   const float *dy = n->out->grad.data;
-  if (dx) TRY(gz_conv2d_backward_data(&n->a.conv, dy, n->in[1]->data.data, dx->data, 1, w, ws, e));
-  if (db && !dw) dw = gz_value_grad(t, n->in[1], e); /* the kernel computes both; a frozen w gets a scratch grad */
-  if (dw) TRY(gz_conv2d_backward_weights(&n->a.conv, n->in[0]->data.data, dy, dw->data, ptr(db), 1, w, ws, e));
-  return 0;
+  if (dx) TRY(gz_conv2d_backward_data(&n->a.conv, dy, n->in[1]->data.data, dx->data, ax, w, ws, e));
+  if (db && !dw) dw = gz_value_grad_acc(t, n->in[1], &aw, e); /* the kernel computes both: a frozen w gets a scratch grad */
+  if (!dw) return db ? -1 : 0;
+  if (db && aw != ab) zero_fresh(dw, &aw), zero_fresh(db, &ab);
+  return gz_conv2d_backward_weights(&n->a.conv, n->in[0]->data.data, dy, dw->data, ptr(db), aw, w, ws, e);
 }
 
 /* ------------------------------------------------------------------ batch norm: in = x, gamma, beta */
@@ -84,27 +93,44 @@ static int bn_eval_fwd(gz_tape *t, gz_node *n, gz_err *e) {
 }
 
 static int bn_bwd(gz_tape *t, gz_node *n, gz_err *e) {
-  int rc = 0;
-  gz_tensor *dx = want(t, n, 0, &rc, e), *dg = want(t, n, 1, &rc, e), *db = want(t, n, 2, &rc, e);
+  int rc = 0, ax, ag, ab;
+  gz_tensor *dx = want(t, n, 0, &ax, &rc, e), *dg = want(t, n, 1, &ag, &rc, e), *db = want(t, n, 2, &ab, &rc, e);
   if (rc) return -1;
+  /* the kernel has one accumulate flag: dx gets its own (written when fresh), dgamma and dbeta go
+   * through a [C] scratch that is then added to the parameters' gradients */
+  int64_t c = n->in[0]->data.shape[1];
+  float *sg = NULL, *sb = NULL;
+  if (dg || db) {
+    size_t mark = gz_arena_mark(t->arena);
+    if (!(sg = gz_arena_alloc(t->arena, (size_t)c * sizeof(float), e)) ||
+        !(sb = gz_arena_alloc(t->arena, (size_t)c * sizeof(float), e)))
+      return -1;
+    gz_arena_reset(t->arena, mark); /* scratch: nothing else is allocated before it is used */
+    if (!dx) memset(sg, 0, (size_t)c * sizeof(float)), memset(sb, 0, (size_t)c * sizeof(float)), ax = 1;
+  }
   int training = n->op == GZ_OP_BN_TRAIN;
   const float *mean = training ? n->saved[0] : n->a.bn.running_mean;
   const float *var = training ? n->saved[1] : n->a.bn.running_var;
-  return gz_bn_bwd(&n->in[0]->data, &n->out->grad, n->in[1]->data.data, mean, var, n->a.bn.eps, training, dx,
-                   ptr(dg), ptr(db), 1, e);
+  TRY(gz_bn_bwd(&n->in[0]->data, &n->out->grad, n->in[1]->data.data, mean, var, n->a.bn.eps, training, dx,
+                dg ? sg : NULL, db ? sb : NULL, ax, e));
+  for (int64_t k = 0; k < c; k++) {
+    if (dg) dg->data[k] = (ag ? dg->data[k] : 0.0f) + sg[k];
+    if (db) db->data[k] = (ab ? db->data[k] : 0.0f) + sb[k];
+  }
+  return 0;
 }
 
 /* ------------------------------------------------------------------ elementwise */
 
 static int relu_fwd(gz_tape *t, gz_node *n, gz_err *e) {
   (void)t;
-  return gz_relu_fwd(&n->in[0]->data, &n->out->data, e);
+  return gz_relu_fwd(&n->in[0]->data, &n->out->data, e); /* in place: out->data is in[0]->data */
 }
 static int relu_bwd(gz_tape *t, gz_node *n, gz_err *e) {
-  int rc = 0;
-  gz_tensor *dx = want(t, n, 0, &rc, e);
+  int rc = 0, acc;
+  gz_tensor *dx = want(t, n, 0, &acc, &rc, e);
   if (rc || !dx) return rc;
-  return gz_relu_bwd(&n->out->data, &n->out->grad, dx, 1, e);
+  return gz_relu_bwd(&n->out->data, &n->out->grad, dx, acc, e);
 }
 
 static int add_fwd(gz_tape *t, gz_node *n, gz_err *e) {
@@ -113,10 +139,10 @@ static int add_fwd(gz_tape *t, gz_node *n, gz_err *e) {
 }
 static int add_bwd(gz_tape *t, gz_node *n, gz_err *e) {
   for (int i = 0; i < 2; i++) {
-    int rc = 0;
-    gz_tensor *d = want(t, n, i, &rc, e);
+    int rc = 0, acc;
+    gz_tensor *d = want(t, n, i, &acc, &rc, e);
     if (rc) return -1;
-    if (d) TRY(gz_add(d, &n->out->grad, d, e));
+    if (d) TRY(acc ? gz_add(d, &n->out->grad, d, e) : gz_tensor_copy(&n->out->grad, d, e));
   }
   return 0;
 }
@@ -131,9 +157,13 @@ static int mul_fwd(gz_tape *t, gz_node *n, gz_err *e) {
   return 0;
 }
 static int mul_bwd(gz_tape *t, gz_node *n, gz_err *e) {
-  int rc = 0;
-  gz_tensor *da = want(t, n, 0, &rc, e), *db = want(t, n, 1, &rc, e);
+  int rc = 0, aa, ab;
+  gz_tensor *da = want(t, n, 0, &aa, &rc, e);
   if (rc) return -1;
+  if (da) zero_fresh(da, &aa); /* a * a: both inputs may be the same value */
+  gz_tensor *db = want(t, n, 1, &ab, &rc, e);
+  if (rc) return -1;
+  if (db) zero_fresh(db, &ab);
   const float *a = n->in[0]->data.data, *b = n->in[1]->data.data, *dy = n->out->grad.data;
   int64_t len = gz_tensor_numel(&n->out->data);
   for (int64_t i = 0; i < len; i++) {
@@ -152,12 +182,12 @@ static int scale_fwd(gz_tape *t, gz_node *n, gz_err *e) {
   return 0;
 }
 static int scale_bwd(gz_tape *t, gz_node *n, gz_err *e) {
-  int rc = 0;
-  gz_tensor *dx = want(t, n, 0, &rc, e);
+  int rc = 0, acc;
+  gz_tensor *dx = want(t, n, 0, &acc, &rc, e);
   if (rc || !dx) return rc;
   const float *dy = n->out->grad.data;
   int64_t len = gz_tensor_numel(dx);
-  for (int64_t i = 0; i < len; i++) dx->data[i] += n->a.scale * dy[i];
+  for (int64_t i = 0; i < len; i++) dx->data[i] = (acc ? dx->data[i] : 0.0f) + n->a.scale * dy[i];
   return 0;
 }
 
@@ -168,10 +198,10 @@ static int maxpool_fwd(gz_tape *t, gz_node *n, gz_err *e) {
   return gz_maxpool_fwd(&n->in[0]->data, &n->a.pool, &n->out->data, n->idx, e);
 }
 static int maxpool_bwd(gz_tape *t, gz_node *n, gz_err *e) {
-  int rc = 0;
-  gz_tensor *dx = want(t, n, 0, &rc, e);
+  int rc = 0, acc;
+  gz_tensor *dx = want(t, n, 0, &acc, &rc, e);
   if (rc || !dx) return rc;
-  return gz_maxpool_bwd(&n->out->grad, n->idx, dx, 1, e);
+  return gz_maxpool_bwd(&n->out->grad, n->idx, dx, acc, e);
 }
 
 static int up_nearest_fwd(gz_tape *t, gz_node *n, gz_err *e) {
@@ -179,20 +209,20 @@ static int up_nearest_fwd(gz_tape *t, gz_node *n, gz_err *e) {
   return gz_upsample_nearest_fwd(&n->in[0]->data, &n->out->data, e);
 }
 static int up_nearest_bwd(gz_tape *t, gz_node *n, gz_err *e) {
-  int rc = 0;
-  gz_tensor *dx = want(t, n, 0, &rc, e);
+  int rc = 0, acc;
+  gz_tensor *dx = want(t, n, 0, &acc, &rc, e);
   if (rc || !dx) return rc;
-  return gz_upsample_nearest_bwd(&n->out->grad, dx, 1, e);
+  return gz_upsample_nearest_bwd(&n->out->grad, dx, acc, e);
 }
 static int up_bilinear_fwd(gz_tape *t, gz_node *n, gz_err *e) {
   (void)t;
   return gz_upsample_bilinear_fwd(&n->in[0]->data, &n->out->data, e);
 }
 static int up_bilinear_bwd(gz_tape *t, gz_node *n, gz_err *e) {
-  int rc = 0;
-  gz_tensor *dx = want(t, n, 0, &rc, e);
+  int rc = 0, acc;
+  gz_tensor *dx = want(t, n, 0, &acc, &rc, e);
   if (rc || !dx) return rc;
-  return gz_upsample_bilinear_bwd(&n->out->grad, dx, 1, e);
+  return gz_upsample_bilinear_bwd(&n->out->grad, dx, acc, e);
 }
 
 static int concat_fwd(gz_tape *t, gz_node *n, gz_err *e) {
@@ -204,11 +234,11 @@ static int concat_fwd(gz_tape *t, gz_node *n, gz_err *e) {
 static int concat_bwd(gz_tape *t, gz_node *n, gz_err *e) {
   int64_t c0 = 0;
   for (int i = 0; i < n->nin; i++) {
-    int rc = 0;
-    gz_tensor *d = want(t, n, i, &rc, e), v;
+    int rc = 0, acc;
+    gz_tensor *d = want(t, n, i, &acc, &rc, e), v;
     if (rc) return -1;
     int64_t c = n->in[i]->data.shape[1];
-    if (d) TRY(gz_tensor_channels(&n->out->grad, c0, c, &v, e) || gz_add(d, &v, d, e));
+    if (d) TRY(gz_tensor_channels(&n->out->grad, c0, c, &v, e) || (acc ? gz_add(d, &v, d, e) : gz_tensor_copy(&v, d, e)));
     c0 += c;
   }
   return 0;
@@ -229,8 +259,8 @@ static int linear_fwd(gz_tape *t, gz_node *n, gz_err *e) {
   return 0;
 }
 static int linear_bwd(gz_tape *t, gz_node *n, gz_err *e) {
-  int rc = 0;
-  gz_tensor *dx = want(t, n, 0, &rc, e), *dw = want(t, n, 1, &rc, e), *db = n->in[2] ? want(t, n, 2, &rc, e) : NULL;
+  int rc = 0, ax, aw, ab;
+  gz_tensor *dx = want(t, n, 0, &ax, &rc, e), *dw = want(t, n, 1, &aw, &rc, e), *db = want(t, n, 2, &ab, &rc, e);
   if (rc) return -1;
   const gz_tensor *x = &n->in[0]->data, *w = &n->in[1]->data;
   long N = (long)x->shape[0], K = (long)x->shape[1], M = (long)w->shape[0];
@@ -239,13 +269,13 @@ static int linear_bwd(gz_tape *t, gz_node *n, gz_err *e) {
   size_t ws2 = gz_sgemm_workspace(M, K, N);
   void *p = gz_tape_workspace(t, ws > ws2 ? ws : ws2, e);
   if (!p) return -1;
-  if (dx) TRY(gz_sgemm(0, 0, N, K, M, 1.0f, dy, M, w->data, K, 1.0f, dx->data, K, p, t->ws_bytes, e));
-  if (dw) TRY(gz_sgemm(1, 0, M, K, N, 1.0f, dy, M, x->data, K, 1.0f, dw->data, K, p, t->ws_bytes, e));
+  if (dx) TRY(gz_sgemm(0, 0, N, K, M, 1.0f, dy, M, w->data, K, ax ? 1.0f : 0.0f, dx->data, K, p, t->ws_bytes, e));
+  if (dw) TRY(gz_sgemm(1, 0, M, K, N, 1.0f, dy, M, x->data, K, aw ? 1.0f : 0.0f, dw->data, K, p, t->ws_bytes, e));
   if (db)
     for (long j = 0; j < M; j++) {
       double s = 0;
       for (long i = 0; i < N; i++) s += dy[i * M + j];
-      db->data[j] += (float)s;
+      db->data[j] = (ab ? db->data[j] : 0.0f) + (float)s;
     }
   return 0;
 }
@@ -257,30 +287,30 @@ static int sigmoid_fwd(gz_tape *t, gz_node *n, gz_err *e) {
   return gz_sigmoid_fwd(&n->in[0]->data, &n->out->data, e);
 }
 static int sigmoid_bwd(gz_tape *t, gz_node *n, gz_err *e) {
-  int rc = 0;
-  gz_tensor *dx = want(t, n, 0, &rc, e);
+  int rc = 0, acc;
+  gz_tensor *dx = want(t, n, 0, &acc, &rc, e);
   if (rc || !dx) return rc;
-  return gz_sigmoid_bwd(&n->out->data, &n->out->grad, dx, 1, e);
+  return gz_sigmoid_bwd(&n->out->data, &n->out->grad, dx, acc, e);
 }
 static int logsigmoid_fwd(gz_tape *t, gz_node *n, gz_err *e) {
   (void)t;
   return gz_logsigmoid_fwd(&n->in[0]->data, &n->out->data, e);
 }
 static int logsigmoid_bwd(gz_tape *t, gz_node *n, gz_err *e) {
-  int rc = 0;
-  gz_tensor *dx = want(t, n, 0, &rc, e);
+  int rc = 0, acc;
+  gz_tensor *dx = want(t, n, 0, &acc, &rc, e);
   if (rc || !dx) return rc;
-  return gz_logsigmoid_bwd(&n->in[0]->data, &n->out->grad, dx, 1, e);
+  return gz_logsigmoid_bwd(&n->in[0]->data, &n->out->grad, dx, acc, e);
 }
 static int bce_fwd(gz_tape *t, gz_node *n, gz_err *e) {
   (void)t;
   return gz_bce_logits_fwd(&n->in[0]->data, &n->in[1]->data, &n->out->data, e);
 }
 static int bce_bwd(gz_tape *t, gz_node *n, gz_err *e) {
-  int rc = 0;
-  gz_tensor *dx = want(t, n, 0, &rc, e);
+  int rc = 0, acc;
+  gz_tensor *dx = want(t, n, 0, &acc, &rc, e);
   if (rc || !dx) return rc;
-  return gz_bce_logits_bwd(&n->in[0]->data, &n->in[1]->data, &n->out->grad, 1.0f, dx, 1, e);
+  return gz_bce_logits_bwd(&n->in[0]->data, &n->in[1]->data, &n->out->grad, 1.0f, dx, acc, e);
 }
 
 /* ------------------------------------------------------------------ reductions and views */
@@ -294,9 +324,10 @@ static int reduce_fwd(gz_tape *t, gz_node *n, gz_err *e) {
 }
 /* dx[i] += dy[i with the reduced coordinates set to 0] (/ count for the mean); x contiguous, 4 dims padded. */
 static int reduce_bwd(gz_tape *t, gz_node *n, gz_err *e) {
-  int rc = 0;
-  gz_tensor *dx = want(t, n, 0, &rc, e);
+  int rc = 0, acc;
+  gz_tensor *dx = want(t, n, 0, &acc, &rc, e);
   if (rc || !dx) return rc;
+  zero_fresh(dx, &acc);
   int64_t sh[4] = {1, 1, 1, 1}, ys[4] = {0, 0, 0, 0}, count = 1;
   const gz_tensor *y = &n->out->grad;
   int nd = dx->ndim, off = 4 - nd;
@@ -325,11 +356,11 @@ static int reshape_fwd(gz_tape *t, gz_node *n, gz_err *e) {
   return 0;
 }
 static int reshape_bwd(gz_tape *t, gz_node *n, gz_err *e) {
-  int rc = 0;
-  gz_tensor *dx = want(t, n, 0, &rc, e);
+  int rc = 0, acc;
+  gz_tensor *dx = want(t, n, 0, &acc, &rc, e);
   if (rc || !dx) return rc;
   int64_t len = gz_tensor_numel(dx);
-  for (int64_t i = 0; i < len; i++) dx->data[i] += n->out->grad.data[i];
+  for (int64_t i = 0; i < len; i++) dx->data[i] = (acc ? dx->data[i] : 0.0f) + n->out->grad.data[i];
   return 0;
 }
 

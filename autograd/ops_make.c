@@ -97,6 +97,19 @@ static gz_value *unary(gz_tape *t, gz_op op, gz_value *x, gz_err *e) {
 }
 
 gz_value *gz_ag_relu(gz_tape *t, gz_value *x, gz_err *e) { return unary(t, GZ_OP_RELU, x, e); }
+
+gz_value *gz_ag_relu_(gz_tape *t, gz_value *x, gz_err *e) {
+  if (!x) {
+    missing("relu", e);
+    return NULL;
+  }
+  gz_node n = node(GZ_OP_RELU, 1, x, NULL, NULL);
+  n.a.inplace = 1;
+  if (!(n.out = gz_arena_alloc(t->arena, sizeof *n.out, e))) return NULL;
+  memset(n.out, 0, sizeof *n.out);
+  n.out->data = x->data; /* y overwrites x: relu's backward needs only y */
+  return gz_tape_run(t, &n, e) ? NULL : n.out;
+}
 gz_value *gz_ag_sigmoid(gz_tape *t, gz_value *x, gz_err *e) { return unary(t, GZ_OP_SIGMOID, x, e); }
 gz_value *gz_ag_logsigmoid(gz_tape *t, gz_value *x, gz_err *e) { return unary(t, GZ_OP_LOGSIGMOID, x, e); }
 

@@ -16,6 +16,11 @@ int gz_tape_init(gz_tape *t, gz_arena *arena, int max_nodes, gz_err *e) {
   t->nodes = calloc((size_t)max_nodes, sizeof *t->nodes);
   if (!t->nodes) return gz_fail(e, GZ_ENOMEM, "tape: cannot allocate %d nodes", max_nodes);
   t->cap = max_nodes;
+  t->free_bufs = calloc((size_t)max_nodes, sizeof *t->free_bufs);
+  if (!t->free_bufs) {
+    free(t->nodes);
+    return gz_fail(e, GZ_ENOMEM, "tape: cannot allocate %d nodes", max_nodes);
+  }
   t->arena = arena;
   t->mark = gz_arena_mark(arena);
   t->grad_enabled = 1;
@@ -24,12 +29,13 @@ int gz_tape_init(gz_tape *t, gz_arena *arena, int max_nodes, gz_err *e) {
 
 void gz_tape_free(gz_tape *t) {
   free(t->nodes);
+  free(t->free_bufs);
   free(t->ws);
   memset(t, 0, sizeof *t);
 }
 
 void gz_tape_reset(gz_tape *t) {
-  t->n = 0;
+  t->n = 0, t->nfree = 0;
   gz_arena_reset(t->arena, t->mark);
 }
 
@@ -79,13 +85,43 @@ gz_value *gz_tape_wrap(gz_tape *t, const gz_tensor *data, int requires_grad, gz_
   return v;
 }
 
-gz_tensor *gz_value_grad(gz_tape *t, gz_value *v, gz_err *e) {
-  if (!v->grad.data) {
-    /* zeroed: the arena hands out zero-filled memory only the first time, so clear it explicitly */
-    if (gz_arena_tensor(t->arena, v->data.ndim, v->data.shape, &v->grad, e)) return NULL;
-    memset(v->grad.data, 0, (size_t)gz_tensor_numel(&v->grad) * sizeof(float));
-  }
+static size_t grad_bytes(const gz_value *v) {
+  size_t b = (size_t)gz_tensor_numel(&v->data) * sizeof(float);
+  return (b + GZ_ALIGN - 1) / GZ_ALIGN * GZ_ALIGN;
+}
+
+gz_tensor *gz_value_grad_acc(gz_tape *t, gz_value *v, int *accumulate, gz_err *e) {
+  *accumulate = 1;
+  if (v->grad.data) return &v->grad;
+  *accumulate = 0;
+  size_t bytes = grad_bytes(v);
+  for (int i = t->nfree - 1; i >= 0; i--) /* a consumed gradient of the same size, latest first */
+    if (t->free_bufs[i].bytes == bytes) {
+      float *p = t->free_bufs[i].data;
+      t->free_bufs[i] = t->free_bufs[--t->nfree];
+      if (gz_tensor_wrap(&v->grad, p, v->data.ndim, v->data.shape, e)) return NULL;
+      return &v->grad;
+    }
+  if (gz_arena_tensor(t->arena, v->data.ndim, v->data.shape, &v->grad, e)) return NULL;
   return &v->grad;
+}
+
+gz_tensor *gz_value_grad(gz_tape *t, gz_value *v, gz_err *e) {
+  int acc;
+  gz_tensor *g = gz_value_grad_acc(t, v, &acc, e);
+  if (g && !acc) memset(g->data, 0, (size_t)gz_tensor_numel(g) * sizeof(float));
+  return g;
+}
+
+/* The gradient of a node's output, once the node's backward has consumed it, becomes reusable. */
+static void release_grad(gz_tape *t, gz_value *v) {
+  if (v->retain_grad || !v->grad.data) return;
+  if (t->nfree < t->cap) t->free_bufs[t->nfree++] = (struct gz_free_buf){v->grad.data, grad_bytes(v)};
+  memset(&v->grad, 0, sizeof v->grad);
+}
+
+static int in_step_arena(const gz_tape *t, const float *p) {
+  return (const char *)p >= t->arena->base && (const char *)p < t->arena->base + t->arena->size;
 }
 
 static void audit(gz_tape *t, const char *phase, const char *op, const gz_tensor *x) {
@@ -129,14 +165,19 @@ int gz_tape_backward(gz_tape *t, gz_value *y, const float *seed, gz_err *e) {
     if (op->backward(t, nd, e)) return -1;
     for (int k = 0; k < nd->nin; k++)
       if (nd->in[k] && nd->in[k]->requires_grad) audit(t, "backward", op->name, &nd->in[k]->grad);
+    release_grad(t, nd->out);
   }
   return 0;
 }
 
 void gz_tape_zero_grads(gz_tape *t) {
   for (int i = 0; i < t->n; i++) {
-    gz_tensor *g = &t->nodes[i].out->grad;
-    if (g->data) memset(g->data, 0, (size_t)gz_tensor_numel(g) * sizeof(float));
+    gz_node *nd = &t->nodes[i];
+    for (int k = -1; k < nd->nin; k++) {
+      gz_value *v = k < 0 ? nd->out : nd->in[k];
+      if (v && v->grad.data && in_step_arena(t, v->grad.data))
+        memset(v->grad.data, 0, (size_t)gz_tensor_numel(&v->grad) * sizeof(float));
+    }
   }
 }
 

@@ -65,14 +65,14 @@ int gz_resnet50_init(gz_resnet *r, const gz_resnet_config *cfg, gz_err *e) {
 void gz_resnet50_free(gz_resnet *r) { gz_model_free(&r->m); }
 
 static gz_value *bottleneck_forward(gz_tape *t, gz_bottleneck *b, gz_value *x, int training, gz_err *e) {
-  gz_value *h = gz_ag_relu(t, gz_bn_forward(t, &b->bn1, gz_conv_forward(t, &b->conv1, x, e), training, e), e);
+  gz_value *h = gz_ag_relu_(t, gz_bn_forward(t, &b->bn1, gz_conv_forward(t, &b->conv1, x, e), training, e), e);
   if (!h) return NULL;
-  h = gz_ag_relu(t, gz_bn_forward(t, &b->bn2, gz_conv_forward(t, &b->conv2, h, e), training, e), e);
+  h = gz_ag_relu_(t, gz_bn_forward(t, &b->bn2, gz_conv_forward(t, &b->conv2, h, e), training, e), e);
   if (!h) return NULL;
   h = gz_bn_forward(t, &b->bn3, gz_conv_forward(t, &b->conv3, h, e), training, e);
   gz_value *identity = b->has_down ? gz_bn_forward(t, &b->down_bn, gz_conv_forward(t, &b->down, x, e), training, e) : x;
   if (!h || !identity) return NULL;
-  return gz_ag_relu(t, gz_ag_add(t, h, identity, e), e);
+  return gz_ag_relu_(t, gz_ag_add(t, h, identity, e), e);
 }
 
 int gz_resnet50_forward(gz_resnet *r, gz_tape *t, gz_value *x, int training, int upto, gz_resnet_out *out, gz_err *e) {
@@ -81,7 +81,7 @@ int gz_resnet50_forward(gz_resnet *r, gz_tape *t, gz_value *x, int training, int
   if (!x || x->data.ndim != 4 || x->data.shape[1] != r->cfg.in_channels)
     return gz_fail(e, GZ_EINVAL, "resnet50: input must be [N, %d, H, W]", r->cfg.in_channels);
   gz_pool2d pool = {3, 3, 2, 2, 1, 1};
-  gz_value *h = gz_ag_relu(t, gz_bn_forward(t, &r->bn1, gz_conv_forward(t, &r->conv1, x, e), training, e), e);
+  gz_value *h = gz_ag_relu_(t, gz_bn_forward(t, &r->bn1, gz_conv_forward(t, &r->conv1, x, e), training, e), e);
   if (!h || !(h = gz_ag_maxpool(t, h, &pool, e))) return -1;
   int k = 0;
   for (int l = 0; l < upto; l++) {

@@ -151,9 +151,18 @@ START_TEST(tape_contracts) {
   for (int i = 0; i < 8; i++) ck_assert(x->grad.data[i] == 2.0f);
   /* the gradient at an intermediate activation (GradCAM's dC_k/dA) is there after backward */
   gz_value *a = gz_ag_relu(&tape, y, &e), *c = gz_ag_sum(&tape, gz_ag_scale(&tape, a, 3.0f, &e), 15, &e);
+  a->retain_grad = 1;
   gz_tape_zero_grads(&tape);
   ck_assert_int_eq(gz_tape_backward(&tape, c, NULL, &e), 0);
   for (int i = 0; i < 8; i++) ck_assert(a->grad.data[i] == 3.0f);
+  ck_assert_ptr_null(c->grad.data); /* not retained: consumed, its buffer reusable */
+  /* the second backward of the same graph adds into the retained gradient */
+  ck_assert_int_eq(gz_tape_backward(&tape, c, NULL, &e), 0);
+  for (int i = 0; i < 8; i++) ck_assert(a->grad.data[i] == 6.0f);
+  /* in-place relu: same storage, same gradient as the copying one */
+  gz_value *u = gz_ag_scale(&tape, x, 1.0f, &e), *v = gz_ag_relu_(&tape, u, &e);
+  ck_assert(v && v->data.data == u->data.data);
+  check(gz_ag_sum(&tape, v, 15, &e), (gz_value *[]){x}, 1, 1e-3, "in-place relu");
   /* no-grad mode: ops compute but record nothing, and backward refuses */
   int nodes = tape.n;
   int old = gz_tape_set_grad(&tape, 0);

@@ -109,7 +109,7 @@ typedef struct gz_node {
     struct { float eps; const float *running_mean, *running_var; } bn;
     unsigned axes;   /* sum, mean */
     float scale;     /* scale */
-    int inplace;     /* relu */
+    int inplace;     /* relu, add: the output overwrites the (first) input */
   } a;
 } gz_node;
 
@@ -185,6 +185,9 @@ gz_value *gz_ag_relu(gz_tape *t, gz_value *x, gz_err *e);
  * its producer's backward must not need its output (true after batch norm and add). */
 gz_value *gz_ag_relu_(gz_tape *t, gz_value *x, gz_err *e);
 gz_value *gz_ag_add(gz_tape *t, gz_value *a, gz_value *b, gz_err *e);
+/* In place (out += identity in torchvision's Bottleneck): the output shares a's storage, so a must have
+ * no other consumer and its producer's backward must not need its output (true after batch norm). */
+gz_value *gz_ag_add_(gz_tape *t, gz_value *a, gz_value *b, gz_err *e);
 gz_value *gz_ag_mul(gz_tape *t, gz_value *a, gz_value *b, gz_err *e);
 gz_value *gz_ag_scale(gz_tape *t, gz_value *x, float c, gz_err *e);
 gz_value *gz_ag_maxpool(gz_tape *t, gz_value *x, const gz_pool2d *p, gz_err *e);

@@ -27,6 +27,8 @@ static int missing(const char *op, gz_err *e) {
   return -1;
 }
 
+static gz_value *inplace(gz_tape *t, gz_node *n, gz_value *x, gz_err *e);
+
 static int need4(const char *op, const gz_value *x, gz_err *e) {
   if (!x) return missing(op, e);
   if (x->data.ndim != 4 || !gz_tensor_is_contiguous(&x->data))
@@ -97,6 +99,8 @@ static gz_value *unary(gz_tape *t, gz_op op, gz_value *x, gz_err *e) {
 }
 
 gz_value *gz_ag_relu(gz_tape *t, gz_value *x, gz_err *e) { return unary(t, GZ_OP_RELU, x, e); }
+gz_value *gz_ag_sigmoid(gz_tape *t, gz_value *x, gz_err *e) { return unary(t, GZ_OP_SIGMOID, x, e); }
+gz_value *gz_ag_logsigmoid(gz_tape *t, gz_value *x, gz_err *e) { return unary(t, GZ_OP_LOGSIGMOID, x, e); }
 
 gz_value *gz_ag_relu_(gz_tape *t, gz_value *x, gz_err *e) {
   if (!x) {
@@ -104,14 +108,8 @@ gz_value *gz_ag_relu_(gz_tape *t, gz_value *x, gz_err *e) {
     return NULL;
   }
   gz_node n = node(GZ_OP_RELU, 1, x, NULL, NULL);
-  n.a.inplace = 1;
-  if (!(n.out = gz_arena_alloc(t->arena, sizeof *n.out, e))) return NULL;
-  memset(n.out, 0, sizeof *n.out);
-  n.out->data = x->data; /* y overwrites x: relu's backward needs only y */
-  return gz_tape_run(t, &n, e) ? NULL : n.out;
+  return inplace(t, &n, x, e); /* relu's backward needs only y */
 }
-gz_value *gz_ag_sigmoid(gz_tape *t, gz_value *x, gz_err *e) { return unary(t, GZ_OP_SIGMOID, x, e); }
-gz_value *gz_ag_logsigmoid(gz_tape *t, gz_value *x, gz_err *e) { return unary(t, GZ_OP_LOGSIGMOID, x, e); }
 
 static gz_value *binary(gz_tape *t, gz_op op, gz_value *a, gz_value *b, int contiguous, gz_err *e) {
   const char *name = gz_op_table[op].name;
@@ -134,6 +132,30 @@ static gz_value *binary(gz_tape *t, gz_op op, gz_value *a, gz_value *b, int cont
 }
 
 gz_value *gz_ag_add(gz_tape *t, gz_value *a, gz_value *b, gz_err *e) { return binary(t, GZ_OP_ADD, a, b, 0, e); }
+
+/* The in-place variants: the output value's storage is the first input's. */
+static gz_value *inplace(gz_tape *t, gz_node *n, gz_value *x, gz_err *e) {
+  n->a.inplace = 1;
+  if (!(n->out = gz_arena_alloc(t->arena, sizeof *n->out, e))) return NULL;
+  memset(n->out, 0, sizeof *n->out);
+  n->out->data = x->data;
+  return gz_tape_run(t, n, e) ? NULL : n->out;
+}
+
+gz_value *gz_ag_add_(gz_tape *t, gz_value *a, gz_value *b, gz_err *e) {
+  char sa[64], sb[64];
+  if (!a || !b) {
+    missing("add", e);
+    return NULL;
+  }
+  if (a == b || !gz_tensor_same_shape(&a->data, &b->data)) {
+    gz_fail(e, GZ_EINVAL, "add (in place): shapes %s and %s differ, or a is b",
+            gz_tensor_shape_str(&a->data, sa, sizeof sa), gz_tensor_shape_str(&b->data, sb, sizeof sb));
+    return NULL;
+  }
+  gz_node n = node(GZ_OP_ADD, 2, a, b, NULL);
+  return inplace(t, &n, a, e);
+}
 gz_value *gz_ag_mul(gz_tape *t, gz_value *a, gz_value *b, gz_err *e) { return binary(t, GZ_OP_MUL, a, b, 1, e); }
 gz_value *gz_ag_bce_logits(gz_tape *t, gz_value *x, gz_value *target, gz_err *e) {
   return binary(t, GZ_OP_BCE_LOGITS, x, target, 0, e);

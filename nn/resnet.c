@@ -72,7 +72,7 @@ static gz_value *bottleneck_forward(gz_tape *t, gz_bottleneck *b, gz_value *x, i
   h = gz_bn_forward(t, &b->bn3, gz_conv_forward(t, &b->conv3, h, e), training, e);
   gz_value *identity = b->has_down ? gz_bn_forward(t, &b->down_bn, gz_conv_forward(t, &b->down, x, e), training, e) : x;
   if (!h || !identity) return NULL;
-  return gz_ag_relu_(t, gz_ag_add(t, h, identity, e), e);
+  return gz_ag_relu_(t, gz_ag_add_(t, h, identity, e), e); /* out += identity; relu, both in place */
 }
 
 int gz_resnet50_forward(gz_resnet *r, gz_tape *t, gz_value *x, int training, int upto, gz_resnet_out *out, gz_err *e) {

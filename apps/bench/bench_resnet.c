@@ -13,6 +13,7 @@
 #include <sys/resource.h>
 
 #include "apps/bench/bench.h"
+#include "apps/bench/peak.h"
 #include "nn/nn.h"
 
 typedef struct {
@@ -22,6 +23,7 @@ typedef struct {
   gz_tensor x, target;
   int failed;
   char err[GZ_ERR_MSG];
+  double macs; /* convolution and fc multiply-adds of one step: forward, backward data, backward weights */
 } step_job;
 
 static void train_step(void *arg) {
@@ -33,6 +35,13 @@ static void train_step(void *arg) {
   gz_value *loss = NULL;
   if (x && target && gz_resnet50_forward(j->r, t, x, 1, 4, &out, &e) == 0)
     loss = gz_ag_mean(t, gz_ag_bce_logits(t, out.logits, target, &e), 3, &e);
+  if (loss && !j->macs)
+    for (int i = 0; i < t->n; i++) {
+      const gz_node *n = &t->nodes[i];
+      if (n->op == GZ_OP_CONV2D) j->macs += gz_conv2d_macs(&n->a.conv) * (2 + n->in[0]->requires_grad);
+      if (n->op == GZ_OP_LINEAR)
+        j->macs += 3.0 * (double)n->in[0]->data.shape[0] * (double)n->in[0]->data.shape[1] * (double)n->in[1]->data.shape[0];
+    }
   gz_arena_zero(&j->r->m.params.grad);
   if (!loss || gz_tape_backward(t, loss, NULL, &e) || gz_adam_step(j->opt, &j->r->m, &e)) {
     if (!j->failed) snprintf(j->err, sizeof j->err, "%s", e.msg);
@@ -42,7 +51,7 @@ static void train_step(void *arg) {
 }
 
 /* Runs steps at S x S with a fresh step arena of `arena_bytes`; returns the arena's peak (0 on failure). */
-static size_t run(bench_ctx *ctx, gz_resnet *r, int S, size_t arena_bytes, bench_stat *st, size_t *ws) {
+static size_t run(bench_ctx *ctx, gz_resnet *r, int S, size_t arena_bytes, bench_stat *st, size_t *ws, double *macs) {
   gz_err e = {0};
   gz_arena a;
   gz_tape t;
@@ -70,6 +79,7 @@ static size_t run(bench_ctx *ctx, gz_resnet *r, int S, size_t arena_bytes, bench
   size_t peak = j.failed ? 0 : a.peak;
   if (j.failed) fprintf(stderr, "gazeloc-bench: error: resnet50 step at %d px: %s\n", S, j.err);
   *ws = t.ws_bytes;
+  if (macs) *macs = j.macs;
   gz_tape_free(&t);
   gz_arena_free(&a);
   return peak;
@@ -101,7 +111,8 @@ void bench_resnet(bench_ctx *ctx) {
   }
   size_t model_bytes = 5 * r->m.params.param.size + r->m.buffers.size, ws = 0;
   /* the step arena's need grows with the pixels: measure it at 64 px, then scale */
-  size_t probe = run(ctx, r, 64, (size_t)256 << 20, NULL, &ws);
+  size_t probe = run(ctx, r, 64, (size_t)256 << 20, NULL, &ws, NULL);
+  double peak_gf = peak_refresh(ctx->threads);
   printf("%-8s %12s %21s %12s %7s %11s %11s %7s\n", "input", "ours s/img", "[min .. max]", "torch s/img", "ratio",
          "ours MiB", "torch MiB", "ratio");
   static const int sizes[2] = {256, 512};
@@ -111,7 +122,8 @@ void bench_resnet(bench_ctx *ctx) {
     if (S >= 512 && c.reps > 3) c.reps = 3, c.warmup = 1; /* seconds per step on a shared machine */
     double scale = (double)S * S / (64.0 * 64.0);
     bench_stat st;
-    size_t peak = run(&c, r, S, (size_t)((double)probe * scale * 1.1) + ((size_t)64 << 20), &st, &ws);
+    double macs = 0;
+    size_t peak = run(&c, r, S, (size_t)((double)probe * scale * 1.1) + ((size_t)64 << 20), &st, &ws, &macs);
     if (!peak) break;
     double ours_mem = (double)(model_bytes + peak + ws), tmm[3] = {0, 0, 0}, tmem = 0;
     int have = torch_step(&c, S, tmm, &tmem);
@@ -123,6 +135,10 @@ void bench_resnet(bench_ctx *ctx) {
              tmem / (1 << 20), ours_mem / tmem);
     else
       printf(" %12s %7s %11.0f %11s %7s\n", "-", "-", ours_mem / (1 << 20), "-", "-");
+    double gf = 2 * macs / st.median / 1e9;
+    printf("         ours: %.1f GFLOP/step (convolutions and fc) at %.0f GFLOP/s, %.0f%% of the FMA peak (%.0f GFLOP/s)\n",
+           2 * macs / 1e9, gf, 100 * gf / peak_gf, peak_gf);
+    if (have) printf("         PyTorch, same work: %.0f GFLOP/s, %.0f%% of peak\n", 2 * macs / tmm[0] / 1e9, 100 * 2 * macs / tmm[0] / 1e9 / peak_gf);
     printf("         ours: model+optimizer %.0f MiB, step arena peak %.0f MiB, workspace %.0f MiB\n",
            (double)model_bytes / (1 << 20), (double)peak / (1 << 20), (double)ws / (1 << 20));
   }

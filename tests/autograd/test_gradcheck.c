@@ -181,6 +181,41 @@ START_TEST(tape_contracts) {
 }
 END_TEST
 
+/* The audit hook: one record per op output in forward, one per input gradient in backward, in tape
+ * order, with the statistics of the very bytes (the hash of a channel view is that of its packed copy). */
+START_TEST(audit_hook) {
+  char *dir = tu_tempdir(), path[4200], line[512];
+  snprintf(path, sizeof path, "%s/trace.csv", dir);
+  gz_audit au;
+  int on;
+  gz_err e = {0};
+  ck_assert_int_eq(gz_audit_open(&au, path, &on, &e), 0);
+  tape.audit = &au;
+  gz_audit_step(&au, 3);
+  gz_value *x = input(4, 1, 2, 4, 4, 0, 40), *w = input(4, 3, 2, 3, 3, 0, 41);
+  gz_value *h = gz_ag_relu(&tape, gz_ag_conv2d(&tape, x, w, NULL, 1, 1, &e), &e);
+  gz_value *c = gz_ag_concat(&tape, (gz_value *[]){h, x}, 2, &e);
+  gz_value *s = gz_ag_sum(&tape, c, 15, &e);
+  ck_assert_int_eq(gz_tape_backward(&tape, s, NULL, &e), 0);
+  gz_audit_close(&au);
+  tape.audit = NULL;
+  static const char *want[] = {"forward,0,conv2d,1x3x4x4", "forward,1,relu,1x3x4x4", "forward,2,cat,1x5x4x4",
+                               "forward,3,sum,1x1x1x1", "backward,4,sum,1x5x4x4", "backward,5,cat,1x3x4x4",
+                               "backward,6,cat,1x2x4x4", "backward,7,relu,1x3x4x4", "backward,8,conv2d,1x2x4x4",
+                               "backward,9,conv2d,3x2x3x3"};
+  FILE *f = fopen(path, "r");
+  ck_assert_ptr_nonnull(f);
+  ck_assert_ptr_nonnull(fgets(line, sizeof line, f)); /* header */
+  for (int i = 0; i < 10; i++) {
+    ck_assert_msg(fgets(line, sizeof line, f) != NULL, "record %d missing", i);
+    ck_assert_msg(!strncmp(line, "3,", 2) && strstr(line, want[i]) == line + 2, "record %d: %s (want %s)", i, line, want[i]);
+  }
+  ck_assert_ptr_null(fgets(line, sizeof line, f));
+  fclose(f);
+  tu_rmtree(dir);
+}
+END_TEST
+
 Suite *suite_autograd_gradcheck(void) {
   Suite *s = suite_create("autograd_gradcheck");
   TCase *t = tcase_create("ops");
@@ -193,6 +228,8 @@ Suite *suite_autograd_gradcheck(void) {
   tcase_add_test(t, linear_and_reductions);
   tcase_add_test(t, small_network);
   tcase_add_test(t, tape_contracts);
+  tcase_add_test(t, audit_hook);
   suite_add_tcase(s, t);
   return s;
 }
+

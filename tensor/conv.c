@@ -3,6 +3,7 @@
  *   1x1 stride 1, no padding   the image is already the GEMM operand: y_n = W x_n, dx_n = W^T dy_n,
  *                              dW += dy_n x_n^T, with no copy.
  *   everything else            im2col of a band of output rows into the workspace, then the GEMM;
+ *                              forward writes it straight into the GEMM's packed-B panels;
  *                              backward data is the GEMM into columns and col2im back.
  *
  * With W viewed as [oc][ic*kh*kw] and col as [ic*kh*kw][pixels of the band]:
@@ -24,7 +25,7 @@
 #define COL_CAP (16L << 20)
 
 typedef struct {
-  long kc, ohw, rows, band; /* im2col rows, output pixels, band height (rows) and band size (floats/row) */
+  long kc, ohw, rows, band; /* im2col rows, output pixels, band height (output rows), band pixels */
   int oh, ow, pointwise;
 } geom;
 

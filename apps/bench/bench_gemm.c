@@ -96,6 +96,7 @@ void bench_gemm(bench_ctx *ctx) {
     r.a = a, r.b = b;
     r.wsb = gz_sgemm_workspace(p->m, p->n, p->k);
     r.ws = malloc(r.wsb);
+    peak = peak_refresh(ctx->threads); /* highest so far: a loaded moment must not inflate the % */
     torch_times(ctx, p, &torch[i], &dnn[i]);
     bench_stat s = bench_time(ctx, run_ours, &r);
     double gf = 2.0 * p->m * p->n * p->k / 1e9;

@@ -1,16 +1,16 @@
 /* SGEMM, BLIS-style (docs/kernels.md): five loops around a register-tile micro-kernel.
  *
- *   for i0 in M by MC           A panel rows (packed A panel: MC x KC, lives in L3)
+ *   for i0 in M by MC           A panel rows (packed A panel: MC x KC, L2/L3)
  *     for p0 in K by KC         depth (fixed chunks: the only reduction, always in this order)
  *       pack A panel            micro-panels of MR rows, k-major
  *       for j0 in N by NC       packed B block: KC x NC, lives in L2
  *         pack B block          micro-panels of NR columns, k-major
  *         for ir, jr            micro-tiles MR x NR, ir outer: the A micro-panel stays in L1
  *
- * All threads of one OpenMP team walk the same loops: they pack the shared panels cooperatively and
- * split the micro-tiles of each MC x NC block between them. A C element is computed by exactly one
- * micro-kernel call per KC chunk, so the result does not depend on the thread count. The packed B
- * block is double-buffered, so one barrier per block suffices.
+ * Threads split C into rectangles aligned to the register tile and run these loops independently,
+ * each with its own packing buffers: no barrier inside a call. A C element is computed by exactly one
+ * micro-kernel call per KC chunk, with the same K chunks (fixed by K and the cache sizes) in the same
+ * order whatever the thread count, so the result is bitwise the same for any OMP_NUM_THREADS.
  */
 #include "tensor/kernels.h"
 
@@ -133,23 +133,6 @@ static void pack_b(int trans, const float *B, long ldb, long j0, long cols, long
 static long cdiv(long a, long b) { return (a + b - 1) / b; }
 static long minl(long a, long b) { return a < b ? a : b; }
 
-static size_t ws_floats(const gz_gemm_blocking *b, long M, long N, long K) {
-  long kc = minl(b->kc, K), mc = minl(b->mc, cdiv(M, b->mr) * b->mr), nc = minl(b->nc, cdiv(N, b->nr) * b->nr);
-  return (size_t)(mc * kc + 2 * kc * nc);
-}
-
-size_t gz_sgemm_workspace(long M, long N, long K) {
-  if (M <= 0 || N <= 0 || K <= 0) return 0;
-  size_t best = 0;
-  for (int isa = GZ_ISA_SCALAR; isa <= GZ_ISA_AVX512; isa++) {
-    gz_gemm_blocking b;
-    blocking(isa, &b);
-    size_t f = ws_floats(&b, M, N, K);
-    if (f > best) best = f;
-  }
-  return best * sizeof(float) + 3 * 64;
-}
-
 static int check_args(int transA, int transB, long M, long N, long K, const float *A, long lda, const float *B,
                       long ldb, const float *C, long ldc, gz_err *e) {
   if (M < 0 || N < 0 || K < 0)
@@ -186,17 +169,13 @@ typedef struct {
   float alpha, beta;
   const float *A, *B;
   long lda, ldb, ldc;
-  float *C, *apack, *bpack[2];
+  float *C;
   gz_gemm_blocking bl;
   gz_gemm_ukr ukr;
   packb_fn pack_b;
-  const float *bpre; /* B already in panels (gz_sgemm_prepacked_isa), or NULL */
+  gz_gemm_packer packer; /* B produced block by block by the caller (gz_sgemm_implicit_isa), or NULL */
+  const void *pctx;
 } gemm_job;
-
-static void range(long n, int tid, int nt, long *lo, long *hi) {
-  *lo = n * tid / nt;
-  *hi = n * (tid + 1) / nt;
-}
 
 static void packb_avx512(int trans, const float *B, long ldb, long j0, long cols, long p0, long kcb, int nr,
                          float *dst, long t_lo, long t_hi) {
@@ -204,39 +183,25 @@ static void packb_avx512(int trans, const float *B, long ldb, long j0, long cols
   gz_gemm_packb_avx512(trans, B, ldb, j0, cols, p0, kcb, dst, t_lo, t_hi);
 }
 
-static void gemm_thread(const gemm_job *j, int tid, int nt) {
+/* One thread's rectangle of C, rows [m0, m1) x columns [n0, n1), with its own packing buffers. */
+static void gemm_rect(const gemm_job *j, long m0, long m1, long n0, long n1, float *apack, float *bpack) {
   const int mr = j->bl.mr, nr = j->bl.nr;
-  for (long i0 = 0; i0 < j->M; i0 += j->bl.mc) {
-    long mcb = minl(j->bl.mc, j->M - i0), mt = cdiv(mcb, mr);
+  for (long i0 = m0; i0 < m1; i0 += j->bl.mc) {
+    long mcb = minl(j->bl.mc, m1 - i0), mt = cdiv(mcb, mr);
     for (long p0 = 0; p0 < j->K; p0 += j->bl.kc) {
-      long kcb = minl(j->bl.kc, j->K - p0), lo, hi;
+      long kcb = minl(j->bl.kc, j->K - p0);
       float beta = p0 == 0 ? j->beta : 1.0f;
-#pragma omp barrier
-      range(mt, tid, nt, &lo, &hi);
-      pack_a(j->ta, j->A, j->lda, i0, mcb, p0, kcb, mr, j->apack, lo, hi);
-      long s = 0;
-      for (long j0 = 0; j0 < j->N; j0 += j->bl.nc, s++) {
-        long ncb = minl(j->bl.nc, j->N - j0), ntl = cdiv(ncb, nr);
-        const float *bp;
-        long bstride; /* floats from one B micro-panel to the next */
-        if (j->bpre) {
-          bp = j->bpre + (j0 / nr) * j->K * nr + p0 * nr;
-          bstride = j->K * nr;
-        } else {
-          float *pb = j->bpack[s & 1];
-          range(ntl, tid, nt, &lo, &hi);
-          j->pack_b(j->tb, j->B, j->ldb, j0, ncb, p0, kcb, nr, pb, lo, hi);
-          bp = pb;
-          bstride = kcb * nr;
-        }
-#pragma omp barrier
-        range(mt * ntl, tid, nt, &lo, &hi);
-        for (long t = lo; t < hi; t++) {
-          long ir = t / ntl, jr = t % ntl;
-          int m = (int)minl(mr, mcb - ir * mr), n = (int)minl(nr, ncb - jr * nr);
-          float *c = j->C + (i0 + ir * mr) * j->ldc + j0 + jr * nr;
-          j->ukr(kcb, j->apack + ir * mr * kcb, bp + jr * bstride, c, j->ldc, j->alpha, beta, m, n);
-        }
+      pack_a(j->ta, j->A, j->lda, i0, mcb, p0, kcb, mr, apack, 0, mt);
+      for (long j0 = n0; j0 < n1; j0 += j->bl.nc) {
+        long ncb = minl(j->bl.nc, n1 - j0), ntl = cdiv(ncb, nr);
+        if (j->packer) j->packer(j->pctx, p0, kcb, j0, ncb, nr, bpack);
+        else j->pack_b(j->tb, j->B, j->ldb, j0, ncb, p0, kcb, nr, bpack, 0, ntl);
+        for (long ir = 0; ir < mt; ir++) /* A micro-panel in L1; the B block, just packed, in L2 */
+          for (long jr = 0; jr < ntl; jr++) {
+            int m = (int)minl(mr, mcb - ir * mr), n = (int)minl(nr, ncb - jr * nr);
+            float *c = j->C + (i0 + ir * mr) * j->ldc + j0 + jr * nr;
+            j->ukr(kcb, apack + ir * mr * kcb, bpack + jr * kcb * nr, c, j->ldc, j->alpha, beta, m, n);
+          }
       }
     }
   }
@@ -244,10 +209,28 @@ static void gemm_thread(const gemm_job *j, int tid, int nt) {
 
 static float *align64(void *p) { return (float *)(((uintptr_t)p + 63) & ~(uintptr_t)63); }
 
+/* Per-thread packing buffers: an A panel (MC x KC) and a B block (KC x NC), each 64-byte aligned. */
+static size_t per_thread_bytes(const gz_gemm_blocking *b, long M, long N, long K) {
+  long kc = minl(b->kc, K), mc = minl(b->mc, cdiv(M, b->mr) * b->mr), nc = minl(b->nc, cdiv(N, b->nr) * b->nr);
+  return (size_t)(mc * kc + kc * nc) * sizeof(float) + 2 * 64;
+}
+
+size_t gz_sgemm_workspace(long M, long N, long K) {
+  if (M <= 0 || N <= 0 || K <= 0) return 0;
+  size_t best = 0;
+  for (int isa = GZ_ISA_SCALAR; isa <= GZ_ISA_AVX512; isa++) {
+    gz_gemm_blocking b;
+    blocking(isa, &b);
+    size_t f = per_thread_bytes(&b, M, N, K);
+    if (f > best) best = f;
+  }
+  return best * (size_t)omp_get_max_threads() + 64;
+}
+
 static int sgemm_run(int isa, int transA, int transB, long M, long N, long K, float alpha, const float *A, long lda,
-                     const float *B, long ldb, const float *bpre, float beta, float *C, long ldc, void *workspace,
-                     size_t workspace_bytes, gz_err *e) {
-  if (check_args(transA, transB, M, N, K, A, lda, bpre ? bpre : B, ldb, C, ldc, e)) return -1;
+                     const float *B, long ldb, gz_gemm_packer packer, const void *pctx, float beta, float *C, long ldc,
+                     void *workspace, size_t workspace_bytes, gz_err *e) {
+  if (check_args(transA, transB, M, N, K, A, lda, packer ? A : B, ldb, C, ldc, e)) return -1;
   unsigned f = gz_cpu_features();
   int best;
   if (gz_isa_resolve(NULL, f, &best, e)) return -1;
@@ -255,33 +238,52 @@ static int sgemm_run(int isa, int transA, int transB, long M, long N, long K, fl
     return gz_fail(e, GZ_EUNSUPPORTED, "sgemm: ISA %s not available on this CPU (best %s)", gz_isa_name(isa),
                    gz_isa_name(best));
   if (M == 0 || N == 0) return 0;
+  gemm_job j = {.ta = transA != 0, .tb = transB != 0, .M = M, .N = N, .K = K, .alpha = alpha, .beta = beta,
+                .A = A, .B = B, .lda = lda, .ldb = ldb, .ldc = ldc, .C = C, .packer = packer,
+                .pctx = pctx};
+  blocking(isa, &j.bl);
+  size_t per = per_thread_bytes(&j.bl, M, N, K);
+  long fit = workspace && workspace_bytes > 64 ? (long)((workspace_bytes - 64) / per) : 0;
+  if (K > 0 && alpha != 0.0f && fit < 1)
+    return gz_fail(e, GZ_ERANGE, "sgemm: workspace of %zu bytes, at least %zu needed (gz_sgemm_workspace)",
+                   workspace_bytes, per + 64);
   if (alpha == 0.0f || K == 0) {
     scale_c(M, N, beta, C, ldc);
     return 0;
   }
-  gemm_job j = {.ta = transA != 0, .tb = transB != 0, .M = M, .N = N, .K = K, .alpha = alpha, .beta = beta,
-                .A = A, .B = B, .lda = lda, .ldb = ldb, .ldc = ldc, .C = C, .bpre = bpre};
-  blocking(isa, &j.bl);
   j.ukr = isa == GZ_ISA_AVX512 ? gz_gemm_ukr_avx512 : isa == GZ_ISA_AVX2 ? gz_gemm_ukr_avx2 : ukr_scalar;
   j.pack_b = isa == GZ_ISA_AVX512 ? packb_avx512 : pack_b;
   /* Equal K chunks (576 -> 288 + 288, not 512 + 64): fewer short micro-kernel runs; fixed by K alone. */
   j.bl.kc = cdiv(K, cdiv(K, j.bl.kc));
+
+  /* Threads: as many as the workspace holds (gz_sgemm_workspace sizes it for omp_get_max_threads()),
+   * none beyond a few hundred microseconds of work. The T threads tile C as Tm x Tn rectangles aligned
+   * to the register tile; each packs its own operands, so they never wait for one another (no
+   * barrier: on a shared, oversubscribed machine a descheduled thread delays only its own part). Tm is
+   * chosen to minimize the duplicated packing, Tn * M * K + Tm * K * N. */
+  long mt_all = cdiv(M, j.bl.mr), nt_all = cdiv(N, j.bl.nr);
+  int T = (double)M * N * K < 3e5 ? 1 : omp_get_max_threads();
+  if (T > fit) T = (int)fit;
+  if (T > mt_all * nt_all) T = (int)(mt_all * nt_all);
+  int tm = 1;
+  double bestcost = -1;
+  for (int a = 1; a <= T; a++) {
+    if (T % a || a > mt_all || T / a > nt_all) continue;
+    double cost = (double)(T / a) * M * K + (double)a * K * N;
+    if (bestcost < 0 || cost < bestcost) bestcost = cost, tm = a;
+  }
+  if (bestcost < 0) T = 1, tm = 1;
+  const int tn = T / tm;
+  char *base = (char *)align64(workspace);
   long kc = minl(j.bl.kc, K), mc = minl(j.bl.mc, cdiv(M, j.bl.mr) * j.bl.mr);
-  long nc = minl(j.bl.nc, cdiv(N, j.bl.nr) * j.bl.nr);
-  size_t need = ws_floats(&j.bl, M, N, K) * sizeof(float) + 3 * 64;
-  if (!workspace || workspace_bytes < need)
-    return gz_fail(e, GZ_ERANGE, "sgemm: workspace of %zu bytes, %zu needed (gz_sgemm_workspace)", workspace_bytes,
-                   need);
-  j.apack = align64(workspace);
-  j.bpack[0] = align64(j.apack + mc * kc);
-  j.bpack[1] = align64(j.bpack[0] + kc * nc);
-  /* Threads only pay off beyond a few hundred microseconds of work. */
-  int nt = (double)M * N * K < 3e5 ? 1 : omp_get_max_threads();
-  if (nt <= 1) {
-    gemm_thread(&j, 0, 1);
-  } else {
-#pragma omp parallel num_threads(nt)
-    gemm_thread(&j, omp_get_thread_num(), omp_get_num_threads());
+#pragma omp parallel num_threads(T) if (T > 1)
+  {
+    int t = omp_get_thread_num(), ti = t / tn, tj = t % tn;
+    float *apack = align64(base + (size_t)t * per);
+    float *bpack = align64(apack + mc * kc);
+    long m0 = minl(M, mt_all * ti / tm * j.bl.mr), m1 = minl(M, mt_all * (ti + 1) / tm * j.bl.mr);
+    long n0 = minl(N, nt_all * tj / tn * j.bl.nr), n1 = minl(N, nt_all * (tj + 1) / tn * j.bl.nr);
+    if (m0 < m1 && n0 < n1) gemm_rect(&j, m0, m1, n0, n1, apack, bpack);
   }
   return 0;
 }
@@ -289,14 +291,16 @@ static int sgemm_run(int isa, int transA, int transB, long M, long N, long K, fl
 int gz_sgemm_isa(int isa, int transA, int transB, long M, long N, long K, float alpha, const float *A, long lda,
                  const float *B, long ldb, float beta, float *C, long ldc, void *workspace, size_t workspace_bytes,
                  gz_err *e) {
-  return sgemm_run(isa, transA, transB, M, N, K, alpha, A, lda, B, ldb, NULL, beta, C, ldc, workspace,
+  return sgemm_run(isa, transA, transB, M, N, K, alpha, A, lda, B, ldb, NULL, NULL, beta, C, ldc, workspace,
                    workspace_bytes, e);
 }
 
-int gz_sgemm_prepacked_isa(int isa, int transA, long M, long N, long K, float alpha, const float *A, long lda,
-                           const float *Bp, float beta, float *C, long ldc, void *workspace, size_t workspace_bytes,
-                           gz_err *e) {
-  return sgemm_run(isa, transA, 0, M, N, K, alpha, A, lda, NULL, N, Bp, beta, C, ldc, workspace, workspace_bytes, e);
+int gz_sgemm_implicit_isa(int isa, int transA, long M, long N, long K, float alpha, const float *A, long lda,
+                          gz_gemm_packer packer, const void *ctx, float beta, float *C, long ldc, void *workspace,
+                          size_t workspace_bytes, gz_err *e) {
+  if (!packer) return gz_fail(e, GZ_EINVAL, "sgemm: no B packer");
+  return sgemm_run(isa, transA, 0, M, N, K, alpha, A, lda, NULL, N, packer, ctx, beta, C, ldc, workspace,
+                   workspace_bytes, e);
 }
 
 int gz_sgemm(int transA, int transB, long M, long N, long K, float alpha, const float *A, long lda, const float *B,

@@ -1,0 +1,11 @@
+/* Between the tape and the op functions (autograd/ops*.c). */
+#ifndef GAZELOC_AUTOGRAD_TAPE_INTERNAL_H
+#define GAZELOC_AUTOGRAD_TAPE_INTERNAL_H
+
+#include "autograd/autograd.h"
+
+/* Runs the forward of a filled-in node (inputs, output, saved buffers, attributes), audits its output and,
+ * when recording and some input needs a gradient, appends it to the tape. */
+int gz_tape_run(gz_tape *t, gz_node *n, gz_err *e);
+
+#endif

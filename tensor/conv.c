@@ -25,15 +25,18 @@
  * every shape of the model, small enough for the 3x3 decoder convs at 256 px. */
 #define COL_CAP (16L << 20)
 /* The backward passes use smaller bands (4 MB, in L3): the weight gradient's im2col is read back
- * right away by the GEMM's transposing pack, and from L3 that is much faster than from memory
- * (1.2-1.45x on the weight gradient of the 64-channel layers and the stem). A band keeps at least 512
- * pixels, so that the GEMM's K stays long (dW is re-read once per band). */
+ * right away by the GEMM's transposing pack, backward data's columns by col2im, and from L3 that is
+ * much faster than from memory (weight gradient: 1.2-2.2x on the 64-channel layers, the stem and the
+ * decoder). A weight-gradient band keeps at least 512 pixels, so the GEMM's K stays long (dW is
+ * re-read once per band). */
 #define BWD_CAP (1L << 20)
 #define BWD_MIN_PIXELS 512
+/* Backward data re-packs W^T once per band: at least 2048 pixels keep that under a few per cent. */
+#define BWD_DATA_MIN_PIXELS 2048
 
 typedef struct {
   long kc, ohw, rows, band; /* im2col rows, output pixels, band height (output rows), band pixels */
-  long brows;               /* band height of the backward passes */
+  long brows, drows;        /* band heights of the weight gradient and of backward data */
   int oh, ow, pointwise;
 } geom;
 
@@ -69,6 +72,9 @@ static void geometry(const gz_conv2d *d, int oh, int ow, geom *g) {
   long br = BWD_CAP / (g->kc * ow), minr = (BWD_MIN_PIXELS + ow - 1) / ow;
   if (br < minr) br = minr;
   g->brows = br < 1 ? 1 : br > g->rows ? g->rows : br;
+  long dr = BWD_CAP / (g->kc * ow), mind = (BWD_DATA_MIN_PIXELS + ow - 1) / ow;
+  if (dr < mind) dr = mind;
+  g->drows = dr < 1 ? 1 : dr > g->rows ? g->rows : dr;
 }
 
 /* im2col buffer of the backward passes: one band. */
@@ -272,8 +278,8 @@ int gz_conv2d_backward_data_isa(int isa, const gz_conv2d *d, const float *dy, co
       continue;
     }
     if (!accumulate) memset(dxn, 0, sizeof(float) * (size_t)xs);
-    for (int oy = 0; oy < g.oh; oy += (int)g.rows) {
-      int oy1 = oy + (int)g.rows < g.oh ? oy + (int)g.rows : g.oh;
+    for (int oy = 0; oy < g.oh; oy += (int)g.drows) {
+      int oy1 = oy + (int)g.drows < g.oh ? oy + (int)g.drows : g.oh;
       long np = (long)(oy1 - oy) * g.ow;
       if (gz_sgemm_isa(isa, 1, 0, g.kc, np, d->oc, 1.0f, w, g.kc, dyn + (long)oy * g.ow, g.ohw, 0.0f, col, np, gws,
                        gwsb, e))

@@ -21,8 +21,8 @@
 
 #include "tensor/kernels.h"
 
-/* Largest im2col band, in floats (64 MB): big enough that the GEMM's N stays in the hundreds for
- * every shape of the model, small enough for the 3x3 decoder convs at 256 px. */
+/* Largest im2col band of the backward passes, in floats (64 MB): the bound below the minimum band
+ * widths (a 1.2 GB im2col per image for the decoder's 3x3 convs at 256 px would not do). */
 #define COL_CAP (16L << 20)
 /* The backward passes use smaller bands (4 MB, in L3): the weight gradient's im2col is read back
  * right away by the GEMM's transposing pack, backward data's columns by col2im, and from L3 that is
@@ -78,7 +78,9 @@ static void geometry(const gz_conv2d *d, int oh, int ow, geom *g) {
 }
 
 /* im2col buffer of the backward passes: one band. */
-static long col_floats(const geom *g) { return g->pointwise ? 0 : g->kc * g->band; }
+static long col_floats(const geom *g) {
+  return g->pointwise ? 0 : g->kc * g->ow * (g->brows > g->drows ? g->brows : g->drows);
+}
 
 static size_t max3(size_t a, size_t b, size_t c) { return a > b ? (a > c ? a : c) : (b > c ? b : c); }
 

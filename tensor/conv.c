@@ -21,12 +21,22 @@
 
 #include "tensor/kernels.h"
 
-/* Largest im2col band, in floats (64 MB): big enough that the GEMM's N stays in the hundreds for
- * every shape of the model, small enough for the 3x3 decoder convs at 256 px. */
+/* Largest im2col band of the backward passes, in floats (64 MB): the bound below the minimum band
+ * widths (a 1.2 GB im2col per image for the decoder's 3x3 convs at 256 px would not do). */
 #define COL_CAP (16L << 20)
+/* The backward passes use smaller bands (4 MB, in L3): the weight gradient's im2col is read back
+ * right away by the GEMM's transposing pack, backward data's columns by col2im, and from L3 that is
+ * much faster than from memory (weight gradient: 1.2-2.2x on the 64-channel layers, the stem and the
+ * decoder). A weight-gradient band keeps at least 512 pixels, so the GEMM's K stays long (dW is
+ * re-read once per band). */
+#define BWD_CAP (1L << 20)
+#define BWD_MIN_PIXELS 512
+/* Backward data re-packs W^T once per band: at least 2048 pixels keep that under a few per cent. */
+#define BWD_DATA_MIN_PIXELS 2048
 
 typedef struct {
   long kc, ohw, rows, band; /* im2col rows, output pixels, band height (output rows), band pixels */
+  long brows, drows;        /* band heights of the weight gradient and of backward data */
   int oh, ow, pointwise;
 } geom;
 
@@ -59,10 +69,18 @@ static void geometry(const gz_conv2d *d, int oh, int ow, geom *g) {
   long rows = COL_CAP / (g->kc * ow);
   g->rows = rows < 1 ? 1 : rows > oh ? oh : rows;
   g->band = g->rows * ow;
+  long br = BWD_CAP / (g->kc * ow), minr = (BWD_MIN_PIXELS + ow - 1) / ow;
+  if (br < minr) br = minr;
+  g->brows = br < 1 ? 1 : br > g->rows ? g->rows : br;
+  long dr = BWD_CAP / (g->kc * ow), mind = (BWD_DATA_MIN_PIXELS + ow - 1) / ow;
+  if (dr < mind) dr = mind;
+  g->drows = dr < 1 ? 1 : dr > g->rows ? g->rows : dr;
 }
 
 /* im2col buffer of the backward passes: one band. */
-static long col_floats(const geom *g) { return g->pointwise ? 0 : g->kc * g->band; }
+static long col_floats(const geom *g) {
+  return g->pointwise ? 0 : g->kc * g->ow * (g->brows > g->drows ? g->brows : g->drows);
+}
 
 static size_t max3(size_t a, size_t b, size_t c) { return a > b ? (a > c ? a : c) : (b > c ? b : c); }
 
@@ -262,8 +280,8 @@ int gz_conv2d_backward_data_isa(int isa, const gz_conv2d *d, const float *dy, co
       continue;
     }
     if (!accumulate) memset(dxn, 0, sizeof(float) * (size_t)xs);
-    for (int oy = 0; oy < g.oh; oy += (int)g.rows) {
-      int oy1 = oy + (int)g.rows < g.oh ? oy + (int)g.rows : g.oh;
+    for (int oy = 0; oy < g.oh; oy += (int)g.drows) {
+      int oy1 = oy + (int)g.drows < g.oh ? oy + (int)g.drows : g.oh;
       long np = (long)(oy1 - oy) * g.ow;
       if (gz_sgemm_isa(isa, 1, 0, g.kc, np, d->oc, 1.0f, w, g.kc, dyn + (long)oy * g.ow, g.ohw, 0.0f, col, np, gws,
                        gwsb, e))
@@ -292,8 +310,8 @@ int gz_conv2d_backward_weights_isa(int isa, const gz_conv2d *d, const float *x, 
       beta = 1.0f;
       continue;
     }
-    for (int oy = 0; oy < g.oh; oy += (int)g.rows) {
-      int oy1 = oy + (int)g.rows < g.oh ? oy + (int)g.rows : g.oh;
+    for (int oy = 0; oy < g.oh; oy += (int)g.brows) {
+      int oy1 = oy + (int)g.brows < g.oh ? oy + (int)g.brows : g.oh;
       long np = (long)(oy1 - oy) * g.ow;
       im2col(d, &g, xn, oy, oy1, col);
       if (gz_sgemm_isa(isa, 0, 1, d->oc, g.kc, np, 1.0f, dyn + (long)oy * g.ow, g.ohw, col, np, beta, dw, g.kc, gws,

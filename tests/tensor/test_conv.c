@@ -213,8 +213,8 @@ START_TEST(bitwise_across_thread_counts) {
 }
 END_TEST
 
-/* A shape whose im2col is larger than one band (64 MB): several bands per image, all directions. Values
- * in [0, 1), so the scale S of the tolerance is the result itself. */
+/* A shape whose backward passes take several im2col bands per image (4 MB bands, and more than the
+ * 64 MB cap in all). Values in [0, 1), so the scale S of the tolerance is the result itself. */
 START_TEST(banded_im2col_matches_reference) {
   const gz_conv2d d = {1, 256, 100, 100, 4, 3, 3, 1, 1, 1, 1};
   conv_data c;

@@ -250,4 +250,8 @@ int gz_reduce(const gz_tensor *x, unsigned axes, gz_reduce_op op, gz_tensor *y, 
 int gz_amsgrad_step(float *param, const float *grad, float *m, float *v, float *vmax, size_t n, const gz_adam_hp *hp,
                     gz_err *e);
 
+/* ------------------------------------------------------------------ GEMM and convolution (tensor/kernels.h) */
+
+#include "tensor/kernels.h"
+
 #endif

@@ -7,23 +7,10 @@ usage: torch_conv_bench.py THREADS WARMUP REPS n,ic,ih,iw,oc,kh,kw,sh,sw,ph,pw,b
 prints one line per problem: fwd_median fwd_min fwd_max bwd_data_median ... bwd_weights_median ... (seconds)
 """
 import sys
-import time
 
 import torch
+from torch_timing import timed
 import torch.nn.functional as F
-
-
-def timed(fn, warmup, reps):
-    for _ in range(warmup):
-        fn()
-    t = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        fn()
-        t.append(time.perf_counter() - t0)
-    t.sort()
-    med = t[len(t) // 2] if len(t) % 2 else 0.5 * (t[len(t) // 2 - 1] + t[len(t) // 2])
-    return (med, t[0], t[-1])
 
 
 def main():

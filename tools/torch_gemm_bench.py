@@ -11,9 +11,9 @@ usage: torch_gemm_bench.py THREADS WARMUP REPS M,N,K[,ta,tb] ...
 prints one line per problem: M N K ta tb mm_median mm_min mm_max dnn_median dnn_min dnn_max (seconds)
 """
 import sys
-import time
 
 import torch
+from torch_timing import timed
 import torch.nn.functional as F
 
 
@@ -36,19 +36,6 @@ def main():
         w = a2.contiguous().reshape(m, k, 1, 1)
         dnn = timed(lambda: F.conv2d(x, w), warmup, reps)
         print(m, n, k, ta, tb, "%.9f %.9f %.9f %.9f %.9f %.9f" % (mm + dnn), flush=True)
-
-
-def timed(fn, warmup, reps):
-    for _ in range(warmup):
-        fn()
-    t = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        fn()
-        t.append(time.perf_counter() - t0)
-    t.sort()
-    med = t[len(t) // 2] if len(t) % 2 else 0.5 * (t[len(t) // 2 - 1] + t[len(t) // 2])
-    return (med, t[0], t[-1])
 
 
 if __name__ == "__main__":

@@ -6,23 +6,11 @@ OP is bn_fwd, bn_bwd, relu, relu_bwd, maxpool, maxpool_bwd, upsample_bilinear, b
 Prints one line per problem: "OP N,C,H,W median min max" in seconds. The kernels are called directly
 (aten ops, preallocated outputs where PyTorch allows), so the figures are the kernels', not autograd's.
 """
-import statistics
 import sys
-import time
 
 import torch
+from torch_timing import timed
 import torch.nn.functional as F
-
-
-def timed(fn, reps, warmup):
-    for _ in range(warmup):
-        fn()
-    t = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        fn()
-        t.append(time.perf_counter() - t0)
-    return statistics.median(t), min(t), max(t)
 
 
 def problem(op, shape):
@@ -72,7 +60,7 @@ def main():
     for spec in sys.argv[4:]:
         op, dims = spec.split(":")
         shape = tuple(int(v) for v in dims.split(","))
-        med, lo, hi = timed(problem(op, shape), reps, warmup)
+        med, lo, hi = timed(problem(op, shape), warmup, reps)
         print(f"{op} {dims} {med:.6g} {lo:.6g} {hi:.6g}", flush=True)
 
 

@@ -156,7 +156,9 @@ install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/gazeloc
 	install -m 755 $(APP_BINS) $(DESTDIR)$(PREFIX)/bin/
 	install -m 644 $(ALL_LIBS) $(DESTDIR)$(PREFIX)/lib/
-	for m in $(MODULES); do if [ -f $$m/$$m.h ]; then install -d $(DESTDIR)$(PREFIX)/include/gazeloc/$$m && install -m 644 $$m/$$m.h $(DESTDIR)$(PREFIX)/include/gazeloc/$$m/; fi; done
+	for m in $(MODULES); do if [ -f $$m/$$m.h ]; then install -d $(DESTDIR)$(PREFIX)/include/gazeloc/$$m && install -m 644 $$m/*.h $(DESTDIR)$(PREFIX)/include/gazeloc/$$m/; fi; done
+	# the labeler's rule files, where gazeloc-label looks for them after installation
+	cd labeler/rules && find . -type f -name '*.txt' -exec install -D -m 644 {} $(DESTDIR)$(PREFIX)/share/gazeloc/labeler/rules/{} \;
 
 clean:
 	rm -rf build

@@ -1,5 +1,5 @@
 /* Random affine augmentation, exactly as torchvision applies it to tensors (see augment.h). */
-#include "data/augment.h"
+#include "data/data.h"
 
 #include <math.h>
 

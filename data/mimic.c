@@ -1,5 +1,5 @@
 /* MIMIC-CXR-JPG tables: join metadata, split and CheXpert labels; keep what the paper keeps. */
-#include "data/mimic.h"
+#include "data/data.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -175,7 +175,7 @@ int gz_mimic_load(const char *root, const long *val_subjects, int n_val, gz_mimi
     im.split = ds->split;
     if (im.split == GZ_TRAIN && vs && bsearch(&im.subject_id, vs, (size_t)n_val, sizeof *vs, cmp_long))
       im.split = GZ_VALIDATE;
-    for (int k = 0; k < GZ_N_LABELS; k++) im.label[k] = (sl->bits >> k) & 1u;
+    for (int k = 0; k < GZ_NLABELS; k++) im.label[k] = (sl->bits >> k) & 1u;
     m->images[kept++] = im;
   }
   m->n = kept;

@@ -7,6 +7,7 @@
 #include <stddef.h>
 
 #include "base/base.h"
+#include "gaze/gaze.h"
 
 /* Area under the ROC curve of scores against binary labels (0/1), ties counted half, exactly as
  * sklearn.metrics.roc_auc_score. Returns -1 with e set when one class is absent (AUC undefined).
@@ -18,8 +19,7 @@ int gz_auc(const float *score, const unsigned char *label, size_t n, double *wor
 #define GZ_N_THRESHOLDS 26
 extern const float gz_thresholds[GZ_N_THRESHOLDS];
 
-/* IoU of (heat > thr) against a binary mask over n pixels; an empty union gives 0 (the authors set NaN to 0). */
-double gz_iou_thresholded(const float *heat, const unsigned char *mask, size_t n, float thr);
+/* IoU of a thresholded heatmap against a mask: gz_iou() of gaze/ (eval builds on gaze). */
 
 /* Picks, for one label and heatmap kind, the threshold whose validation IoU averaged over the seeds is
  * highest: val_iou[s * n_thr + t] for seed s. Ties go to the first (numpy argmax). Returns the index. */

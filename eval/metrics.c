@@ -41,16 +41,6 @@ int gz_auc(const float *score, const unsigned char *label, size_t n, double *wor
   return 0;
 }
 
-double gz_iou_thresholded(const float *heat, const unsigned char *mask, size_t n, float thr) {
-  size_t inter = 0, uni = 0;
-  for (size_t i = 0; i < n; i++) {
-    int p = heat[i] > thr, g = mask[i] != 0;
-    inter += (size_t)(p & g);
-    uni += (size_t)(p | g);
-  }
-  return uni ? (double)inter / (double)uni : 0.0;
-}
-
 int gz_best_threshold(const double *val_iou, int n_seeds, int n_thr) {
   int best = 0;
   double best_v = -INFINITY;

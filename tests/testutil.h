@@ -45,4 +45,18 @@ static inline char *tu_write(const char *dir, const char *name, const char *s, s
   return path;
 }
 
+/* Runs fn(arg) in a child process and returns its exit status (0 = success). Unchecked fixtures run in the
+ * runner process, which forks every test afterwards: libgomp is not fork-safe, so work that uses OpenMP
+ * (most of the library) must not run in the runner itself, or every later test that uses OpenMP hangs. */
+#include <sys/wait.h>
+#include <unistd.h>
+static inline int tu_in_child(int (*fn)(void *), void *arg) {
+  fflush(stdout), fflush(stderr);
+  pid_t pid = fork();
+  if (pid == 0) _exit(fn(arg) ? 1 : 0);
+  int status = 0;
+  if (pid < 0 || waitpid(pid, &status, 0) < 0) return -1;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
 #endif

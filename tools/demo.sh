@@ -9,17 +9,21 @@ stage() { printf '\n== %s\n' "$1"; }
 have() { [ -x "$BIN/gazeloc-$1" ]; }
 
 stage "1. synthetic REFLACX + MIMIC-CXR-JPG dataset"
-if have synth; then "$BIN/gazeloc-synth" --out "$OUT/data" --seed 1 --preset demo
+if have synth; then "$BIN/gazeloc-synth" --out "$OUT/data" --seed 1 --preset demo --examples 4 --force
 else echo "gazeloc-synth is not built yet (issue: synthetic dataset); skipping"; fi
 
 stage "2. report labeler"
 if have label && [ -d "$OUT/data/reflacx/main_data" ]; then
   "$BIN/gazeloc-label" "$OUT/data/reflacx/main_data" --out "$OUT/labels.csv"
+  echo "labeler against the readers' own labels (metadata certainty > 0):"
+  "$BIN/gazeloc-label" "$OUT/data/reflacx/main_data" --evaluate "$OUT/data/reflacx/main_data/metadata_phase_3.csv" | tail -12
 else echo "gazeloc-label or the dataset is not there yet (issues: labeler, synthetic dataset); skipping"; fi
 
 stage "3. eye-tracking heatmaps"
 if have etmaps && [ -d "$OUT/data/reflacx/main_data" ]; then
-  "$BIN/gazeloc-etmaps" "$OUT/data/reflacx/main_data" --out "$OUT/etmaps"
+  "$BIN/gazeloc-etmaps" "$OUT/data/reflacx/main_data" --labels "$OUT/labels.csv" --mimic "$OUT/data/mimic" --out "$OUT/etmaps" --limit 20
+  echo "the paper's section 2.8 search of accumulation windows (top 10):"
+  "$BIN/gazeloc-etmaps" "$OUT/data/reflacx/main_data" --labels "$OUT/labels.csv" --out "$OUT/etmaps" --search --quiet | head -12
 else echo "gazeloc-etmaps or the dataset is not there yet (issues: eye tracking, synthetic dataset); skipping"; fi
 
 stage "4. training and evaluation"

@@ -1,5 +1,5 @@
 /* Random affine augmentation: identical to torchvision on tensors, and image, maps and masks stay aligned. */
-#include "data/augment.h"
+#include "data/data.h"
 #include "testutil.h"
 
 #include <math.h>

@@ -1,5 +1,5 @@
 /* MIMIC-CXR-JPG tables: the paper's filters and label mapping on a hand-made table with every case. */
-#include "data/mimic.h"
+#include "data/data.h"
 #include "testutil.h"
 
 static const char *metadata =
@@ -35,7 +35,7 @@ static char *fixture(void) {
 }
 
 static void expect_labels(const gz_mimic_image *im, const char *want) {
-  for (int k = 0; k < GZ_N_LABELS; k++)
+  for (int k = 0; k < GZ_NLABELS; k++)
     ck_assert_msg(im->label[k] == (unsigned char)(want[k] - '0'), "%s label %d", im->dicom_id, k);
 }
 

@@ -70,11 +70,11 @@ END_TEST
 
 START_TEST(iou_and_thresholds) {
   float h[] = {0.0f, 0.2f, 0.5f, 0.9f};
-  unsigned char m[] = {0, 1, 1, 0};
-  ck_assert(fabs(gz_iou_thresholded(h, m, 4, 0.1f) - 2.0 / 3.0) < 1e-15); /* pred {1,2,3}, gt {1,2} */
-  ck_assert(fabs(gz_iou_thresholded(h, m, 4, 0.5f) - 0.0) < 1e-15);       /* strict: 0.5 is not > 0.5 */
-  unsigned char none[] = {0, 0, 0, 0};
-  ck_assert(gz_iou_thresholded(h, none, 4, 0.95f) == 0.0); /* empty union is 0, not NaN */
+  float m[] = {0, 1, 1, 0};
+  ck_assert(fabs(gz_iou(h, m, 4, 0.1f) - 2.0 / 3.0) < 1e-15); /* pred {1,2,3}, gt {1,2} */
+  ck_assert(fabs(gz_iou(h, m, 4, 0.5f) - 0.0) < 1e-15);       /* strict: 0.5 is not > 0.5 */
+  float none[] = {0, 0, 0, 0};
+  ck_assert(gz_iou(h, none, 4, 0.95f) == 0.0); /* empty union is 0, not NaN */
   ck_assert_int_eq(GZ_N_THRESHOLDS, 26);
   ck_assert(gz_thresholds[7] == 0.2f && gz_thresholds[22] == 0.95f && gz_thresholds[25] == 0.999f);
   /* two seeds, four thresholds: means .25 .5 .5 .1 -> first maximum (index 1), as numpy.argmax */

@@ -151,6 +151,9 @@ typedef struct gz_resnet_out {
 } gz_resnet_out;
 
 int gz_resnet50_init(gz_resnet *r, const gz_resnet_config *cfg, gz_err *e);
+/* Registers the ResNet's layers (stem and layer1..layer4, no fc; r->cfg.in_channels is read) into model m
+ * with names prefixed by `prefix` ("" for torchvision's own names): how a bigger model embeds it. */
+int gz_resnet50_build(gz_model *m, gz_resnet *r, const char *prefix, gz_err *e);
 void gz_resnet50_free(gz_resnet *r);
 /* Forward of x [N, in_channels, H, W]; stops after layer `upto` (1..4; 4 = whole net, with the head if
  * any). training: BN uses (and updates) batch statistics. */

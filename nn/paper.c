@@ -1,38 +1,15 @@
 /* The paper's network (method.md sections 2-3; nn.h "the paper's model"): the multi-resolution ResNet-50
  * encoder, CNN Block 5 and the multi-task decoder, in one gz_model so that one Adam pass and one
- * checkpoint cover all of it. The ResNet's forward is nn/resnet.c's; its layers are registered here under
- * the `encoder.` prefix (resnet.c builds into a model of its own, without a prefix). */
+ * checkpoint cover all of it. The ResNet is nn/resnet.c's (gz_resnet50_build registers its layers into this
+ * model under the `encoder.` prefix; gz_resnet50_forward runs it). */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "nn/nn.h"
 
-static const int blocks_per_layer[4] = {3, 4, 6, 3}; /* as nn/resnet.c (torchvision's resnet50) */
-static const int planes_of_layer[4] = {64, 128, 256, 512};
-enum { EXPANSION = 4, B5_CH = 512 };
+enum { B5_CH = 512 };
 static const int dec_ch[4] = {B5_CH, 128, 64, GZ_PAPER_CLASSES};
-
-/* torchvision's Bottleneck under `encoder.layerL.I` (same order, shapes and init as nn/resnet.c). */
-static int bottleneck_init(gz_model *m, gz_bottleneck *b, const char *name, int inplanes, int planes, int stride,
-                           gz_err *e) {
-  char n[96];
-#define SUB(leaf) (snprintf(n, sizeof n, "%s.%s", name, leaf), n)
-  memset(b, 0, sizeof *b);
-  if (gz_conv_init(m, &b->conv1, SUB("conv1"), inplanes, planes, 1, 1, 0, 0, e) ||
-      gz_bn_init(m, &b->bn1, SUB("bn1"), planes, e) ||
-      gz_conv_init(m, &b->conv2, SUB("conv2"), planes, planes, 3, stride, 1, 0, e) ||
-      gz_bn_init(m, &b->bn2, SUB("bn2"), planes, e) ||
-      gz_conv_init(m, &b->conv3, SUB("conv3"), planes, planes * EXPANSION, 1, 1, 0, 0, e) ||
-      gz_bn_init(m, &b->bn3, SUB("bn3"), planes * EXPANSION, e))
-    return -1;
-  b->has_down = stride != 1 || inplanes != planes * EXPANSION;
-  if (b->has_down && (gz_conv_init(m, &b->down, SUB("downsample.0"), inplanes, planes * EXPANSION, 1, stride, 0, 0, e) ||
-                      gz_bn_init(m, &b->down_bn, SUB("downsample.1"), planes * EXPANSION, e)))
-    return -1;
-#undef SUB
-  return 0;
-}
 
 /* nn.Conv2d's default reset_parameters: kaiming_uniform_(a=sqrt(5)) = U(+-1/sqrt(fan_in)), bias likewise. */
 static int torch_conv_init(gz_model *m, gz_conv_layer *c, const char *name, int ic, int oc, int k, int pad, int bias,
@@ -48,18 +25,7 @@ static int torch_conv_init(gz_model *m, gz_conv_layer *c, const char *name, int 
 
 static int build(gz_paper *p, gz_err *e) {
   gz_model *m = &p->m;
-  gz_resnet *r = &p->enc;
-  if (gz_conv_init(m, &r->conv1, "encoder.conv1", 3, 64, 7, 2, 3, 0, e) || gz_bn_init(m, &r->bn1, "encoder.bn1", 64, e))
-    return -1;
-  int inplanes = 64, k = 0;
-  for (int l = 0; l < 4; l++)
-    for (int i = 0; i < blocks_per_layer[l]; i++, k++) {
-      char name[48];
-      snprintf(name, sizeof name, "encoder.layer%d.%d", l + 1, i);
-      if (bottleneck_init(m, &r->blocks[k], name, inplanes, planes_of_layer[l], (i == 0 && l > 0) ? 2 : 1, e))
-        return -1;
-      inplanes = planes_of_layer[l] * EXPANSION;
-    }
+  if (gz_resnet50_build(m, &p->enc, "encoder.", e)) return -1; /* torchvision's layers, prefixed */
   /* CNN Block 5 (section 3): 3072 (or 2048) -> 512, 3x3, no bias; BN(512) with the default momentum 0.1 */
   int enc_ch = p->cfg.multires ? 1024 + 2048 : 2048;
   if (torch_conv_init(m, &p->b5_conv, "block5.conv", enc_ch, B5_CH, 3, 1, 0, e) ||

@@ -13,7 +13,7 @@ enum { EXPANSION = 4 };
  * shape changes. */
 static int bottleneck_init(gz_model *m, gz_bottleneck *b, const char *name, int inplanes, int planes, int stride,
                            gz_err *e) {
-  char n[96];
+  char n[160];
 #define SUB(leaf) (snprintf(n, sizeof n, "%s.%s", name, leaf), n)
   memset(b, 0, sizeof *b);
   if (gz_conv_init(m, &b->conv1, SUB("conv1"), inplanes, planes, 1, 1, 0, 0, e) ||
@@ -31,19 +31,26 @@ static int bottleneck_init(gz_model *m, gz_bottleneck *b, const char *name, int 
   return 0;
 }
 
-static int build(gz_resnet *r, gz_err *e) {
-  gz_model *m = &r->m;
-  if (gz_conv_init(m, &r->conv1, "conv1", r->cfg.in_channels, 64, 7, 2, 3, 0, e) || gz_bn_init(m, &r->bn1, "bn1", 64, e))
+int gz_resnet50_build(gz_model *m, gz_resnet *r, const char *prefix, gz_err *e) {
+  char name[96], name2[96];
+  snprintf(name, sizeof name, "%sconv1", prefix);
+  snprintf(name2, sizeof name2, "%sbn1", prefix);
+  if (gz_conv_init(m, &r->conv1, name, r->cfg.in_channels, 64, 7, 2, 3, 0, e) || gz_bn_init(m, &r->bn1, name2, 64, e))
     return -1;
   int inplanes = 64, k = 0;
   for (int l = 0; l < 4; l++)
     for (int i = 0; i < blocks_per_layer[l]; i++, k++) {
-      char name[32];
-      snprintf(name, sizeof name, "layer%d.%d", l + 1, i);
+      snprintf(name, sizeof name, "%slayer%d.%d", prefix, l + 1, i);
       int stride = (i == 0 && l > 0) ? 2 : 1;
       if (bottleneck_init(m, &r->blocks[k], name, inplanes, planes_of_layer[l], stride, e)) return -1;
       inplanes = planes_of_layer[l] * EXPANSION;
     }
+  return 0;
+}
+
+static int build(gz_resnet *r, gz_err *e) {
+  gz_model *m = &r->m;
+  if (gz_resnet50_build(m, r, "", e)) return -1;
   if (r->cfg.num_classes > 0 && gz_linear_init(m, &r->fc, "fc", 512 * EXPANSION, r->cfg.num_classes, 1, e)) return -1;
   return 0;
 }

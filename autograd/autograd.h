@@ -90,10 +90,24 @@ typedef enum gz_op {
   GZ_OP_SUM,         /* over axes                              */
   GZ_OP_MEAN,        /* over axes                              */
   GZ_OP_RESHAPE,     /* a view with its own gradient           */
+  GZ_OP_MIL_LOSS,    /* the paper's L_I (Eq. 5), a gz_ext_op   */
+  GZ_OP_DECODER_LOSS,/* the paper's L_T (Eq. 6), a gz_ext_op   */
+  GZ_OP_MIL_CK,      /* the paper's C_k (Eq. 1), a gz_ext_op   */
   GZ_OP_COUNT
 } gz_op;
 
 #define GZ_NODE_MAX_IN 4
+
+/* A fused op whose kernel belongs to a higher module (nn's losses, nn/loss.h): autograd may not call nn,
+ * so the node carries the kernel. forward computes y from x; backward gets dy and writes (accumulate 0)
+ * or adds (accumulate 1) dL/dx into dx. ctx holds the op's constant arguments (targets, labels, options);
+ * it and what it points to must stay unchanged until the tape is reset (backward and replay read them). */
+typedef struct gz_ext_op {
+  int (*forward)(const void *ctx, const gz_tensor *x, gz_tensor *y, gz_err *e);
+  int (*backward)(const void *ctx, const gz_tensor *x, const gz_tensor *dy, gz_tensor *dx, int accumulate,
+                  gz_err *e);
+  const void *ctx;
+} gz_ext_op;
 
 /* One recorded op: inputs, output, what backward needs, the op's attributes. */
 typedef struct gz_node {
@@ -110,6 +124,7 @@ typedef struct gz_node {
     unsigned axes;   /* sum, mean */
     float scale;     /* scale */
     int inplace;     /* relu, add: the output overwrites the (first) input */
+    const gz_ext_op *ext; /* the gz_ext_op rows (losses) */
   } a;
 } gz_node;
 
@@ -204,6 +219,10 @@ gz_value *gz_ag_bce_logits(gz_tape *t, gz_value *x, gz_value *target, gz_err *e)
 gz_value *gz_ag_sum(gz_tape *t, gz_value *x, unsigned axes, gz_err *e);  /* bit d = reduce dim d */
 gz_value *gz_ag_mean(gz_tape *t, gz_value *x, unsigned axes, gz_err *e);
 gz_value *gz_ag_reshape(gz_tape *t, gz_value *x, int ndim, const int64_t *shape, gz_err *e);
+/* One gz_ext_op node of table row `op` (a GZ_OP_*_LOSS / GZ_OP_MIL_CK row): y [shape] = ext->forward(x).
+ * *ext is copied into the step arena; ext->ctx is not (see gz_ext_op). autograd/ops_loss.c. */
+gz_value *gz_ag_ext(gz_tape *t, gz_op op, const gz_ext_op *ext, gz_value *x, int ndim, const int64_t *shape,
+                    gz_err *e);
 
 /* ------------------------------------------------------------------ gradient check (autograd/gradcheck.c)
  * For the recorded graph ending in y and the loss L = sum(y * r) with r fixed random (seeded), compares

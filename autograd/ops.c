@@ -24,6 +24,7 @@
  *   reshape       a view                                    dx = dy
  */
 #include "autograd/autograd.h"
+#include "autograd/tape_internal.h"
 
 #include <string.h>
 
@@ -385,4 +386,8 @@ const gz_op_info gz_op_table[GZ_OP_COUNT] = {
     [GZ_OP_SUM] = {"sum", reduce_fwd, reduce_bwd, "axes"},
     [GZ_OP_MEAN] = {"mean", reduce_fwd, reduce_bwd, "axes"},
     [GZ_OP_RESHAPE] = {"reshape", reshape_fwd, reshape_bwd, "nothing (a view of x)"},
+    /* kernels of nn (the paper's losses) reached through n->a.ext: autograd/ops_loss.c */
+    [GZ_OP_MIL_LOSS] = {"mil_loss", gz_ext_op_forward, gz_ext_op_backward, "its context (b, y, A, options)"},
+    [GZ_OP_DECODER_LOSS] = {"decoder_loss", gz_ext_op_forward, gz_ext_op_backward, "its context (target, y, A)"},
+    [GZ_OP_MIL_CK] = {"mil_ck", gz_ext_op_forward, gz_ext_op_backward, "its context (the C_k range)"},
 };

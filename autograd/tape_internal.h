@@ -8,4 +8,8 @@
  * when recording and some input needs a gradient, appends it to the tape. */
 int gz_tape_run(gz_tape *t, gz_node *n, gz_err *e);
 
+/* The op table's forward and backward of the gz_ext_op rows (autograd/ops_loss.c). */
+int gz_ext_op_forward(gz_tape *t, gz_node *n, gz_err *e);
+int gz_ext_op_backward(gz_tape *t, gz_node *n, gz_err *e);
+
 #endif

@@ -13,6 +13,7 @@
 
 #include "autograd/autograd.h"
 #include "base/base.h"
+#include "nn/loss.h"
 
 enum gz_dtype { GZ_F32 = 0, GZ_I64 = 1, GZ_F64 = 2 };
 
@@ -175,5 +176,64 @@ int gz_model_save(const gz_model *m, const gz_adam *opt, const gz_rng *rng, cons
  * an error unless they are optimizer state); opt and rng (may be NULL) are restored when given, which
  * then requires the file to have them. */
 int gz_model_load(gz_model *m, gz_adam *opt, gz_rng *rng, const char *path, gz_err *e);
+
+/* ------------------------------------------------------------------ the paper's model (nn/paper.c)
+ * method.md section 3 (encoder, CNN Block 5) and section 2 (decoder), as the authors' code builds them:
+ *   x [B,3,S,S] -> (ImageNet normalization again, gotcha 2) -> ResNet-50 conv1..layer4 ->
+ *   [layer3, nearest-upsampled layer4] (3072 ch, S/16; or layer4 only, 2048 ch, S/32) ->
+ *   Block 5: conv3x3 (no bias) -> BN(512, momentum 0.1) -> ReLU = A [B,512,G,G] -> conv1x1 (bias) = gamma
+ *   decoder(A): 3 x [bilinear x2 (align_corners) -> conv3x3 (pad 1, bias) -> BN(momentum 0.01)], ReLU
+ *   between blocks, none after the last: 512 -> 128 -> 64 -> 10, z [B,10,8G,8G] logits.
+ * Parameter names (checkpoints; docs/model.md): `encoder.` + torchvision's names (encoder.conv1.weight,
+ * encoder.layer3.5.bn2.running_var, ...; no fc), `block5.conv.weight`, `block5.bn.*`, `block5.classifier.
+ * {weight,bias}`, `decoder.{0,1,2}.conv.{weight,bias}`, `decoder.{0,1,2}.bn.*`.
+ * Initialization: torchvision's for the ResNet (gz_conv_init, gz_bn_init); PyTorch's default
+ * (kaiming_uniform_(a=sqrt(5)): weight and bias uniform in +-1/sqrt(fan_in)) for Block 5 and the decoder
+ * convolutions; BN weight 1, bias 0. */
+#define GZ_PAPER_CLASSES 10
+
+typedef struct gz_paper_config {
+  int multires;        /* 1: layer3 + nearest-upsampled layer4 -> 3072 ch at S/16 (paper); 0: layer4, S/32 */
+  int decoder;         /* 1: the three-block decoder (multi-task); 0: none */
+  int normalize_twice; /* 1: the model applies ImageNet mean/std itself (the loader already did once) */
+} gz_paper_config;
+
+typedef struct gz_paper {
+  gz_model m;              /* every parameter and buffer (params/grads/moments arenas, names) */
+  gz_paper_config cfg;
+  gz_resnet enc;           /* the ResNet's layers; their tensors are in m (enc.m is unused) */
+  gz_conv_layer b5_conv, b5_cls;
+  gz_bn_layer b5_bn;
+  gz_conv_layer dec_conv[3];
+  gz_bn_layer dec_bn[3];
+} gz_paper;
+
+int gz_paper_init(gz_paper *p, const gz_paper_config *cfg, uint64_t seed, gz_err *e);
+void gz_paper_free(gz_paper *p);
+/* Copies a torchvision ResNet-50 state_dict (converted by tools/pth_to_safetensors.py; fc.* ignored) into
+ * the encoder.* tensors: ImageNet weights for the paper's default. Every other tensor is left as is. */
+int gz_paper_load_encoder(gz_paper *p, const char *path, gz_err *e);
+
+typedef struct gz_paper_out {
+  gz_value *gamma; /* [B,10,G,G] grid logits */
+  gz_value *act;   /* [B,512,G,G] post-ReLU Block-5 activations (retain_grad set: dC_k/dA stays in act->grad) */
+  gz_value *dec;   /* [B,10,8G,8G] decoder logits, or NULL without decoder */
+} gz_paper_out;
+
+/* training: BN with batch statistics (running statistics updated), else running statistics. S must be a
+ * multiple of 32. */
+int gz_paper_forward(gz_paper *p, gz_tape *t, gz_value *x, int training, gz_paper_out *o, gz_err *e);
+
+/* The losses as tape ops (nn/paper_loss.c over the fused kernels of nn/loss.h). The buffers b, y,
+ * annotated are copied into the step arena; `target` is not and must stay unchanged until the tape is
+ * reset. b may be NULL when no image is annotated. Scalars are [1] tensors. */
+gz_value *gz_ag_mil_loss(gz_tape *t, gz_value *gamma, const float *b /* [B,K,G,G] */, const float *y /* [B,K] */,
+                         const unsigned char *annotated /* [B] */, const gz_mil_opts *o, gz_err *e); /* [1] L_I, Eq. 5 */
+gz_value *gz_ag_decoder_loss(gz_tape *t, gz_value *z, const float *target /* [B,K,H,W] */, const float *y,
+                             const unsigned char *annotated, gz_err *e); /* [1] L_T, Eq. 6 */
+gz_value *gz_ag_ck(gz_tape *t, gz_value *gamma, int ck_range, gz_err *e); /* [B,K] C_k, Eq. 1 */
+/* Eq. 7: lambda_T L_T + L_I (l_t may be NULL: the model without decoder). */
+gz_value *gz_ag_paper_loss(gz_tape *t, gz_value *l_i, gz_value *l_t, float lambda_t, gz_err *e);
+#define GZ_PAPER_LAMBDA_T 300.0f
 
 #endif

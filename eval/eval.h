@@ -1,6 +1,7 @@
 /* eval: the paper's evaluation (spec method.md section 6): AUC per label, IoU per label over the images
  * whose ellipse label is positive, threshold selection on validation IoU averaged over seeds, and
- * 95 % intervals over seeds. Heatmap methods, tables and overlay images arrive with the training issue. */
+ * 95 % intervals over seeds; the three heatmap kinds (GradCAM included), scoring a trained model, result
+ * tables and overlay pictures; the configuration of a training run. */
 #ifndef GAZELOC_EVAL_H
 #define GAZELOC_EVAL_H
 
@@ -9,7 +10,9 @@
 #include <stdio.h>
 
 #include "base/base.h"
+#include "data/data.h"
 #include "gaze/gaze.h"
+#include "nn/nn.h"
 
 /* Area under the ROC curve of scores against binary labels (0/1), ties counted half, exactly as
  * sklearn.metrics.roc_auc_score. Returns -1 with e set when one class is absent (AUC undefined).
@@ -132,5 +135,27 @@ const char *gz_run_method_name(int method);
 char *gz_run_config_json(const gz_run_config *c, const gz_run_state *s);
 /* what names the file in messages; s may be NULL. */
 int gz_run_config_parse(const char *json, const char *what, gz_run_config *c, gz_run_state *s, gz_err *e);
+
+/* ------------------------------------------------------------------ scoring a model (score.c)
+ * Batch norm in eval mode; batches from data/'s loader, in list order, without augmentation. */
+enum gz_heat_kind { GZ_HEAT_ACT = 0, GZ_HEAT_UNET = 1, GZ_HEAT_CAM = 2, GZ_N_HEAT = 3 };
+/* "activations" (sigmoid(gamma), the authors' "ellipse"), "decoder" ("unet"), "gradcam" ("cam"). */
+extern const char *const gz_heat_names[GZ_N_HEAT];
+
+/* Per-label AUC of C_k (Eq. 1, fixed 0.98 range) against the list's labels; NaN where one class is absent;
+ * *mean over the labels that have both. */
+int gz_score_auc(gz_paper *net, gz_tape *t, const gz_dataset *d, const gz_sample_list *list, int batch, int threads,
+                 double per_label[GZ_NLABELS], double *mean, gz_err *e);
+/* A bit for `kinds`: compute GradCAM by backpropagating through the whole network once per label, as the
+ * authors' gradcam.py, instead of through the head alone (the same gradient; the tests' reference). */
+#define GZ_HEAT_CAM_BACKPROP (1u << 8)
+/* The heatmaps of one batch at S x S: maps[h] [n,10,S,S] for each kind h in the bit set `kinds`, only for
+ * the (image, label) pairs with need[i*10+k] set (need may be NULL = all). The decoder kind needs a model with
+ * a decoder (left untouched otherwise). */
+int gz_score_heatmaps(gz_paper *net, gz_tape *t, const gz_batch *b, const unsigned char *need, unsigned kinds,
+                      float *maps[GZ_N_HEAT], gz_err *e);
+/* Per-label IoU at the 26 thresholds on a REFLACX list, one accumulator per kind. */
+int gz_score_iou(gz_paper *net, gz_tape *t, const gz_dataset *d, const gz_sample_list *list, int batch, int threads,
+                 unsigned kinds, gz_iou_acc acc[GZ_N_HEAT], gz_err *e);
 
 #endif

@@ -112,6 +112,7 @@ typedef struct gz_run_config {
   int method;            /* gz_method of data/: 0 unannotated, 1 ellipse, 2 et */
   char preset[16];
   int size, batch, epochs, val_every;
+  int batches_per_epoch; /* 0: the whole training list each epoch; N: the first N batches of its order */
   double lr, weight_decay, lambda_a, lambda_t;
   /* the ablation switches of Table 7 (all 1 in the full model) */
   int label_specific;    /* 0: the whole-report map for every positive label */

@@ -18,7 +18,7 @@ int gz_run_preset(gz_run_config *c, const char *preset, gz_err *e) {
     c->size = 512, c->batch = 20, c->epochs = 60;
   } else if (!strcmp(preset, "demo")) {
     /* small enough that three methods train in minutes on two cores (docs/training.md) */
-    c->size = 128, c->batch = 8, c->epochs = 6;
+    c->size = 128, c->batch = 8, c->epochs = 3;
   } else {
     return gz_fail(e, GZ_EINVAL, "--preset: unknown preset '%s' (paper, demo)", preset);
   }
@@ -37,6 +37,7 @@ char *gz_run_config_json(const gz_run_config *c, const gz_run_state *s) {
   cJSON_AddNumberToObject(j, "size", c->size);
   cJSON_AddNumberToObject(j, "batch", c->batch);
   cJSON_AddNumberToObject(j, "epochs", c->epochs);
+  cJSON_AddNumberToObject(j, "batches_per_epoch", c->batches_per_epoch);
   cJSON_AddNumberToObject(j, "lr", c->lr);
   cJSON_AddNumberToObject(j, "weight_decay", c->weight_decay);
   cJSON_AddNumberToObject(j, "lambda_a", c->lambda_a);
@@ -88,14 +89,15 @@ int gz_run_config_parse(const char *json, const char *what, gz_run_config *c, gz
   snprintf(c->preset, sizeof c->preset, "%s", p->valuestring);
   c->seed = strtoull(sd->valuestring, NULL, 10);
   double v[13];
-  const char *keys[13] = {"size",     "batch",   "epochs",         "lr",       "weight_decay",
-                          "lambda_a", "lambda_t", "multires",      "decoder",  "balanced",
-                          "label_specific", "normalize_twice", "epochs"};
+  const char *keys[13] = {"size",     "batch",    "epochs",   "lr",       "weight_decay",
+                          "lambda_a", "lambda_t", "multires", "decoder",  "balanced",
+                          "label_specific", "normalize_twice", "batches_per_epoch"};
   for (int k = 0; k < 13; k++)
     if (get_num(j, keys[k], &v[k], what, e)) goto done;
   c->size = (int)v[0], c->batch = (int)v[1], c->epochs = (int)v[2], c->lr = v[3], c->weight_decay = v[4];
   c->lambda_a = v[5], c->lambda_t = v[6], c->multires = (int)v[7], c->decoder = (int)v[8], c->balanced = (int)v[9];
-  c->label_specific = (int)v[10], c->normalize_twice = (int)v[11], c->val_every = 1;
+  c->label_specific = (int)v[10], c->normalize_twice = (int)v[11], c->batches_per_epoch = (int)v[12];
+  c->val_every = 1;
   if (s) {
     double a = 0, b = 0, d = 0;
     if (get_num(j, "epoch", &a, what, e) || get_num(j, "best_epoch", &b, what, e) || get_num(j, "best_auc", &d, what, e))

@@ -32,6 +32,7 @@ static const char usage[] =
     "  --init FILE         start from converted ImageNet weights (tools/pth_to_safetensors.py)\n"
     "  --resume            continue from OUT/last.safetensors\n"
     "  --epochs N, --batch N, --size N, --lr X   override the preset\n"
+    "  --batches-per-epoch N  train on the first N batches of each epoch's order (smoke tests)\n"
     "  ablations (Table 7): --whole-report, --no-balanced, --no-multires, --no-decoder; --normalize-once\n"
     "  --threads N         loader threads (default 2)\n"
     "  --quiet             no progress line\n";
@@ -127,10 +128,11 @@ static int train_epoch(train_run *r, int epoch, double *mean_loss, gz_err *e) {
   gz_loader ld;
   if (gz_loader_start(&ld, &r->ds, &r->ds.train, r->cfg.batch, 1, 1, 1, r->cfg.seed, (uint64_t)epoch, r->threads, 0, e))
     return -1;
-  char label[64], extra[160];
+  char label[64], extra[160] = "";
   snprintf(label, sizeof label, "epoch %d/%d", epoch, r->cfg.epochs);
   gz_progress p;
-  gz_progress_start(&p, label, ld.nbatches);
+  int total = r->cfg.batches_per_epoch && r->cfg.batches_per_epoch < ld.nbatches ? r->cfg.batches_per_epoch : ld.nbatches;
+  gz_progress_start(&p, label, total);
   p.enabled = p.enabled && !r->quiet;
   double sum = 0, t0 = gz_now();
   int steps = 0, lrc = 0;
@@ -142,10 +144,11 @@ static int train_epoch(train_run *r, int epoch, double *mean_loss, gz_err *e) {
     snprintf(extra, sizeof extra, "loss %.4f (L_T %.4f)  %.2f img/s", sum / steps, lt,
              steps * r->cfg.batch / (gz_now() - t0));
     gz_progress_update(&p, steps, extra);
+    if (steps == total) break; /* --batches-per-epoch */
   }
   gz_loader_stop(&ld);
   if (lrc) return -1;
-  gz_progress_finish(&p, extra);
+  gz_progress_finish(&p, steps ? extra : NULL);
   *mean_loss = steps ? sum / steps : NAN;
   return 0;
 }
@@ -154,7 +157,7 @@ int main(int argc, char **argv) {
   const char *preset = "demo", *method = NULL, *data = NULL, *mimic = NULL, *reflacx = NULL, *labels = NULL;
   const char *cache = NULL, *out = NULL, *init = NULL, *val_subjects = NULL;
   int resume = 0, epochs = 0, batch = 0, size = 0, whole = 0, nobal = 0, nomr = 0, nodec = 0, once = 0, quiet = 0;
-  int threads = 2;
+  int threads = 2, bpe = 0;
   double lr = 0;
   long long seed = -1;
   for (int i = 1; i < argc; i++) {
@@ -189,6 +192,7 @@ int main(int argc, char **argv) {
       else if (!strcmp(a, "--batch")) batch = (int)x;
       else if (!strcmp(a, "--size")) size = (int)x;
       else if (!strcmp(a, "--threads")) threads = (int)x;
+      else if (!strcmp(a, "--batches-per-epoch")) bpe = (int)x;
       else return die("unknown option %s (see --help)", a);
     }
   }
@@ -203,6 +207,7 @@ int main(int argc, char **argv) {
   if (batch) r.cfg.batch = batch;
   if (size) r.cfg.size = size;
   if (lr > 0) r.cfg.lr = lr;
+  if (bpe) r.cfg.batches_per_epoch = bpe;
   if (seed >= 0) r.cfg.seed = (uint64_t)seed;
   if (whole) r.cfg.label_specific = 0;
   if (nobal) r.cfg.balanced = 0;

@@ -55,7 +55,9 @@ void gz_audit_stats_of(const float *data, int64_t n, gz_audit_stats *s);
 
 /* Compares two traces record by record. Returns 0 when they agree, 1 when they diverge (report says
  * where: the first record whose op or shape differ, or whose statistics differ by more than rel_tol
- * relative to the larger magnitude; with exact, the first whose hash differs), -1 on a bad file. */
+ * relative to the larger magnitude (the mean: to the larger of its magnitude and the values' RMS,
+ * l2 / sqrt(n), since a mean near zero carries only the RMS's precision); with exact, the first whose
+ * hash differs), -1 on a bad file. */
 int gz_audit_compare(const char *path_a, const char *path_b, double rel_tol, int exact, char *report, size_t n,
                      gz_err *e);
 

@@ -1,8 +1,9 @@
 /* The op table: every differentiable op's forward and backward, and what it saves. Read this first.
  *
  * Conventions. Forward computes n->out from n->in (pure: it can be replayed). Backward reads dy =
- * n->out->grad and ADDS into each input's gradient that is wanted (in[i]->requires_grad); gz_value_grad
- * gives that buffer (zeroed on first use). The kernels are the tensor module's (tensor/tensor.h, conv
+ * n->out->grad and ADDS into each input's gradient that is wanted (in[i]->requires_grad); want() gives
+ * that buffer and says whether it was just allocated, in which case the op writes it instead (the same
+ * sum, without zeroing it first). The kernels are the tensor module's (tensor/tensor.h, conv
  * and GEMM in tensor/kernels.h); the constructors that validate shapes and fill nodes are in ops_make.c.
  *
  *   op            forward                                  backward (+= into the inputs)

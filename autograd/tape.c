@@ -1,7 +1,9 @@
 /* The tape: values, nodes, backward in reverse with +=, replay, and the step's memory.
  *
  * Memory: everything a step creates (gz_value structs, activations, saved tensors, activation gradients)
- * is bumped from the tape's arena and released at once by gz_tape_reset. The node array and the
+ * is bumped from the tape's arena and released at once by gz_tape_reset. Within a step, an activation
+ * gradient its producer has consumed goes to a free list, and the next gradient of the same byte size
+ * takes it instead of bumping the arena (the peak then holds a few gradients, not all of them). The node array and the
  * workspace are allocated outside the step: the node array at init, the workspace grown on demand, which
  * happens during the first step only since later steps repeat its shapes. */
 #include "autograd/autograd.h"

@@ -177,6 +177,12 @@ int gz_model_save(const gz_model *m, const gz_adam *opt, const gz_rng *rng, cons
  * then requires the file to have them. */
 int gz_model_load(gz_model *m, gz_adam *opt, gz_rng *rng, const char *path, gz_err *e);
 
+/* ResNet-50 checkpoints: gz_model_save with the configuration as "config" =
+ * {"model": "resnet50", "in_channels": 3, "num_classes": 1000}; loading checks that a file which carries
+ * a configuration was written for this one (files converted from torchvision carry none). */
+int gz_resnet50_save(const gz_resnet *r, const gz_adam *opt, const gz_rng *rng, const char *path, gz_err *e);
+int gz_resnet50_load(gz_resnet *r, gz_adam *opt, gz_rng *rng, const char *path, gz_err *e);
+
 /* ------------------------------------------------------------------ the paper's model (nn/paper.c)
  * method.md section 3 (encoder, CNN Block 5) and section 2 (decoder), as the authors' code builds them:
  *   x [B,3,S,S] -> (ImageNet normalization again, gotcha 2) -> ResNet-50 conv1..layer4 ->

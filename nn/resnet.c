@@ -96,3 +96,27 @@ int gz_resnet50_forward(gz_resnet *r, gz_tape *t, gz_value *x, int training, int
   if (!pooled || !(out->logits = gz_linear_forward(t, &r->fc, pooled, e))) return -1;
   return 0;
 }
+
+static void config_json(const gz_resnet_config *c, char *buf, size_t n) {
+  snprintf(buf, n, "{\"model\": \"resnet50\", \"in_channels\": %d, \"num_classes\": %d}", c->in_channels,
+           c->num_classes);
+}
+
+int gz_resnet50_save(const gz_resnet *r, const gz_adam *opt, const gz_rng *rng, const char *path, gz_err *e) {
+  char cfg[160];
+  config_json(&r->cfg, cfg, sizeof cfg);
+  return gz_model_save(&r->m, opt, rng, cfg, path, e);
+}
+
+int gz_resnet50_load(gz_resnet *r, gz_adam *opt, gz_rng *rng, const char *path, gz_err *e) {
+  gz_ckpt *c = gz_ckpt_open(path, e);
+  if (!c) return -1;
+  char want[160];
+  config_json(&r->cfg, want, sizeof want);
+  const char *have = gz_ckpt_meta(c, "config");
+  int rc = have && strcmp(have, want)
+               ? gz_fail(e, GZ_EFORMAT, "%s: written for %s, this model is %s", path, have, want)
+               : 0;
+  gz_ckpt_close(c);
+  return rc ? rc : gz_model_load(&r->m, opt, rng, path, e);
+}

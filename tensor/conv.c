@@ -2,8 +2,10 @@
  *
  *   1x1 stride 1, no padding   the image is already the GEMM operand: y_n = W x_n, dx_n = W^T dy_n,
  *                              dW += dy_n x_n^T, with no copy.
- *   everything else            im2col of a band of output rows into the workspace, then the GEMM;
- *                              backward data is the GEMM into columns and col2im back.
+ *   everything else            forward: implicit GEMM, the im2col panels produced from the image
+ *                              inside the GEMM, block by block; backward: im2col of a band of output
+ *                              rows into the workspace and the GEMM (backward data: the GEMM into
+ *                              columns and col2im back).
  *
  * With W viewed as [oc][ic*kh*kw] and col as [ic*kh*kw][pixels of the band]:
  *   forward           y_n[:, band] (+)= W col                  (bias first, then beta = 1)
@@ -24,7 +26,7 @@
 #define COL_CAP (16L << 20)
 
 typedef struct {
-  long kc, ohw, rows, band; /* im2col rows, output pixels, band height (rows) and band size (floats/row) */
+  long kc, ohw, rows, band; /* im2col rows, output pixels, band height (output rows), band pixels */
   int oh, ow, pointwise;
 } geom;
 
@@ -59,8 +61,8 @@ static void geometry(const gz_conv2d *d, int oh, int ow, geom *g) {
   g->band = g->rows * ow;
 }
 
-/* im2col buffer: the band, rounded up to whole 32-column panels (the widest NR) for the packed form. */
-static long col_floats(const geom *g) { return g->pointwise ? 0 : g->kc * ((g->band + 31) / 32 * 32); }
+/* im2col buffer of the backward passes: one band. */
+static long col_floats(const geom *g) { return g->pointwise ? 0 : g->kc * g->band; }
 
 static size_t max3(size_t a, size_t b, size_t c) { return a > b ? (a > c ? a : c) : (b > c ? b : c); }
 
@@ -68,7 +70,7 @@ static size_t gemm_ws(const gz_conv2d *d, const geom *g) {
   if (g->pointwise)
     return max3(gz_sgemm_workspace(d->oc, g->ohw, d->ic), gz_sgemm_workspace(d->ic, g->ohw, d->oc),
                 gz_sgemm_workspace(d->oc, d->ic, g->ohw));
-  return max3(gz_sgemm_workspace(d->oc, g->band, g->kc), gz_sgemm_workspace(g->kc, g->band, d->oc),
+  return max3(gz_sgemm_workspace(d->oc, g->ohw, g->kc), gz_sgemm_workspace(g->kc, g->band, d->oc),
               gz_sgemm_workspace(d->oc, g->kc, g->band));
 }
 
@@ -130,51 +132,58 @@ static void im2col(const gz_conv2d *d, const geom *g, const float *x, int oy0, i
   }
 }
 
-/* The same band written straight into the GEMM's packed-B layout (gz_sgemm_prepacked_isa): panel t
- * holds pixels [t*nr, t*nr + nr) of every row r at P[(t*kc + r)*nr + jj], zero past the band. One
- * write of the im2col data and no second packing copy inside the GEMM. Threads take whole panels, so
- * each writes one contiguous stretch (kc * nr floats) while it reads the image from cache; a panel's
- * pixels are cut once into runs that stay inside one output row. */
-static void im2col_packed(const gz_conv2d *d, const geom *g, const float *x, int oy0, int oy1, int nr, float *P) {
-  const long np = (long)(oy1 - oy0) * g->ow, ow = g->ow, sw = d->sw, npan = (np + nr - 1) / nr;
-#pragma omp parallel for schedule(static)
-  for (long t = 0; t < npan; t++) {
+/* Forward's B operand, produced block by block inside the GEMM (gz_sgemm_implicit_isa): rows p0.. of
+ * im2col (taps r = (c, i, j)) for output pixels j0.., as panels of nr pixels. The image stays in cache
+ * and the im2col matrix never goes through memory. A panel's pixels are cut once into runs that stay
+ * inside one output row; for stride 1 a run is a contiguous stretch of an input row. */
+typedef struct {
+  const gz_conv2d *d;
+  const geom *g;
+  const float *x; /* one image */
+} fwd_packer_ctx;
+
+static void fwd_packer(const void *vctx, long p0, long kcb, long j0, long ncb, int nr, float *dst) {
+  const fwd_packer_ctx *q = vctx;
+  const gz_conv2d *d = q->d;
+  const long ow = q->g->ow, sw = d->sw, khw = (long)d->kh * d->kw;
+  for (long t = 0; t * nr < ncb; t++) {
     long seg_oy[64], seg_ox[64], seg_len[64], seg_off[64], nseg = 0;
-    long pbeg = t * nr, pend = pbeg + nr < np ? pbeg + nr : np;
+    long pbeg = j0 + t * nr, pend = pbeg + nr < j0 + ncb ? pbeg + nr : j0 + ncb;
     for (long p = pbeg; p < pend && nseg < 64;) {
-      long oy = oy0 + p / ow, ox = p % ow, run = pend - p < ow - ox ? pend - p : ow - ox;
+      long oy = p / ow, ox = p % ow, run = pend - p < ow - ox ? pend - p : ow - ox;
       seg_oy[nseg] = oy, seg_ox[nseg] = ox, seg_len[nseg] = run, seg_off[nseg] = p - pbeg;
       nseg++;
       p += run;
     }
-    float *dst = P + t * g->kc * nr;
-    long r = 0;
-    for (int c = 0; c < d->ic; c++) {
-      const float *src = x + (long)c * d->ih * d->iw;
-      for (int i = 0; i < d->kh; i++)
-        for (int j = 0; j < d->kw; j++, r++, dst += nr) {
-          /* output columns whose input column ox*sw - pw + j lies inside [0, iw) */
-          long lo = d->pw - j > 0 ? (d->pw - j + sw - 1) / sw : 0;
-          long hi = d->iw - 1 + d->pw - j >= 0 ? (d->iw - 1 + d->pw - j) / sw + 1 : 0;
-          if (hi > ow) hi = ow;
-          if (lo > hi) lo = hi;
-          for (long q = 0; q < nseg; q++) {
-            long y = seg_oy[q] * d->sh - d->ph + i, ox = seg_ox[q], end = ox + seg_len[q];
-            float *o = dst + seg_off[q] - ox; /* o[ox'] for ox' in [ox, end) */
-            int valid = y >= 0 && y < d->ih;
-            const float *sr = valid ? src + y * d->iw - d->pw + j : src;
-            long z1 = valid ? (lo < ox ? ox : lo > end ? end : lo) : end;
-            long z2 = valid ? (hi < ox ? ox : hi > end ? end : hi) : end;
-            if (z2 < z1) z2 = z1;
-            for (long u = ox; u < z1; u++) o[u] = 0.0f;
-            if (sw == 1)
-              for (long u = z1; u < z2; u++) o[u] = sr[u];
-            else
-              for (long u = z1; u < z2; u++) o[u] = sr[u * sw];
-            for (long u = z2; u < end; u++) o[u] = 0.0f;
-          }
-          for (long jj = pend - pbeg; jj < nr; jj++) dst[jj] = 0.0f;
-        }
+    float *o0 = dst + t * kcb * nr;
+    int c = (int)(p0 / khw), i = (int)(p0 / d->kw % d->kh), j = (int)(p0 % d->kw);
+    for (long r = 0; r < kcb; r++, o0 += nr) {
+      const float *src = q->x + (long)c * d->ih * d->iw;
+      /* output columns whose input column ox*sw - pw + j lies inside [0, iw) */
+      long lo = d->pw - j > 0 ? (d->pw - j + sw - 1) / sw : 0;
+      long hi = d->iw - 1 + d->pw - j >= 0 ? (d->iw - 1 + d->pw - j) / sw + 1 : 0;
+      if (hi > ow) hi = ow;
+      if (lo > hi) lo = hi;
+      for (long s = 0; s < nseg; s++) {
+        long y = seg_oy[s] * d->sh - d->ph + i, ox = seg_ox[s], end = ox + seg_len[s];
+        float *o = o0 + seg_off[s] - ox; /* o[ox'] for ox' in [ox, end) */
+        int valid = y >= 0 && y < d->ih;
+        const float *sr = valid ? src + y * d->iw - d->pw + j : src;
+        long z1 = valid ? (lo < ox ? ox : lo > end ? end : lo) : end;
+        long z2 = valid ? (hi < ox ? ox : hi > end ? end : hi) : end;
+        if (z2 < z1) z2 = z1;
+        for (long u = ox; u < z1; u++) o[u] = 0.0f;
+        if (sw == 1)
+          for (long u = z1; u < z2; u++) o[u] = sr[u];
+        else
+          for (long u = z1; u < z2; u++) o[u] = sr[u * sw];
+        for (long u = z2; u < end; u++) o[u] = 0.0f;
+      }
+      for (long jj = pend - pbeg; jj < nr; jj++) o0[jj] = 0.0f;
+      if (++j == d->kw) {
+        j = 0;
+        if (++i == d->kh) i = 0, c++;
+      }
     }
   }
 }
@@ -212,8 +221,6 @@ int gz_conv2d_forward_isa(int isa, const gz_conv2d *d, const float *x, const flo
   size_t gwsb;
   if (prepare(isa, d, x, w, y, workspace, workspace_bytes, &g, &col, &gws, &gwsb, "conv2d forward", e)) return -1;
   const long xs = (long)d->ic * d->ih * d->iw, ys = (long)d->oc * g.ohw;
-  gz_gemm_blocking bl;
-  if (gz_gemm_blocking_for(isa, &bl, e)) return -1;
   for (int n = 0; n < d->n; n++) {
     const float *xn = x + n * xs;
     float *yn = y + n * ys;
@@ -228,14 +235,10 @@ int gz_conv2d_forward_isa(int isa, const gz_conv2d *d, const float *x, const flo
         return -1;
       continue;
     }
-    for (int oy = 0; oy < g.oh; oy += (int)g.rows) {
-      int oy1 = oy + (int)g.rows < g.oh ? oy + (int)g.rows : g.oh;
-      long np = (long)(oy1 - oy) * g.ow;
-      im2col_packed(d, &g, xn, oy, oy1, bl.nr, col);
-      if (gz_sgemm_prepacked_isa(isa, 0, d->oc, np, g.kc, 1.0f, w, g.kc, col, beta, yn + (long)oy * g.ow, g.ohw, gws,
-                                 gwsb, e))
-        return -1;
-    }
+    fwd_packer_ctx q = {d, &g, xn};
+    if (gz_sgemm_implicit_isa(isa, 0, d->oc, g.ohw, g.kc, 1.0f, w, g.kc, fwd_packer, &q, beta, yn, g.ohw, gws, gwsb,
+                              e))
+      return -1;
   }
   return 0;
 }

@@ -132,7 +132,6 @@ static void pack_b(int trans, const float *B, long ldb, long j0, long cols, long
 
 static long cdiv(long a, long b) { return (a + b - 1) / b; }
 static long minl(long a, long b) { return a < b ? a : b; }
-static long maxl(long a, long b) { return a > b ? a : b; }
 
 static int check_args(int transA, int transB, long M, long N, long K, const float *A, long lda, const float *B,
                       long ldb, const float *C, long ldc, gz_err *e) {
@@ -174,7 +173,8 @@ typedef struct {
   gz_gemm_blocking bl;
   gz_gemm_ukr ukr;
   packb_fn pack_b;
-  const float *bpre; /* B already in panels (gz_sgemm_prepacked_isa), or NULL */
+  gz_gemm_packer packer; /* B produced block by block by the caller (gz_sgemm_implicit_isa), or NULL */
+  const void *pctx;
 } gemm_job;
 
 static void packb_avx512(int trans, const float *B, long ldb, long j0, long cols, long p0, long kcb, int nr,
@@ -194,33 +194,14 @@ static void gemm_rect(const gemm_job *j, long m0, long m1, long n0, long n1, flo
       pack_a(j->ta, j->A, j->lda, i0, mcb, p0, kcb, mr, apack, 0, mt);
       for (long j0 = n0; j0 < n1; j0 += j->bl.nc) {
         long ncb = minl(j->bl.nc, n1 - j0), ntl = cdiv(ncb, nr);
-        const float *bp = bpack;
-        long bstride = kcb * nr; /* floats from one B micro-panel to the next */
-        if (j->bpre) {
-          bp = j->bpre + (j0 / nr) * j->K * nr + p0 * nr;
-          bstride = j->K * nr;
-        } else
-          j->pack_b(j->tb, j->B, j->ldb, j0, ncb, p0, kcb, nr, bpack, 0, ntl);
-        if (!j->bpre) {
-          for (long ir = 0; ir < mt; ir++) /* A micro-panel in L1; the B block, just packed, in L2 */
-            for (long jr = 0; jr < ntl; jr++) {
-              int m = (int)minl(mr, mcb - ir * mr), n = (int)minl(nr, ncb - jr * nr);
-              float *c = j->C + (i0 + ir * mr) * j->ldc + j0 + jr * nr;
-              j->ukr(kcb, apack + ir * mr * kcb, bp + jr * bstride, c, j->ldc, j->alpha, beta, m, n);
-            }
-          continue;
-        }
-        /* Pre-packed B comes from memory, not from a packing pass that left it in L2: each B micro-panel
-         * is read once and reused across all A micro-panels (jr outer, BLIS order); the A panel is
-         * streamed from L2 in slices of `ms` rows that fit there. */
-        long ms = minl(mt, maxl(1, j->bl.l2 / 2 / (4L * kcb * mr)));
-        for (long is = 0; is < mt; is += ms)
-          for (long jr = 0; jr < ntl; jr++)
-            for (long ir = is; ir < minl(mt, is + ms); ir++) {
-              int m = (int)minl(mr, mcb - ir * mr), n = (int)minl(nr, ncb - jr * nr);
-              float *c = j->C + (i0 + ir * mr) * j->ldc + j0 + jr * nr;
-              j->ukr(kcb, apack + ir * mr * kcb, bp + jr * bstride, c, j->ldc, j->alpha, beta, m, n);
-            }
+        if (j->packer) j->packer(j->pctx, p0, kcb, j0, ncb, nr, bpack);
+        else j->pack_b(j->tb, j->B, j->ldb, j0, ncb, p0, kcb, nr, bpack, 0, ntl);
+        for (long ir = 0; ir < mt; ir++) /* A micro-panel in L1; the B block, just packed, in L2 */
+          for (long jr = 0; jr < ntl; jr++) {
+            int m = (int)minl(mr, mcb - ir * mr), n = (int)minl(nr, ncb - jr * nr);
+            float *c = j->C + (i0 + ir * mr) * j->ldc + j0 + jr * nr;
+            j->ukr(kcb, apack + ir * mr * kcb, bpack + jr * kcb * nr, c, j->ldc, j->alpha, beta, m, n);
+          }
       }
     }
   }
@@ -247,9 +228,9 @@ size_t gz_sgemm_workspace(long M, long N, long K) {
 }
 
 static int sgemm_run(int isa, int transA, int transB, long M, long N, long K, float alpha, const float *A, long lda,
-                     const float *B, long ldb, const float *bpre, float beta, float *C, long ldc, void *workspace,
-                     size_t workspace_bytes, gz_err *e) {
-  if (check_args(transA, transB, M, N, K, A, lda, bpre ? bpre : B, ldb, C, ldc, e)) return -1;
+                     const float *B, long ldb, gz_gemm_packer packer, const void *pctx, float beta, float *C, long ldc,
+                     void *workspace, size_t workspace_bytes, gz_err *e) {
+  if (check_args(transA, transB, M, N, K, A, lda, packer ? A : B, ldb, C, ldc, e)) return -1;
   unsigned f = gz_cpu_features();
   int best;
   if (gz_isa_resolve(NULL, f, &best, e)) return -1;
@@ -258,7 +239,8 @@ static int sgemm_run(int isa, int transA, int transB, long M, long N, long K, fl
                    gz_isa_name(best));
   if (M == 0 || N == 0) return 0;
   gemm_job j = {.ta = transA != 0, .tb = transB != 0, .M = M, .N = N, .K = K, .alpha = alpha, .beta = beta,
-                .A = A, .B = B, .lda = lda, .ldb = ldb, .ldc = ldc, .C = C, .bpre = bpre};
+                .A = A, .B = B, .lda = lda, .ldb = ldb, .ldc = ldc, .C = C, .packer = packer,
+                .pctx = pctx};
   blocking(isa, &j.bl);
   size_t per = per_thread_bytes(&j.bl, M, N, K);
   long fit = workspace && workspace_bytes > 64 ? (long)((workspace_bytes - 64) / per) : 0;
@@ -309,14 +291,16 @@ static int sgemm_run(int isa, int transA, int transB, long M, long N, long K, fl
 int gz_sgemm_isa(int isa, int transA, int transB, long M, long N, long K, float alpha, const float *A, long lda,
                  const float *B, long ldb, float beta, float *C, long ldc, void *workspace, size_t workspace_bytes,
                  gz_err *e) {
-  return sgemm_run(isa, transA, transB, M, N, K, alpha, A, lda, B, ldb, NULL, beta, C, ldc, workspace,
+  return sgemm_run(isa, transA, transB, M, N, K, alpha, A, lda, B, ldb, NULL, NULL, beta, C, ldc, workspace,
                    workspace_bytes, e);
 }
 
-int gz_sgemm_prepacked_isa(int isa, int transA, long M, long N, long K, float alpha, const float *A, long lda,
-                           const float *Bp, float beta, float *C, long ldc, void *workspace, size_t workspace_bytes,
-                           gz_err *e) {
-  return sgemm_run(isa, transA, 0, M, N, K, alpha, A, lda, NULL, N, Bp, beta, C, ldc, workspace, workspace_bytes, e);
+int gz_sgemm_implicit_isa(int isa, int transA, long M, long N, long K, float alpha, const float *A, long lda,
+                          gz_gemm_packer packer, const void *ctx, float beta, float *C, long ldc, void *workspace,
+                          size_t workspace_bytes, gz_err *e) {
+  if (!packer) return gz_fail(e, GZ_EINVAL, "sgemm: no B packer");
+  return sgemm_run(isa, transA, 0, M, N, K, alpha, A, lda, NULL, N, packer, ctx, beta, C, ldc, workspace,
+                   workspace_bytes, e);
 }
 
 int gz_sgemm(int transA, int transB, long M, long N, long K, float alpha, const float *A, long lda, const float *B,

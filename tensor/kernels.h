@@ -40,12 +40,15 @@ int gz_sgemm_isa(int isa, int transA, int transB, long M, long N, long K, float 
 int gz_sgemm_ref(int transA, int transB, long M, long N, long K, float alpha, const float *A, long lda, const float *B,
                  long ldb, float beta, float *C, long ldc, gz_err *e);
 
-/* The same with B given already packed, as the micro-kernel reads it: ceil(N / NR) panels of NR columns
- * (NR = gz_gemm_blocking_for(isa).nr), panel t at Bp + t*K*NR holding B[k][t*NR + j] at k*NR + j, zero
- * past column N. conv2d's im2col writes this layout directly, so B is never copied twice. */
-int gz_sgemm_prepacked_isa(int isa, int transA, long M, long N, long K, float alpha, const float *A, long lda,
-                           const float *Bp, float beta, float *C, long ldc, void *workspace, size_t workspace_bytes,
-                           gz_err *e);
+/* The same with B never stored: `packer` writes each B block as the micro-kernel reads it, from
+ * whatever B is implicitly (conv2d: the input image, so im2col never goes through memory). For rows
+ * p0..p0+kcb of op(B) and columns j0..j0+ncb it fills ceil(ncb / nr) panels of nr columns,
+ * dst[(t*kcb + k)*nr + jj] = B[p0 + k][j0 + t*nr + jj], zero past column j0 + ncb. It runs on the
+ * GEMM's threads, concurrently, each call for a different block. */
+typedef void (*gz_gemm_packer)(const void *ctx, long p0, long kcb, long j0, long ncb, int nr, float *dst);
+int gz_sgemm_implicit_isa(int isa, int transA, long M, long N, long K, float alpha, const float *A, long lda,
+                          gz_gemm_packer packer, const void *ctx, float beta, float *C, long ldc, void *workspace,
+                          size_t workspace_bytes, gz_err *e);
 
 /* The blocking gz_sgemm uses for an ISA: register tile MR x NR, and KC (depth, A micro-panel in
  * L1), NC (columns of the packed B block, in L2), MC (rows of the packed A panel, in L3), derived

@@ -3,7 +3,8 @@
 
 Two figures per problem: torch.mm (whatever BLAS Debian's torch is linked to: OpenBLAS when
 libopenblas0 is the libblas.so.3 alternative, netlib's reference BLAS otherwise), and the same product
-as a 1x1 convolution, which PyTorch hands to oneDNN (x = B as [1, K, N, 1], w = A as [M, K, 1, 1]),
+as a 1x1 convolution, which PyTorch hands to oneDNN (x = B as [1, K, h, N/h] with the most square h,
+w = A as [M, K, 1, 1]),
 the fastest GEMM PyTorch has on this machine.
 
 usage: torch_gemm_bench.py THREADS WARMUP REPS M,N,K[,ta,tb] ...
@@ -30,7 +31,8 @@ def main():
         b2 = b.t() if tb else b
         c = torch.empty(m, n)
         mm = timed(lambda: torch.mm(a2, b2, out=c), warmup, reps)
-        x = b2.contiguous().reshape(1, k, n, 1)
+        h = max(d for d in range(1, int(n ** 0.5) + 1) if n % d == 0)  # the most square image of n pixels
+        x = b2.contiguous().reshape(1, k, h, n // h)
         w = a2.contiguous().reshape(m, k, 1, 1)
         dnn = timed(lambda: F.conv2d(x, w), warmup, reps)
         print(m, n, k, ta, tb, "%.9f %.9f %.9f %.9f %.9f %.9f" % (mm + dnn), flush=True)

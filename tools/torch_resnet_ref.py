@@ -5,6 +5,7 @@
 
 Builds torchvision's resnet50 with a fixed seed and writes, with tools/pth_to_safetensors.py:
   OUTDIR/init.safetensors  its initial state_dict (torchvision names): the weights both sides start from
+  OUTDIR/torch_audit.csv  the audit trace (tools/torch_audit.py) of the float32 training forward of step 1
   OUTDIR/ref.safetensors   x, target: the batch (N x 3 x S x S, and N x 1000 in {0, 1}); loss = mean
                            BCE-with-logits; then, each from PyTorch in float32 (plain names) and from the
                            same model in float64 (names with 64, stored rounded to float32, 6e-8 relative):
@@ -28,6 +29,7 @@ import torchvision
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from pth_to_safetensors import convert  # noqa: E402
+from torch_audit import trace_forward  # noqa: E402
 
 LR, WD = 1e-3, 1e-4
 OPT_SCALES = (1.0, -0.5, 2.0, 0.25, 1.5)  # keep in step with tests/nn/test_resnet.c
@@ -56,10 +58,11 @@ def main():
     g = torch.Generator().manual_seed(1)
     x = torch.randn(a.batch, 3, a.size, a.size, generator=g)
     target = (torch.rand(a.batch, 1000, generator=g) < 0.3).float()
-    out = {"x": x, "target": target}
+    out = {"x": x, "target": target, "__dir": a.outdir}
     for suffix, dtype in (("", torch.float32), ("64", torch.float64)):
         run(init, x, target, a.steps, dtype, suffix, out)
     optimizer_only(init, a.steps, out)
+    del out["__dir"]
     write(os.path.join(a.outdir, "ref.safetensors"), out)
 
 
@@ -87,7 +90,10 @@ def run(init, x, target, steps, dtype, sfx, out):
     opt = torch.optim.Adam(model.parameters(), lr=LR, betas=(0.9, 0.999), eps=1e-8, weight_decay=WD, amsgrad=True)
     for step in range(1, steps + 1):
         opt.zero_grad()
-        logits = model(x)
+        if step == 1 and dtype == torch.float32:  # the audit trace of this forward, for gz_audit_compare
+            logits = trace_forward(os.path.join(out["__dir"], "torch_audit.csv"), 1, lambda: model(x))
+        else:
+            logits = model(x)
         loss_fn(logits, target).backward()
         if step == 1:
             out["logits" + sfx] = f32(logits)

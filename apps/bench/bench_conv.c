@@ -134,6 +134,7 @@ void bench_conv(bench_ctx *ctx) {
     void (*fns[3])(void *) = {run_fwd, run_bwd_data, run_bwd_weights};
     const char *dirs[3] = {"fwd", "bwdd", "bwdw"};
     double gf = 2.0 * gz_conv2d_macs(d) / 1e9;
+    peak = peak_refresh(ctx->threads); /* highest so far: a loaded moment must not inflate the % */
     torch_times(ctx, p, torch[i]);
     tot_flop += 3 * gf;
     for (int k = 0; k < 3; k++) {

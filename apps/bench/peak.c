@@ -49,15 +49,12 @@ double peak_gflops(int threads) {
 }
 
 double peak_refresh(int threads) {
-  double old = peak_gflops(threads), now;
+  double old = peak_gflops(threads);
   int isa = GZ_ISA_SCALAR;
   gz_err e = {0};
   if (gz_isa_active(&isa, &e)) isa = GZ_ISA_SCALAR;
-  now = run(isa, threads);
-  if (threads > 256) threads = 256;
-  if (now < old) return old;
-  /* peak_gflops cached `old`; store the higher one through a second call path */
-  return peak_store(threads, now);
+  double now = run(isa, threads);
+  return now > old ? peak_store(threads, now) : old;
 }
 
 void bench_peak(bench_ctx *ctx) {

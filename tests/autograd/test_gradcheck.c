@@ -163,6 +163,10 @@ START_TEST(tape_contracts) {
   gz_value *u = gz_ag_scale(&tape, x, 1.0f, &e), *v = gz_ag_relu_(&tape, u, &e);
   ck_assert(v && v->data.data == u->data.data);
   check(gz_ag_sum(&tape, v, 15, &e), (gz_value *[]){x}, 1, 1e-3, "in-place relu");
+  gz_value *p = gz_ag_scale(&tape, x, 2.0f, &e), *q = gz_ag_add_(&tape, p, x, &e);
+  ck_assert(q && q->data.data == p->data.data);
+  check(q, (gz_value *[]){x}, 1, 1e-3, "in-place add");
+  ck_assert_ptr_null(gz_ag_add_(&tape, p, p, &e)); /* a += a would read what it writes */
   /* no-grad mode: ops compute but record nothing, and backward refuses */
   int nodes = tape.n;
   int old = gz_tape_set_grad(&tape, 0);

@@ -315,11 +315,46 @@ START_TEST(loss_ops_gradcheck) {
 }
 END_TEST
 
+/* ImageNet weights: a torchvision-named ResNet-50 checkpoint (with fc) goes into encoder.*, the head stays. */
+START_TEST(load_encoder_from_torchvision_names) {
+  gz_err e = {0};
+  char *dir = tu_tempdir(), path[4200];
+  snprintf(path, sizeof path, "%s/resnet50.safetensors", dir);
+  gz_resnet r;
+  gz_resnet_config rc = {.in_channels = 3, .num_classes = 1000, .seed = 42};
+  ck_assert_msg(gz_resnet50_init(&r, &rc, &e) == 0 && gz_model_save(&r.m, NULL, NULL, NULL, path, &e) == 0, "%s", e.msg);
+  gz_paper p;
+  gz_paper_config cfg = {.multires = 1, .decoder = 1, .normalize_twice = 1};
+  ck_assert_msg(gz_paper_init(&p, &cfg, 7, &e) == 0, "%s", e.msg);
+  const gz_named *head = gz_model_find(&p.m, "block5.conv.weight");
+  float head0 = ((float *)head->data)[0];
+  ck_assert_msg(gz_paper_load_encoder(&p, path, &e) == 0, "%s", e.msg);
+  const char *names[3] = {"layer3.5.conv2.weight", "bn1.running_var", "layer4.2.bn3.bias"};
+  for (int i = 0; i < 3; i++) {
+    char full[96];
+    snprintf(full, sizeof full, "encoder.%s", names[i]);
+    const gz_named *a = gz_model_find(&r.m, names[i]), *b = gz_model_find(&p.m, full);
+    ck_assert(a && b && !memcmp(a->data, b->data, (size_t)numel_of(a) * sizeof(float)));
+  }
+  ck_assert(((float *)head->data)[0] == head0);
+  /* a file without the encoder's tensors is refused by name */
+  snprintf(path, sizeof path, "%s/head.safetensors", dir);
+  gz_ckpt_entry only = {.name = "fc.bias", .dtype = GZ_F32, .ndim = 1, .shape = {1}, .data = &head0};
+  ck_assert_msg(gz_ckpt_save(path, &only, 1, NULL, NULL, 0, &e) == 0, "%s", e.msg);
+  ck_assert_int_eq(gz_paper_load_encoder(&p, path, &e), -1);
+  ck_assert_ptr_nonnull(strstr(e.msg, "no tensor 'conv1.weight'"));
+  gz_paper_free(&p);
+  gz_resnet50_free(&r);
+  tu_rmtree(dir);
+}
+END_TEST
+
 Suite *suite_nn_paper(void) {
   Suite *s = suite_create("nn_paper");
   TCase *t = tcase_create("paper");
   tcase_set_timeout(t, 300);
   tcase_add_test(t, structure);
+  tcase_add_test(t, load_encoder_from_torchvision_names);
   tcase_add_test(t, loss_ops_gradcheck);
   tcase_add_test(t, parity_with_pytorch);
   suite_add_tcase(s, t);

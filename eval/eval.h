@@ -111,7 +111,7 @@ int gz_overlay_png(const char *path, const float *gray, const float *heat, const
 typedef struct gz_run_config {
   int method;            /* gz_method of data/: 0 unannotated, 1 ellipse, 2 et */
   char preset[16];
-  int size, batch, epochs, val_every;
+  int size, batch, epochs;
   int batches_per_epoch; /* 0: the whole training list each epoch; N: the first N batches of its order */
   double lr, weight_decay, lambda_a, lambda_t;
   /* the ablation switches of Table 7 (all 1 in the full model) */

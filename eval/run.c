@@ -13,7 +13,7 @@ int gz_run_preset(gz_run_config *c, const char *preset, gz_err *e) {
   memset(c, 0, sizeof *c);
   c->lr = 1e-3, c->weight_decay = 1e-5, c->lambda_a = 3, c->lambda_t = 300;
   c->multires = 1, c->decoder = 1, c->balanced = 1, c->label_specific = 1, c->normalize_twice = 1;
-  c->seed = 1, c->val_every = 1;
+  c->seed = 1;
   if (!strcmp(preset, "paper")) {
     c->size = 512, c->batch = 20, c->epochs = 60;
   } else if (!strcmp(preset, "demo")) {
@@ -26,8 +26,7 @@ int gz_run_preset(gz_run_config *c, const char *preset, gz_err *e) {
   return 0;
 }
 
-/* The method decides the decoder: the Unannotated baseline has no maps to learn from (method.md section 7:
- * it uses only MIMIC), so the decoder would never see a target. */
+/* The method's name as on the command line and in the run configuration. */
 const char *gz_run_method_name(int method) { return method >= 0 && method < 3 ? method_names[method] : "?"; }
 
 char *gz_run_config_json(const gz_run_config *c, const gz_run_state *s) {
@@ -97,7 +96,6 @@ int gz_run_config_parse(const char *json, const char *what, gz_run_config *c, gz
   c->size = (int)v[0], c->batch = (int)v[1], c->epochs = (int)v[2], c->lr = v[3], c->weight_decay = v[4];
   c->lambda_a = v[5], c->lambda_t = v[6], c->multires = (int)v[7], c->decoder = (int)v[8], c->balanced = (int)v[9];
   c->label_specific = (int)v[10], c->normalize_twice = (int)v[11], c->batches_per_epoch = (int)v[12];
-  c->val_every = 1;
   if (s) {
     double a = 0, b = 0, d = 0;
     if (get_num(j, "epoch", &a, what, e) || get_num(j, "best_epoch", &b, what, e) || get_num(j, "best_auc", &d, what, e))

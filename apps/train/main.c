@@ -212,6 +212,7 @@ int main(int argc, char **argv) {
   if (whole) r.cfg.label_specific = 0;
   if (nobal) r.cfg.balanced = 0;
   if (nomr) r.cfg.multires = 0;
+  /* the Unannotated baseline trains on MIMIC alone (method.md section 7): no maps, so no decoder */
   if (nodec || r.cfg.method == GZ_METHOD_UNANNOTATED) r.cfg.decoder = 0;
   if (once) r.cfg.normalize_twice = 0;
   if (r.cfg.size % 32 || r.cfg.size < 64) return die("%s", "--size must be a multiple of 32, at least 64");

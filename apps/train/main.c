@@ -78,7 +78,7 @@ static int write_log(const train_run *r, const history *h, const double (*per_la
   }
   if (gz_afile_commit(&a, e)) return -1;
   snprintf(path, sizeof path, "%s/curves.png", r->out);
-  gz_series s[2] = {{"train loss / first", h->epoch, NULL, h->n}, {"validation AUC", h->epoch, h->auc, h->n}};
+  gz_series s[2] = {{"loss / loss(1)", h->epoch, NULL, h->n}, {"validation AUC", h->epoch, h->auc, h->n}};
   double norm[1024];
   for (int i = 0; i < h->n; i++) norm[i] = h->loss[i] / (h->loss[0] > 0 ? h->loss[0] : 1);
   s[0].y = norm;

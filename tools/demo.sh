@@ -5,6 +5,7 @@ set -eu
 BIN=${1:-build/release/bin}
 OUT=${GAZELOC_DEMO_OUT:-demo-out}
 mkdir -p "$OUT"
+T_START=$(date +%s)
 stage() { printf '\n== %s\n' "$1"; }
 have() { [ -x "$BIN/gazeloc-$1" ]; }
 
@@ -26,10 +27,16 @@ if have etmaps && [ -d "$OUT/data/reflacx/main_data" ]; then
   "$BIN/gazeloc-etmaps" "$OUT/data/reflacx/main_data" --labels "$OUT/labels.csv" --out "$OUT/etmaps" --search --quiet | head -12
 else echo "gazeloc-etmaps or the dataset is not there yet (issues: eye tracking, synthetic dataset); skipping"; fi
 
-stage "4. training and evaluation"
-if have train && have eval; then
-  for m in unannotated ellipse et; do "$BIN/gazeloc-train" --method $m --preset demo --data "$OUT/data" --out "$OUT/runs/$m"; done
-  "$BIN/gazeloc-eval" --runs "$OUT/runs" --data "$OUT/data" --out "$OUT/report"
-else echo "gazeloc-train / gazeloc-eval are not built yet (issue: training and evaluation); skipping"; fi
+stage "4. training (demo preset: docs/training.md) and evaluation"
+if have train && have eval && [ -f "$OUT/labels.csv" ]; then
+  # the training pipeline draws the eye-tracking maps itself from the readings and the labeler's output
+  for m in unannotated ellipse et; do
+    t0=$(date +%s)
+    "$BIN/gazeloc-train" --method $m --preset demo --data "$OUT/data" --labels "$OUT/labels.csv" \
+      --cache "$OUT/cache" --out "$OUT/runs/$m" --quiet
+    echo "trained $m in $(( $(date +%s) - t0 )) s"
+  done
+  "$BIN/gazeloc-eval" --runs "$OUT/runs" --data "$OUT/data" --cache "$OUT/cache" --out "$OUT/report"
+else echo "gazeloc-train / gazeloc-eval or the labels are not there yet (issue: training and evaluation); skipping"; fi
 
-printf '\ndemo finished; outputs in %s\n' "$OUT"
+printf '\ndemo finished in %s s; outputs in %s\n' "$(( $(date +%s) - T_START ))" "$OUT"

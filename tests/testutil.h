@@ -45,6 +45,32 @@ static inline char *tu_write(const char *dir, const char *name, const char *s, s
   return path;
 }
 
+/* Runs a shell command built from a format; the test fails if it does not exit 0. */
+#include <stdarg.h>
+static inline void tu_run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static inline void tu_run(const char *fmt, ...) {
+  char cmd[4096];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(cmd, sizeof cmd, fmt, ap);
+  va_end(ap);
+  ck_assert_msg(system(cmd) == 0, "failed: %s", cmd);
+}
+
+/* Norm-wise relative error ||a - b|| / ||b|| (the absolute norm when b is 0), and the largest |a - b|. */
+#include <math.h>
+#include <stdint.h>
+static inline double tu_rel_err(const float *a, const float *b, int64_t n, double *max_abs) {
+  double d2 = 0, r2 = 0, m = 0;
+  for (int64_t i = 0; i < n; i++) {
+    double d = (double)a[i] - b[i];
+    d2 += d * d, r2 += (double)b[i] * b[i];
+    if (fabs(d) > m) m = fabs(d);
+  }
+  if (max_abs) *max_abs = m;
+  return r2 > 0 ? sqrt(d2 / r2) : sqrt(d2);
+}
+
 /* Runs fn(arg) in a child process and returns its exit status (0 = success). Unchecked fixtures run in the
  * runner process, which forks every test afterwards: libgomp is not fork-safe, so work that uses OpenMP
  * (most of the library) must not run in the runner itself, or every later test that uses OpenMP hangs. */

@@ -12,23 +12,13 @@
 
 static char *g_root;
 
-static void run(const char *fmt, ...) GZ_PRINTF(1, 2);
-static void run(const char *fmt, ...) {
-  char cmd[4096];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(cmd, sizeof cmd, fmt, ap);
-  va_end(ap);
-  ck_assert_msg(system(cmd) == 0, "failed: %s", cmd);
-}
-
 static void setup(void) {
   g_root = tu_tempdir();
   const char *bin = getenv("GAZELOC_BIN");
   /* programs run as child processes: nothing here touches OpenMP in the runner */
-  run("%s/gazeloc-synth --out %s/d --seed 3 --images 100 --readings 80 --size 256 --lag %g --no-calibration --quiet",
+  tu_run("%s/gazeloc-synth --out %s/d --seed 3 --images 100 --readings 80 --size 256 --lag %g --no-calibration --quiet",
       bin, g_root, LAG);
-  run("%s/gazeloc-label %s/d/reflacx/main_data --out %s/labels.csv 2>/dev/null", bin, g_root, g_root);
+  tu_run("%s/gazeloc-label %s/d/reflacx/main_data --out %s/labels.csv 2>/dev/null", bin, g_root, g_root);
 }
 
 static void teardown(void) { tu_rmtree(g_root); }
@@ -86,7 +76,7 @@ END_TEST
 
 /* The section 2.8 search, refining the paper's default rule pair, puts the best delay near the true lag. */
 START_TEST(search_finds_the_lag) {
-  run("%s/gazeloc-etmaps %s/d/reflacx/main_data --labels %s/labels.csv --search --refine startofsentence_lastmention "
+  tu_run("%s/gazeloc-etmaps %s/d/reflacx/main_data --labels %s/labels.csv --search --refine startofsentence_lastmention "
       "--size 256 --out %s/et --quiet > /dev/null 2>&1",
       getenv("GAZELOC_BIN"), g_root, g_root, g_root);
   char path[600];

@@ -41,17 +41,6 @@ typedef struct {
   int count;
 } cmp_stats;
 
-static double rel_err(const float *a, const float *b, int64_t n, double *max_abs) {
-  double d2 = 0, r2 = 0, m = 0;
-  for (int64_t i = 0; i < n; i++) {
-    double d = (double)a[i] - b[i];
-    d2 += d * d, r2 += (double)b[i] * b[i];
-    if (fabs(d) > m) m = fabs(d);
-  }
-  if (max_abs) *max_abs = m;
-  return r2 > 0 ? sqrt(d2 / r2) : sqrt(d2);
-}
-
 static const float *ref_data(const gz_ckpt *ref, const char *name, int64_t n) {
   const gz_ckpt_entry *t = gz_ckpt_find(ref, name);
   ck_assert_msg(t != NULL, "reference has no '%s'", name);
@@ -68,7 +57,7 @@ static void compare(const gz_ckpt *ref, const char *mode, const char *name, cons
   snprintf(n32, sizeof n32, "%s.%s", mode, name);
   snprintf(n64, sizeof n64, "%s64.%s", mode, name);
   const float *t32 = ref_data(ref, n32, n), *t64 = ref_data(ref, n64, n);
-  double a32, r32 = rel_err(ours, t32, n, &a32), r64 = rel_err(ours, t64, n, NULL), fl = rel_err(t32, t64, n, NULL);
+  double a32, r32 = tu_rel_err(ours, t32, n, &a32), r64 = tu_rel_err(ours, t64, n, NULL), fl = tu_rel_err(t32, t64, n, NULL);
   double ratio = r64 / fmax(s->base, 2 * fl);
   if (getenv("GZ_PARITY_VERBOSE"))
     fprintf(stderr, "  %-50s vs t32 %.3g (abs %.3g)  vs t64 %.3g  floor %.3g\n", n32, r32, a32, r64, fl);

@@ -47,17 +47,6 @@ typedef struct {
   int count, within32;                        /* tensors, and those within TOL of t32 */
 } cmp_stats;
 
-static double rel_err(const float *a, const float *b, int64_t n, double *max_abs) {
-  double d2 = 0, r2 = 0, m = 0;
-  for (int64_t i = 0; i < n; i++) {
-    double d = (double)a[i] - b[i];
-    d2 += d * d, r2 += (double)b[i] * b[i];
-    if (fabs(d) > m) m = fabs(d);
-  }
-  if (max_abs) *max_abs = m;
-  return r2 > 0 ? sqrt(d2 / r2) : sqrt(d2);
-}
-
 static const float *ref_data(const gz_ckpt *ref, const char *name, int64_t n) {
   const gz_ckpt_entry *t = gz_ckpt_find(ref, name);
   ck_assert_msg(t != NULL, "reference has no '%s'", name);
@@ -74,7 +63,7 @@ static void compare(const gz_ckpt *ref, const char *prefix, const char *prefix64
   snprintf(n32, sizeof n32, "%s%s", prefix, name);
   snprintf(n64, sizeof n64, "%s%s", prefix64, name);
   const float *t32 = ref_data(ref, n32, n), *t64 = ref_data(ref, n64, n);
-  double a32, r32 = rel_err(ours, t32, n, &a32), r64 = rel_err(ours, t64, n, NULL), fl = rel_err(t32, t64, n, NULL);
+  double a32, r32 = tu_rel_err(ours, t32, n, &a32), r64 = tu_rel_err(ours, t64, n, NULL), fl = tu_rel_err(t32, t64, n, NULL);
   double ratio = r64 / fmax(s->base, 2 * fl);
   if (getenv("GZ_PARITY_VERBOSE"))
     fprintf(stderr, "  %-44s vs t32 %.3g (abs %.3g)  vs t64 %.3g  floor %.3g\n", n32, r32, a32, r64, fl);
@@ -266,7 +255,7 @@ START_TEST(parity_with_torchvision) {
     snprintf(name, sizeof name, "adam.%s", nt->name);
     int64_t n = numel_of(nt);
     const float *want = ref_data(ref, name, n);
-    double a, rel = rel_err(nt->data, want, n, &a);
+    double a, rel = tu_rel_err(nt->data, want, n, &a);
     worst = fmax(worst, rel), worst_abs = fmax(worst_abs, a);
     identical += !memcmp(nt->data, want, (size_t)n * sizeof(float));
     nparams++;

@@ -10,21 +10,11 @@
 
 static char *g_root;
 
-static void run(const char *fmt, ...) GZ_PRINTF(1, 2);
-static void run(const char *fmt, ...) {
-  char cmd[4096];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(cmd, sizeof cmd, fmt, ap);
-  va_end(ap);
-  ck_assert_msg(system(cmd) == 0, "failed: %s", cmd);
-}
-
 static void setup(void) {
   g_root = tu_tempdir();
   const char *bin = getenv("GAZELOC_BIN");
-  run("%s/gazeloc-synth --out %s/d --seed 2 --images 60 --readings 30 --size 128 --no-calibration --quiet", bin, g_root);
-  run("%s/gazeloc-label %s/d/reflacx/main_data --out %s/labels.csv 2>/dev/null", bin, g_root, g_root);
+  tu_run("%s/gazeloc-synth --out %s/d --seed 2 --images 60 --readings 30 --size 128 --no-calibration --quiet", bin, g_root);
+  tu_run("%s/gazeloc-label %s/d/reflacx/main_data --out %s/labels.csv 2>/dev/null", bin, g_root, g_root);
 }
 
 static void teardown(void) { tu_rmtree(g_root); }
@@ -33,7 +23,7 @@ static void teardown(void) { tu_rmtree(g_root); }
 #define TINY "--preset demo --size 64 --batch 4 --batches-per-epoch 3 --threads 1 --quiet"
 
 static void train(const char *method, const char *out, const char *extra) {
-  run("%s/gazeloc-train --method %s " TINY " --data %s/d --labels %s/labels.csv --cache %s/cache --out %s/%s %s 2>%s/%s.log",
+  tu_run("%s/gazeloc-train --method %s " TINY " --data %s/d --labels %s/labels.csv --cache %s/cache --out %s/%s %s 2>%s/%s.log",
       getenv("GAZELOC_BIN"), method, g_root, g_root, g_root, g_root, out, extra, g_root, method);
 }
 
@@ -65,7 +55,7 @@ START_TEST(loss_decreases_then_eval_writes_tables) {
   char path[600];
   snprintf(path, sizeof path, "%s/runs/et/curves.png", g_root);
   ck_assert(access(path, R_OK) == 0);
-  run("%s/gazeloc-eval --runs %s/runs --data %s/d --cache %s/cache --out %s/report --batch 4 --threads 1 --overlays 2 "
+  tu_run("%s/gazeloc-eval --runs %s/runs --data %s/d --cache %s/cache --out %s/report --batch 4 --threads 1 --overlays 2 "
       "> %s/eval.out 2>&1",
       getenv("GAZELOC_BIN"), g_root, g_root, g_root, g_root, g_root);
   const char *files[] = {"table1_auc.csv", "table1_auc.md", "table5_summary.csv", "table6_iou.md",
@@ -87,8 +77,8 @@ START_TEST(resume_is_exact) {
   train("ellipse", "straight", "--epochs 2 --batches-per-epoch 2");
   train("ellipse", "resumed", "--epochs 1 --batches-per-epoch 2");
   train("ellipse", "resumed", "--epochs 2 --batches-per-epoch 2 --resume");
-  run("cmp -s %s/straight/last.safetensors %s/resumed/last.safetensors", g_root, g_root);
-  run("cmp -s %s/straight/log.csv %s/resumed/log.csv", g_root, g_root);
+  tu_run("cmp -s %s/straight/last.safetensors %s/resumed/last.safetensors", g_root, g_root);
+  tu_run("cmp -s %s/straight/log.csv %s/resumed/log.csv", g_root, g_root);
 }
 END_TEST
 

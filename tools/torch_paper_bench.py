@@ -10,11 +10,10 @@ image, backward, Adam(lr=1e-3, weight_decay=1e-4, amsgrad=True) step: the same w
 """
 import os
 import resource
-import statistics
 import sys
-import time
 
 import torch
+from torch_timing import timed
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from torch_paper_ref import LAMBDA_T, Paper, mil_loss  # noqa: E402
@@ -50,14 +49,7 @@ def main():
         (LAMBDA_T * bce(dec * m, target) + mil_loss(gamma, b, y, ann)[0]).backward()
         opt.step()
 
-    for _ in range(warmup):
-        step()
-    t = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        step()
-        t.append(time.perf_counter() - t0)
-    print(statistics.median(t), min(t), max(t))
+    print(*timed(step, warmup, reps))
     print("rss", base, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
 
 

@@ -9,11 +9,10 @@ peak memory is its own. Prints "median min max" in seconds per step, then "rss B
 resident set after importing torch, and the peak resident set at the end (getrusage ru_maxrss).
 """
 import resource
-import statistics
 import sys
-import time
 
 import torch
+from torch_timing import timed
 import torchvision
 
 
@@ -40,14 +39,7 @@ def main():
         loss_fn(model(x), target).backward()
         opt.step()
 
-    for _ in range(warmup):
-        step()
-    t = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        step()
-        t.append(time.perf_counter() - t0)
-    print(statistics.median(t), min(t), max(t))
+    print(*timed(step, warmup, reps))
     print("rss", base, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
 
 

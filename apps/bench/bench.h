@@ -22,5 +22,9 @@ typedef struct bench_stat {
 bench_stat bench_time(const bench_ctx *ctx, void (*fn)(void *), void *arg);
 bench_stat bench_stats(double *samples, int n); /* sorts samples */
 void bench_section(const char *title);
+/* Runs tools/SCRIPT THREADS REPS WARMUP BATCH SIZE with Debian's python, which prints "median min max" then
+ * "rss BASE PEAK" (bytes): one training step of the same model in PyTorch, timed in the same run as ours.
+ * Returns 1 with the times and the memory the step added (PEAK - BASE), 0 when there is no figure. */
+int bench_torch_step(const bench_ctx *ctx, const char *script, int batch, int size, double med_min_max[3], double *mem);
 
 #endif

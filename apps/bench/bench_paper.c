@@ -85,19 +85,6 @@ static size_t run(bench_ctx *ctx, gz_paper *p, int S, size_t arena_bytes, bench_
   return peak;
 }
 
-static int torch_step(const bench_ctx *ctx, int S, double med_min_max[3], double *mem) {
-  char cmd[4400];
-  snprintf(cmd, sizeof cmd, "'%s' '%s/tools/torch_paper_bench.py' %d %d %d %d %d", ctx->python, ctx->root,
-           ctx->threads, ctx->reps, ctx->warmup, NB, S);
-  FILE *f = popen(cmd, "r");
-  double base = 0, peak = 0;
-  int ok = f && fscanf(f, "%lf %lf %lf rss %lf %lf", &med_min_max[0], &med_min_max[1], &med_min_max[2], &base, &peak) == 5;
-  if (f && pclose(f) != 0) ok = 0;
-  if (!ok) fprintf(stderr, "gazeloc-bench: warning: no PyTorch figure (%s)\n", cmd);
-  *mem = peak - base;
-  return ok;
-}
-
 void bench_paper(bench_ctx *ctx) {
   gz_err e = {0};
   if (gz_threads_bind(&e) < 0) fprintf(stderr, "gazeloc-bench: warning: %s\n", e.msg);
@@ -120,7 +107,7 @@ void bench_paper(bench_ctx *ctx) {
   size_t peak = probe ? run(&c, p, S, (size_t)((double)probe * (S * S / 4096.0) * 1.1) + ((size_t)64 << 20), &st, &ws) : 0;
   if (peak) {
     double ours_mem = (double)(model_bytes + peak + ws), tmm[3] = {0, 0, 0}, tmem = 0;
-    int have = torch_step(&c, S, tmm, &tmem);
+    int have = bench_torch_step(&c, "torch_paper_bench.py", NB, S, tmm, &tmem);
     printf("%-9s %12.4f [%8.4f .. %8.4f]", "2x512x512", st.median / NB, st.min / NB, st.max / NB);
     if (have)
       printf(" %12.4f %7.2f %11.0f %11.0f %7.2f\n", tmm[0] / NB, st.median / tmm[0], ours_mem / (1 << 20),

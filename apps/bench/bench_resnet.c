@@ -85,19 +85,6 @@ static size_t run(bench_ctx *ctx, gz_resnet *r, int S, size_t arena_bytes, bench
   return peak;
 }
 
-static int torch_step(const bench_ctx *ctx, int S, double med_min_max[3], double *mem) {
-  char cmd[4400];
-  snprintf(cmd, sizeof cmd, "'%s' '%s/tools/torch_resnet_bench.py' %d %d %d 2 %d", ctx->python, ctx->root, ctx->threads,
-           ctx->reps, ctx->warmup, S);
-  FILE *f = popen(cmd, "r");
-  double base = 0, peak = 0;
-  int ok = f && fscanf(f, "%lf %lf %lf rss %lf %lf", &med_min_max[0], &med_min_max[1], &med_min_max[2], &base, &peak) == 5;
-  if (f && pclose(f) != 0) ok = 0;
-  if (!ok) fprintf(stderr, "gazeloc-bench: warning: no PyTorch figure (%s)\n", cmd);
-  *mem = peak - base;
-  return ok;
-}
-
 void bench_resnet(bench_ctx *ctx) {
   gz_err e = {0};
   if (gz_threads_bind(&e) < 0) fprintf(stderr, "gazeloc-bench: warning: %s\n", e.msg);
@@ -126,7 +113,7 @@ void bench_resnet(bench_ctx *ctx) {
     size_t peak = run(&c, r, S, (size_t)((double)probe * scale * 1.1) + ((size_t)64 << 20), &st, &ws, &macs);
     if (!peak) break;
     double ours_mem = (double)(model_bytes + peak + ws), tmm[3] = {0, 0, 0}, tmem = 0;
-    int have = torch_step(&c, S, tmm, &tmem);
+    int have = bench_torch_step(&c, "torch_resnet_bench.py", 2, S, tmm, &tmem);
     char in[16];
     snprintf(in, sizeof in, "2x%dx%d", S, S);
     printf("%-8s %12.4f [%8.4f .. %8.4f]", in, st.median / 2, st.min / 2, st.max / 2);

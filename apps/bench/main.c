@@ -46,6 +46,19 @@ bench_stat bench_time(const bench_ctx *ctx, void (*fn)(void *), void *arg) {
 
 void bench_section(const char *title) { printf("\n== %s\n", title); }
 
+int bench_torch_step(const bench_ctx *ctx, const char *script, int batch, int size, double med_min_max[3], double *mem) {
+  char cmd[4400];
+  snprintf(cmd, sizeof cmd, "'%s' '%s/tools/%s' %d %d %d %d %d", ctx->python, ctx->root, script, ctx->threads, ctx->reps,
+           ctx->warmup, batch, size);
+  FILE *f = popen(cmd, "r");
+  double base = 0, peak = 0;
+  int ok = f && fscanf(f, "%lf %lf %lf rss %lf %lf", &med_min_max[0], &med_min_max[1], &med_min_max[2], &base, &peak) == 5;
+  if (f && pclose(f) != 0) ok = 0;
+  if (!ok) fprintf(stderr, "gazeloc-bench: warning: no PyTorch figure (%s)\n", cmd);
+  *mem = peak - base;
+  return ok;
+}
+
 int main(int argc, char **argv) {
   bench_ctx ctx = {.reps = 7, .warmup = 2, .python = getenv("GAZELOC_PYTHON"), .root = getenv("GAZELOC_ROOT"),
                    .threads = omp_get_max_threads()};

@@ -28,6 +28,7 @@
 
 #include "nn/nn.h"
 #include "testutil.h"
+#include "parity.h"
 
 #define TOL 1e-4
 #define GRAD_TOL 1e-4
@@ -40,15 +41,6 @@ typedef struct {
   char worst[200];
   int count;
 } cmp_stats;
-
-static const float *ref_data(const gz_ckpt *ref, const char *name, int64_t n) {
-  const gz_ckpt_entry *t = gz_ckpt_find(ref, name);
-  ck_assert_msg(t != NULL, "reference has no '%s'", name);
-  int64_t m = 1;
-  for (int d = 0; d < t->ndim; d++) m *= t->shape[d];
-  ck_assert_msg(m == n, "'%s': %lld elements in the reference, %lld ours", name, (long long)m, (long long)n);
-  return t->data;
-}
 
 /* ours vs `MODE.name` (t32) and `MODE64.name` (t64) */
 static void compare(const gz_ckpt *ref, const char *mode, const char *name, const float *ours, int64_t n,

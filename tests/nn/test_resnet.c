@@ -35,6 +35,7 @@
 
 #include "nn/nn.h"
 #include "testutil.h"
+#include "parity.h"
 
 #define TOL 1e-4      /* forward quantities: logits, running statistics */
 #define GRAD_TOL 1e-2 /* eval-mode gradients: ReLU kinks (see above) */
@@ -46,15 +47,6 @@ typedef struct {
   char worst[160];
   int count, within32;                        /* tensors, and those within TOL of t32 */
 } cmp_stats;
-
-static const float *ref_data(const gz_ckpt *ref, const char *name, int64_t n) {
-  const gz_ckpt_entry *t = gz_ckpt_find(ref, name);
-  ck_assert_msg(t != NULL, "reference has no '%s'", name);
-  int64_t m = 1;
-  for (int d = 0; d < t->ndim; d++) m *= t->shape[d];
-  ck_assert_msg(m == n, "'%s': %lld elements in the reference, %lld ours", name, (long long)m, (long long)n);
-  return t->data;
-}
 
 /* Compares n floats of ours with reference `prefix.name` (t32) and `prefix64.name` (t64). */
 static void compare(const gz_ckpt *ref, const char *prefix, const char *prefix64, const char *name, const float *ours,

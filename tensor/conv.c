@@ -311,7 +311,9 @@ int gz_conv2d_backward_weights_isa(int isa, const gz_conv2d *d, const float *x, 
     return -1;
   const long xs = (long)d->ic * d->ih * d->iw, ys = (long)d->oc * g.ohw;
   float beta = accumulate ? 1.0f : 0.0f;
-  for (int n = 0; n < d->n; n++) {
+  const int direct = gz_cdir_wanted(isa, d, 2);
+  if (direct) gz_cdir_backward_weights(d, x, dy, dw, accumulate, workspace);
+  for (int n = 0; n < d->n && !direct; n++) {
     const float *xn = x + n * xs, *dyn = dy + n * ys;
     if (g.pointwise) {
       if (gz_sgemm_isa(isa, 0, 1, d->oc, d->ic, g.ohw, 1.0f, dyn, g.ohw, xn, g.ohw, beta, dw, d->ic, gws, gwsb, e))

@@ -115,6 +115,12 @@ static void make_plan(const gz_conv2d *d, int bwd, plan *p) {
   p->w_floats = wofs;
 }
 
+/* Weight gradient: the accumulator [group of NO output channels][channel block][kernel row][NO][kw][16]. */
+static long wacc_floats(const gz_conv2d *d, int nicb) {
+  int no = gz_cdir_wtile_rows(d->kw);
+  return cdiv(d->oc, no) * no * (long)nicb * 16 * d->kh * d->kw;
+}
+
 size_t gz_cdir_workspace(const gz_conv2d *d) {
   int oh, ow;
   if (gz_conv2d_out(d, &oh, &ow, NULL) || !ok_sizes(d)) return 0;
@@ -122,15 +128,16 @@ size_t gz_cdir_workspace(const gz_conv2d *d) {
   for (int bwd = 0; bwd < 2; bwd++) {
     plan p;
     make_plan(d, bwd, &p);
-    size_t b = (size_t)(p.img_floats + p.w_floats) * sizeof(float) + 128;
+    long extra = bwd ? 0 : (d->kw <= 7 ? wacc_floats(d, p.nicb) : 0); /* weight gradient: forward's frame */
+    size_t b = (size_t)(p.img_floats + (p.w_floats > extra ? p.w_floats : extra)) * sizeof(float) + 128;
     if (b > best) best = b;
   }
   return best;
 }
 
-int gz_cdir_wanted(int isa, const gz_conv2d *d, int backward_data) {
-  (void)backward_data;
+int gz_cdir_wanted(int isa, const gz_conv2d *d, int direction) {
   if (isa != GZ_ISA_AVX512 || method == GZ_CONV_GEMM || !ok_sizes(d)) return 0;
+  if (direction == 2 && d->kw > 7) return 0;
   if (method == GZ_CONV_DIRECT) return 1;
   return d->ic >= 16 && d->oc >= 16;
 }
@@ -220,4 +227,61 @@ void gz_cdir_forward(const gz_conv2d *d, const float *x, const float *w, const f
 void gz_cdir_backward_data(const gz_conv2d *d, const float *dy, const float *w, float *dx, int accumulate,
                            void *ws) {
   run(d, 1, dy, w, NULL, dx, accumulate, ws);
+}
+
+/* Weight gradient. Per image, x goes into the forward's blocked frame; output rows are cut into bands
+ * (their x rows and dy in L2, from the shape only), and each band's sums are added to a blocked
+ * accumulator in band order: dw[o][c][i][j] = sum over images, bands, then pixels in order, for any
+ * thread count. Items of a band: (group of output channels, input channel block, kernel row). */
+void gz_cdir_backward_weights(const gz_conv2d *d, const float *x, const float *dy, float *dw, int accumulate,
+                              void *ws) {
+  plan p;
+  make_plan(d, 0, &p);
+  float *img = (float *)(((uintptr_t)ws + 63) & ~(uintptr_t)63), *acc = img + p.img_floats;
+  const int no = gz_cdir_wtile_rows(d->kw), ngo = (int)cdiv(d->oc, no), kh = d->kh, kw = d->kw;
+  const long ohw = (long)p.OH * p.OW, xs = (long)d->ic * d->ih * d->iw, ys = (long)d->oc * ohw;
+  const long blk = (long)no * kw * 16; /* one item's accumulator */
+  /* band: x rows (all channels) and dy rows (all output channels) in about 512 KB */
+  long per_row = ((long)p.nicb * 16 * d->sh * p.Wp + (long)d->oc * p.OW) * 4;
+  int band = (int)(((512L << 10) / per_row) > 0 ? (512L << 10) / per_row : 1);
+  if (band > p.OH) band = p.OH;
+#pragma omp parallel
+  {
+    for (int n = 0; n < d->n; n++) {
+#pragma omp for collapse(2) schedule(static)
+      for (int icb = 0; icb < p.nicb; icb++)
+        for (int y = 0; y < p.Hp; y++)
+          gz_cdir_block_row_avx512(x + n * xs, p.C, p.H, p.W, p.top, p.left, p.Wp, icb, y,
+                                   img + ((long)icb * p.Hp + y) * p.Wp * 16);
+      for (int oy0 = 0; oy0 < p.OH; oy0 += band) {
+        int rows = p.OH - oy0 < band ? p.OH - oy0 : band;
+#pragma omp for collapse(3) schedule(static)
+        for (int g = 0; g < ngo; g++)
+          for (int icb = 0; icb < p.nicb; icb++)
+            for (int i = 0; i < kh; i++) {
+              gz_cdir_wtile t = {.x = img + (((long)icb * p.Hp + (long)oy0 * d->sh + i) * p.Wp) * 16,
+                                 .xrow = (long)d->sh * p.Wp * 16, .ow = p.OW, .sw = d->sw, .kw = kw, .rows = rows,
+                                 .first = n == 0 && oy0 == 0,
+                                 .acc = acc + (((long)g * p.nicb + icb) * kh + i) * blk};
+              for (int o = 0; o < no; o++) { /* past oc: a valid channel, its sums are not stored */
+                int oc = g * no + o < d->oc ? g * no + o : d->oc - 1;
+                t.dy[o] = dy + n * ys + oc * ohw + (long)oy0 * p.OW;
+              }
+              gz_cdir_wtile_avx512(&t);
+            }
+      }
+    }
+    /* blocked accumulator -> dw[o][c][i][j] */
+#pragma omp for schedule(static)
+    for (int o = 0; o < d->oc; o++) {
+      const int g = o / no, oo = o % no;
+      for (int c = 0; c < d->ic; c++)
+        for (int i = 0; i < kh; i++)
+          for (int j = 0; j < kw; j++) {
+            float v = acc[(((long)g * p.nicb + c / 16) * kh + i) * blk + ((long)oo * kw + j) * 16 + c % 16];
+            float *q = dw + (((long)o * d->ic + c) * kh + i) * kw + j;
+            *q = accumulate ? *q + v : v;
+          }
+    }
+  }
 }

@@ -47,7 +47,7 @@ AI void transpose16(__m512 r[16]) {
 
 /* OCB output blocks x PX pixels, input pixels S*16 floats apart (S = the stride in the blocked input). */
 AI void tile_body(const int OCB, const int PX, const int S, const gz_cdir_tile *t) {
-  __m512 acc[PX][OCB];
+  __m512 acc[24][2]; /* fixed sizes: arrays sized by the parameters would be VLAs, kept in memory */
 #pragma GCC unroll 24
   for (int p = 0; p < PX; p++)
 #pragma GCC unroll 2
@@ -97,7 +97,7 @@ AI void tile_body(const int OCB, const int PX, const int S, const gz_cdir_tile *
       }
       continue;
     }
-    float tmp[PX * 16] __attribute__((aligned(64)));
+    float tmp[24 * 16] __attribute__((aligned(64)));
 #pragma GCC unroll 24
     for (int p = 0; p < PX; p++) _mm512_store_ps(tmp + p * 16, acc[p][b]);
     for (int o = 0; o < nv; o++) {
@@ -162,5 +162,53 @@ void gz_cdir_block_row_avx512(const float *src, int C, int H, int W, int top, in
     for (int q = 0; q < 16; q++) r[q] = q < nc ? _mm512_maskz_loadu_ps(m, s + q * cs + x0) : _mm512_setzero_ps();
     transpose16(r);
     for (int q = 0; q < nx; q++) _mm512_storeu_ps(d + (long)(x0 + q) * 16, r[q]);
+  }
+}
+
+/* Weight gradient tile: NO output channels x KW taps of one kernel row, 16 input channels per zmm:
+ * acc[o][j] += dy[o][pixel] * x[channel block][input pixel + j][16], over the pixels of a band of
+ * output rows, in order. Per pixel: KW input vectors (NCHW16c, contiguous), NO broadcasts of dy read
+ * straight from NCHW, NO*KW FMAs. */
+AI void wtile_body(const int NO, const int KW, const gz_cdir_wtile *t) {
+  __m512 acc[8][7]; /* fixed sizes: arrays sized by the parameters would be VLAs, kept in memory */
+#pragma GCC unroll 8
+  for (int o = 0; o < NO; o++)
+#pragma GCC unroll 8
+    for (int j = 0; j < KW; j++) acc[o][j] = _mm512_setzero_ps();
+  const long xs = (long)t->sw * 16;
+  for (int r = 0; r < t->rows; r++) {
+    const float *xp = t->x + r * t->xrow;
+    const long p0 = (long)r * t->ow;
+    for (long ox = 0; ox < t->ow; ox++, xp += xs) {
+      __m512 xv[7];
+#pragma GCC unroll 8
+      for (int j = 0; j < KW; j++) xv[j] = _mm512_loadu_ps(xp + j * 16);
+#pragma GCC unroll 8
+      for (int o = 0; o < NO; o++) {
+        __m512 g = _mm512_set1_ps(t->dy[o][p0 + ox]);
+#pragma GCC unroll 8
+        for (int j = 0; j < KW; j++) acc[o][j] = _mm512_fmadd_ps(g, xv[j], acc[o][j]);
+      }
+    }
+  }
+  float *d = t->acc;
+#pragma GCC unroll 8
+  for (int o = 0; o < NO; o++)
+#pragma GCC unroll 8
+    for (int j = 0; j < KW; j++, d += 16)
+      _mm512_store_ps(d, t->first ? acc[o][j] : _mm512_add_ps(_mm512_load_ps(d), acc[o][j]));
+}
+
+int gz_cdir_wtile_rows(int kw) { return kw <= 3 ? 8 : kw == 4 ? 6 : kw <= 6 ? 4 : 3; }
+
+void gz_cdir_wtile_avx512(const gz_cdir_wtile *t) {
+  switch (t->kw) {
+  case 1: wtile_body(8, 1, t); return;
+  case 2: wtile_body(8, 2, t); return;
+  case 3: wtile_body(8, 3, t); return;
+  case 4: wtile_body(6, 4, t); return;
+  case 5: wtile_body(4, 5, t); return;
+  case 6: wtile_body(4, 6, t); return;
+  case 7: wtile_body(3, 7, t); return;
   }
 }

@@ -132,12 +132,16 @@ enum { GZ_CONV_AUTO = -1, GZ_CONV_GEMM = 0, GZ_CONV_DIRECT = 1 };
 /* Test and benchmark hook: force a method for every conv2d call (GZ_CONV_AUTO: chosen per shape).
  * Not thread-safe; a forced method that cannot run a shape falls back to the GEMM. */
 void gz_conv2d_set_method(int method);
-int gz_cdir_wanted(int isa, const gz_conv2d *d, int backward_data);
+/* direction: 0 forward, 1 backward data, 2 backward weights */
+int gz_cdir_wanted(int isa, const gz_conv2d *d, int direction);
 size_t gz_cdir_workspace(const gz_conv2d *d);
 /* The caller has validated shapes, pointers and the workspace size. */
 void gz_cdir_forward(const gz_conv2d *d, const float *x, const float *w, const float *bias, float *y, void *ws);
 void gz_cdir_backward_data(const gz_conv2d *d, const float *dy, const float *w, float *dx, int accumulate,
                            void *ws);
+/* dw only (kw <= 7); the caller adds the bias gradient. */
+void gz_cdir_backward_weights(const gz_conv2d *d, const float *x, const float *dy, float *dw, int accumulate,
+                              void *ws);
 
 /* One register tile: px (1..24/ocb) output pixels x ocb (1, 2) blocks of 16 output channels. */
 typedef struct gz_cdir_tile {
@@ -152,6 +156,17 @@ typedef struct gz_cdir_tile {
   const float *bias;               /* per output channel of the tile, or NULL */
 } gz_cdir_tile;
 void gz_cdir_tile_avx512(const gz_cdir_tile *t);
+/* Weight-gradient tile: gz_cdir_wtile_rows(kw) output channels x kw taps of one kernel row x 16
+ * input channels, summed over `rows` output rows of ow pixels; stored to acc[o][j][16] (first) or added. */
+typedef struct gz_cdir_wtile {
+  const float *x;    /* blocked input: channel block, input row of the first output row and tap row */
+  long xrow, ow;     /* floats between the input rows of consecutive output rows; output row width */
+  int sw, kw, rows, first;
+  const float *dy[8]; /* NCHW dy of each output channel at the band's first pixel */
+  float *acc;
+} gz_cdir_wtile;
+int gz_cdir_wtile_rows(int kw);
+void gz_cdir_wtile_avx512(const gz_cdir_wtile *t);
 void gz_cdir_block_row_avx512(const float *src, int C, int H, int W, int top, int left, int Wp, int icb, int y,
                               float *dst);
 

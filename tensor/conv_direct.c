@@ -139,7 +139,13 @@ int gz_cdir_wanted(int isa, const gz_conv2d *d, int direction) {
   if (isa != GZ_ISA_AVX512 || method == GZ_CONV_GEMM || !ok_sizes(d)) return 0;
   if (direction == 2 && d->kw > 7) return 0;
   if (method == GZ_CONV_DIRECT) return 1;
-  return d->ic >= 16 && d->oc >= 16;
+  /* Measured per shape (docs/kernels.md): the implicit GEMM stays ahead for 1x1 convs (strided ones
+   * included), for few input channels (the stem: 3 of 16 lanes would be used) and, in the backward
+   * passes, for 512 or more output channels on small images (the GEMM's long K is efficient there). */
+  if (d->kh * d->kw == 1 || d->ic < 16) return 0;
+  int oh, ow;
+  gz_conv2d_out(d, &oh, &ow, NULL);
+  return direction == 0 || d->oc <= 256 || (long)oh * ow >= 4096;
 }
 
 /* Weight slabs: class q, group g, [channel block][tap][16 input channels][ocb*16 output channels],
@@ -232,7 +238,7 @@ void gz_cdir_backward_data(const gz_conv2d *d, const float *dy, const float *w, 
 /* Weight gradient. Per image, x goes into the forward's blocked frame; output rows are cut into bands
  * (their x rows and dy in L2, from the shape only), and each band's sums are added to a blocked
  * accumulator in band order: dw[o][c][i][j] = sum over images, bands, then pixels in order, for any
- * thread count. Items of a band: (group of output channels, input channel block, kernel row). */
+ * thread count. Items of a band: (input channel block, kernel row, group of output channels). */
 void gz_cdir_backward_weights(const gz_conv2d *d, const float *x, const float *dy, float *dw, int accumulate,
                               void *ws) {
   plan p;
@@ -241,8 +247,10 @@ void gz_cdir_backward_weights(const gz_conv2d *d, const float *x, const float *d
   const int no = gz_cdir_wtile_rows(d->kw), ngo = (int)cdiv(d->oc, no), kh = d->kh, kw = d->kw;
   const long ohw = (long)p.OH * p.OW, xs = (long)d->ic * d->ih * d->iw, ys = (long)d->oc * ohw;
   const long blk = (long)no * kw * 16; /* one item's accumulator */
-  /* band: x rows (all channels) and dy rows (all output channels) in about 512 KB */
-  long per_row = ((long)p.nicb * 16 * d->sh * p.Wp + (long)d->oc * p.OW) * 4;
+  /* band: the dy rows of all output channels and the x rows of one channel block in about 512 KB. A
+   * thread takes consecutive items, (channel block, kernel row) outer: its x stays in L1, the band's
+   * dy in L2. (Bands sized on x instead were 3 rows at 512 channels: too short.) */
+  long per_row = ((long)d->oc * p.OW + 16L * d->sh * p.Wp) * 4;
   int band = (int)(((512L << 10) / per_row) > 0 ? (512L << 10) / per_row : 1);
   if (band > p.OH) band = p.OH;
 #pragma omp parallel
@@ -256,9 +264,9 @@ void gz_cdir_backward_weights(const gz_conv2d *d, const float *x, const float *d
       for (int oy0 = 0; oy0 < p.OH; oy0 += band) {
         int rows = p.OH - oy0 < band ? p.OH - oy0 : band;
 #pragma omp for collapse(3) schedule(static)
-        for (int g = 0; g < ngo; g++)
-          for (int icb = 0; icb < p.nicb; icb++)
-            for (int i = 0; i < kh; i++) {
+        for (int icb = 0; icb < p.nicb; icb++)
+          for (int i = 0; i < kh; i++)
+            for (int g = 0; g < ngo; g++) {
               gz_cdir_wtile t = {.x = img + (((long)icb * p.Hp + (long)oy0 * d->sh + i) * p.Wp) * 16,
                                  .xrow = (long)d->sh * p.Wp * 16, .ow = p.OW, .sw = d->sw, .kw = kw, .rows = rows,
                                  .first = n == 0 && oy0 == 0,

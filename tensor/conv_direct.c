@@ -140,12 +140,14 @@ int gz_cdir_wanted(int isa, const gz_conv2d *d, int direction) {
   if (direction == 2 && d->kw > 7) return 0;
   if (method == GZ_CONV_DIRECT) return 1;
   /* Measured per shape (docs/kernels.md): the implicit GEMM stays ahead for 1x1 convs (strided ones
-   * included), for few input channels (the stem: 3 of 16 lanes would be used) and, in the backward
-   * passes, for 512 or more output channels on small images (the GEMM's long K is efficient there). */
+   * included), for few input channels (the stem: 3 of 16 lanes would be used) and for more than 256
+   * channels summed over (forward: input channels, backward: output channels) on images under 64x64:
+   * the weight slabs (forward, backward data) or dy bands (weight gradient) outgrow L2 there, while
+   * the GEMM's K is long. */
   if (d->kh * d->kw == 1 || d->ic < 16) return 0;
   int oh, ow;
   gz_conv2d_out(d, &oh, &ow, NULL);
-  return direction == 0 || d->oc <= 256 || (long)oh * ow >= 4096;
+  return (direction == 0 ? d->ic : d->oc) <= 256 || (long)oh * ow >= 4096;
 }
 
 /* Weight slabs: class q, group g, [channel block][tap][16 input channels][ocb*16 output channels],

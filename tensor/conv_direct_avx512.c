@@ -71,15 +71,15 @@ AI void tile_body(const int OCB, const int PX, const int S, const gz_cdir_tile *
       }
     }
   }
-  /* To NCHW: 16 x 16 transposes turn pixel vectors into channel rows (masked stores); with an output
-   * pixel step other than 1 (phase classes of backward data) through a stack buffer instead. */
+  /* To NCHW: 16 x 16 transposes turn pixel vectors into channel rows (masked stores; output pixel step
+   * 2, a phase class of backward data: spread by permutes). Other steps through a stack buffer. */
 #pragma GCC unroll 2
   for (int b = 0; b < OCB; b++) {
     if (b * 16 >= t->noc) break;
     const int nv = t->noc - b * 16 < 16 ? t->noc - b * 16 : 16;
     const float *bias = t->bias ? t->bias + b * 16 : NULL;
     float *yb = t->out + (long)b * 16 * t->chs;
-    if (t->ops == 1) {
+    if (t->ops <= 2) {
 #pragma GCC unroll 2
       for (int p0 = 0; p0 < PX; p0 += 16) {
         const int np = PX - p0 < 16 ? PX - p0 : 16;
@@ -88,11 +88,34 @@ AI void tile_body(const int OCB, const int PX, const int S, const gz_cdir_tile *
 #pragma GCC unroll 16
         for (int q = 0; q < 16; q++) r[q] = q < np ? acc[p0 + q][b] : _mm512_setzero_ps();
         transpose16(r);
+        if (t->ops == 1) {
+          for (int o = 0; o < nv; o++) {
+            float *yo = yb + (long)o * t->chs + p0;
+            __m512 v = bias ? _mm512_add_ps(r[o], _mm512_set1_ps(bias[o])) : r[o];
+            if (t->accumulate) v = _mm512_add_ps(_mm512_maskz_loadu_ps(m, yo), v);
+            _mm512_mask_storeu_ps(yo, m, v);
+          }
+          continue;
+        }
+        /* Every other pixel (a stride-2 phase class of backward data): the np values are spread over
+         * 2 np - 1 floats and merged into the pixels between them, which belong to another class,
+         * written in another (earlier or later) parallel loop. */
+        const __m512i ilo = _mm512_set_epi32(7, 7, 6, 6, 5, 5, 4, 4, 3, 3, 2, 2, 1, 1, 0, 0);
+        const __m512i ihi = _mm512_set_epi32(15, 15, 14, 14, 13, 13, 12, 12, 11, 11, 10, 10, 9, 9, 8, 8);
+        const int span = 2 * np - 1;
+        const __mmask16 mlo = (__mmask16)(span >= 16 ? 0xFFFF : (1u << span) - 1);
+        const __mmask16 mhi = (__mmask16)(span <= 16 ? 0 : (1u << (span - 16)) - 1);
         for (int o = 0; o < nv; o++) {
-          float *yo = yb + (long)o * t->chs + p0;
+          float *yo = yb + (long)o * t->chs + 2L * p0;
           __m512 v = bias ? _mm512_add_ps(r[o], _mm512_set1_ps(bias[o])) : r[o];
-          if (t->accumulate) v = _mm512_add_ps(_mm512_maskz_loadu_ps(m, yo), v);
-          _mm512_mask_storeu_ps(yo, m, v);
+          __m512 lo = _mm512_maskz_loadu_ps(mlo, yo), hi = _mm512_maskz_loadu_ps(mhi, yo + 16);
+          __m512 vlo = _mm512_permutexvar_ps(ilo, v), vhi = _mm512_permutexvar_ps(ihi, v);
+          if (t->accumulate) {
+            vlo = _mm512_add_ps(lo, vlo);
+            vhi = _mm512_add_ps(hi, vhi);
+          }
+          _mm512_mask_storeu_ps(yo, mlo, _mm512_mask_blend_ps(0x5555, lo, vlo));
+          _mm512_mask_storeu_ps(yo + 16, mhi, _mm512_mask_blend_ps(0x5555, hi, vhi));
         }
       }
       continue;

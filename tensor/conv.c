@@ -97,7 +97,8 @@ size_t gz_conv2d_workspace(const gz_conv2d *d) {
   if (gz_conv2d_out(d, &oh, &ow, NULL)) return 0;
   geom g;
   geometry(d, oh, ow, &g);
-  return (size_t)col_floats(&g) * sizeof(float) + 64 + gemm_ws(d, &g);
+  size_t gemm = (size_t)col_floats(&g) * sizeof(float) + 64 + gemm_ws(d, &g), direct = gz_cdir_workspace(d);
+  return gemm > direct ? gemm : direct;
 }
 
 /* Shared preamble: shape, ISA, pointers and workspace; splits the workspace into col and GEMM parts. */
@@ -238,6 +239,10 @@ int gz_conv2d_forward_isa(int isa, const gz_conv2d *d, const float *x, const flo
   void *gws;
   size_t gwsb;
   if (prepare(isa, d, x, w, y, workspace, workspace_bytes, &g, &col, &gws, &gwsb, "conv2d forward", e)) return -1;
+  if (gz_cdir_wanted(isa, d, 0)) { /* blocked direct convolution (conv_direct.c) */
+    gz_cdir_forward(d, x, w, bias, y, workspace);
+    return 0;
+  }
   const long xs = (long)d->ic * d->ih * d->iw, ys = (long)d->oc * g.ohw;
   for (int n = 0; n < d->n; n++) {
     const float *xn = x + n * xs;
@@ -269,6 +274,10 @@ int gz_conv2d_backward_data_isa(int isa, const gz_conv2d *d, const float *dy, co
   size_t gwsb;
   if (prepare(isa, d, dy, w, dx, workspace, workspace_bytes, &g, &col, &gws, &gwsb, "conv2d backward data", e))
     return -1;
+  if (gz_cdir_wanted(isa, d, 1)) {
+    gz_cdir_backward_data(d, dy, w, dx, accumulate, workspace);
+    return 0;
+  }
   const long xs = (long)d->ic * d->ih * d->iw, ys = (long)d->oc * g.ohw;
   for (int n = 0; n < d->n; n++) {
     const float *dyn = dy + n * ys;
@@ -302,7 +311,9 @@ int gz_conv2d_backward_weights_isa(int isa, const gz_conv2d *d, const float *x, 
     return -1;
   const long xs = (long)d->ic * d->ih * d->iw, ys = (long)d->oc * g.ohw;
   float beta = accumulate ? 1.0f : 0.0f;
-  for (int n = 0; n < d->n; n++) {
+  const int direct = gz_cdir_wanted(isa, d, 2);
+  if (direct) gz_cdir_backward_weights(d, x, dy, dw, accumulate, workspace);
+  for (int n = 0; n < d->n && !direct; n++) {
     const float *xn = x + n * xs, *dyn = dy + n * ys;
     if (g.pointwise) {
       if (gz_sgemm_isa(isa, 0, 1, d->oc, d->ic, g.ohw, 1.0f, dyn, g.ohw, xn, g.ohw, beta, dw, d->ic, gws, gwsb, e))

@@ -74,6 +74,9 @@ void gz_gemm_ukr_avx512(long kc, const float *a, const float *b, float *c, long 
 /* Packs B micro-panels [t_lo, t_hi) of the block at columns j0 (cols wide), depth p0..p0+kcb. */
 void gz_gemm_packb_avx512(int trans, const float *B, long ldb, long j0, long cols, long p0, long kcb, float *dst,
                           long t_lo, long t_hi);
+/* Packs A micro-panels [t_lo, t_hi) (A stored M x K) of the panel at rows i0 (rows tall), depth p0.. */
+void gz_gemm_packa_avx512(const float *A, long lda, long i0, long rows, long p0, long kcb, float *dst, long t_lo,
+                          long t_hi);
 void gz_gemm_ukr_avx2(long kc, const float *a, const float *b, float *c, long ldc, float alpha, float beta, int m,
                       int n);
 
@@ -120,5 +123,54 @@ int gz_conv2d_backward_weights_ref(const gz_conv2d *d, const float *x, const flo
 
 /* Multiply-adds of one direction (the same for all three): n*oc*oh*ow*ic*kh*kw. */
 double gz_conv2d_macs(const gz_conv2d *d);
+
+
+/* ------------------------------------------------------------------ blocked direct conv2d (internal) */
+
+/* tensor/conv_direct.c: forward and backward data by a blocked direct convolution (AVX-512), used by
+ * gz_conv2d_*_isa where gz_cdir_wanted() says so. The workspace it needs is part of
+ * gz_conv2d_workspace(). */
+#define GZ_CDIR_MAX_TAPS 64
+enum { GZ_CONV_AUTO = -1, GZ_CONV_GEMM = 0, GZ_CONV_DIRECT = 1 };
+/* Test and benchmark hook: force a method for every conv2d call (GZ_CONV_AUTO: chosen per shape).
+ * Not thread-safe; a forced method that cannot run a shape falls back to the GEMM. */
+void gz_conv2d_set_method(int method);
+/* direction: 0 forward, 1 backward data, 2 backward weights */
+int gz_cdir_wanted(int isa, const gz_conv2d *d, int direction);
+size_t gz_cdir_workspace(const gz_conv2d *d);
+/* The caller has validated shapes, pointers and the workspace size. */
+void gz_cdir_forward(const gz_conv2d *d, const float *x, const float *w, const float *bias, float *y, void *ws);
+void gz_cdir_backward_data(const gz_conv2d *d, const float *dy, const float *w, float *dx, int accumulate,
+                           void *ws);
+/* dw only (kw <= 7); the caller adds the bias gradient. */
+void gz_cdir_backward_weights(const gz_conv2d *d, const float *x, const float *dy, float *dw, int accumulate,
+                              void *ws);
+
+/* One register tile: px (1..24/ocb) output pixels x ocb (1, 2) blocks of 16 output channels. */
+typedef struct gz_cdir_tile {
+  const float *in; /* blocked input at the tile's first pixel, channel block 0 */
+  long icbs;       /* floats between channel blocks of the input */
+  int nicb, ntap, s, px, ocb, noc; /* s: input pixel step (stride) in pixels; noc: valid output channels */
+  const long *toff;                /* input offset of each tap, floats */
+  const float *w;                  /* [nicb][ntap][16][ocb*16] */
+  float *out;                      /* NCHW output at the tile's first pixel and channel */
+  long chs;                        /* floats between output channels */
+  int ops, accumulate;             /* floats between output pixels; add to out instead of storing */
+  const float *bias;               /* per output channel of the tile, or NULL */
+} gz_cdir_tile;
+void gz_cdir_tile_avx512(const gz_cdir_tile *t);
+/* Weight-gradient tile: gz_cdir_wtile_rows(kw) output channels x kw taps of one kernel row x 16
+ * input channels, summed over `rows` output rows of ow pixels; stored to acc[o][j][16] (first) or added. */
+typedef struct gz_cdir_wtile {
+  const float *x;    /* blocked input: channel block, input row of the first output row and tap row */
+  long xrow, ow;     /* floats between the input rows of consecutive output rows; output row width */
+  int sw, kw, rows, first;
+  const float *dy[8]; /* NCHW dy of each output channel at the band's first pixel */
+  float *acc;
+} gz_cdir_wtile;
+int gz_cdir_wtile_rows(int kw);
+void gz_cdir_wtile_avx512(const gz_cdir_wtile *t);
+void gz_cdir_block_row_avx512(const float *src, int C, int H, int W, int top, int left, int Wp, int icb, int y,
+                              float *dst);
 
 #endif

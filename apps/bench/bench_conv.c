@@ -4,7 +4,9 @@
  * run, PyTorch's (oneDNN) for the same problem from tools/torch_conv_bench.py in the same run, and the
  * ratio of times ours/PyTorch (below 1 = faster). PyTorch runs right before ours for each problem (one
  * python process per problem, about a second of start-up each), so both halves of a line see the same
- * load on a shared machine. */
+ * load on a shared machine. With GAZELOC_BENCH_CONV_GEMM=1 each line also times the GEMM method alone
+ * (gz_conv2d_set_method: what every shape ran before the blocked direct convolution), in the same run,
+ * and prints the ratio of times ours/GEMM. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -108,8 +110,10 @@ void bench_conv(bench_ctx *ctx) {
   double peak = peak_refresh(ctx->threads);
   printf("fma peak %d threads: %.1f GFLOP/s; t:ours/torch < 1 means ours is faster\n", ctx->threads, peak);
   bench_stat torch[NPROB][3];
-  printf("%-38s %-4s %8s %18s %7s %9s %11s\n", "problem", "dir", "GFLOP/s", "[min .. max]", "%peak", "torch",
-         "t:ours/torch");
+  const char *both_env = getenv("GAZELOC_BENCH_CONV_GEMM");
+  const int both = both_env && atoi(both_env) > 0;
+  printf("%-38s %-4s %8s %18s %7s %9s %11s%s\n", "problem", "dir", "GFLOP/s", "[min .. max]", "%peak", "torch",
+         "t:ours/torch", both ? "    gemm t:ours/gemm" : "");
   double tot_ours[3] = {0}, tot_torch[3] = {0}, tot_flop = 0;
   int meet = 0, lines = 0;
   for (size_t i = 0; i < NPROB; i++) {
@@ -138,17 +142,28 @@ void bench_conv(bench_ctx *ctx) {
     torch_times(ctx, p, torch[i]);
     tot_flop += 3 * gf;
     for (int k = 0; k < 3; k++) {
-      bench_stat s = bench_time(ctx, fns[k], &r);
+      bench_stat s = bench_time(ctx, fns[k], &r), sg = {0, 0, 0};
+      if (both) {
+        gz_conv2d_set_method(GZ_CONV_GEMM);
+        sg = bench_time(ctx, fns[k], &r);
+        gz_conv2d_set_method(GZ_CONV_AUTO);
+      }
       double pct = 100 * gf / s.median / peak;
       printf("%-38s %-4s %8.1f [%7.1f .. %7.1f] %6.1f%%", name, dirs[k], gf / s.median, gf / s.max, gf / s.min, pct);
       tot_ours[k] += s.median;
       lines++;
       if (torch[i][k].median > 0) {
         double ratio = s.median / torch[i][k].median;
-        printf(" %9.1f %11.2f%s\n", gf / torch[i][k].median, ratio, pct >= 75 && ratio <= 1.0 ? "" : "  (misses)");
+        printf(" %9.1f %11.2f", gf / torch[i][k].median, ratio);
+        if (both) printf(" %7.1f %5.2f", gf / sg.median, s.median / sg.median);
+        printf("%s\n", pct >= 75 && ratio <= 1.0 ? "" : "  (misses)");
         tot_torch[k] += torch[i][k].median;
         meet += pct >= 75 && ratio <= 1.0;
-      } else printf(" %9s %11s\n", "-", "-");
+      } else {
+        printf(" %9s %11s", "-", "-");
+        if (both) printf(" %7.1f %5.2f", gf / sg.median, s.median / sg.median);
+        printf("\n");
+      }
       fflush(stdout);
     }
     free(r.x), free(r.w), free(r.b), free(r.dy), free(r.y), free(r.dx), free(r.dw), free(r.db), free(r.ws);

@@ -6,7 +6,9 @@
  * summed for that element (ic*kh*kw + 1 forward, oc*kh*kw backward data, n*oh*ow for the weight and
  * bias gradients) and S the same sum over absolute values (computed by the reference kernel on |x|,
  * |w|, |dy|). (K + 2) u S bounds the error of any summation order (Higham eq. 3.5); the factor 2 covers
- * the rounding of S itself and of a prefilled buffer with accumulate. Index errors miss it by far. */
+ * the rounding of S itself and of a prefilled buffer with accumulate. Index errors miss it by far.
+ * With AVX-512, both methods are checked on every shape: the implicit GEMM and the blocked direct
+ * convolution (tensor/conv_direct.c), forced with gz_conv2d_set_method. */
 #include <math.h>
 #include <omp.h>
 
@@ -30,6 +32,9 @@ static const conv_case cases[] = {
     {"k3_on_1x1", {1, 4, 1, 1, 3, 3, 3, 1, 1, 1, 1}, 0},
     {"k3_nopad", {2, 33, 6, 5, 17, 3, 3, 1, 1, 0, 0}, 0},
     {"k3x1_s2x1", {1, 3, 8, 5, 2, 3, 1, 2, 1, 1, 0}, 1},
+    /* several register tiles per row, output channel groups of 32 + 13, input blocks of 16 + 16 + 3 */
+    {"k3s2_wide", {3, 35, 7, 53, 45, 3, 3, 2, 2, 1, 1}, 1},
+    {"k3s1_wide", {1, 20, 5, 61, 33, 3, 3, 1, 1, 1, 1}, 0},
 };
 #define NCASE (sizeof cases / sizeof cases[0])
 
@@ -92,7 +97,22 @@ static void expect(const char *what, const char *name, int path, const float *go
   }
 }
 
-/* path -1: reference loops; 0..: gz_conv2d_*_isa with that ISA. */
+static int best_isa(void) {
+  int best;
+  gz_err e = {0};
+  ck_assert_int_eq(gz_isa_resolve(NULL, gz_cpu_features(), &best, &e), 0);
+  return best;
+}
+
+/* Paths: -1 the reference loops; 0..best ISA: gz_conv2d_*_isa with that ISA and the method chosen per
+ * shape, with AVX-512 the GEMM forced; one more with AVX-512: the direct method forced. */
+static int last_path(void) { return best_isa() == GZ_ISA_AVX512 ? GZ_ISA_AVX512 + 1 : best_isa(); }
+
+static void set_path_method(int path) {
+  gz_conv2d_set_method(path == GZ_ISA_AVX512 ? GZ_CONV_GEMM : path > GZ_ISA_AVX512 ? GZ_CONV_DIRECT : GZ_CONV_AUTO);
+}
+
+/* path -1: reference loops; 0..: gz_conv2d_*_isa with that ISA (see last_path). */
 static void run_path(int path, const gz_conv2d *d, const conv_data *c, int bias, int accumulate, float *y, float *dx,
                      float *dw, float *db) {
   gz_err e = {0};
@@ -105,19 +125,15 @@ static void run_path(int path, const gz_conv2d *d, const conv_data *c, int bias,
     ck_assert_msg(gz_conv2d_backward_data_ref(d, c->dy, c->w, dx, accumulate, &e) == 0, "%s", e.msg);
     ck_assert_msg(gz_conv2d_backward_weights_ref(d, c->x, c->dy, dw, dbp, accumulate, &e) == 0, "%s", e.msg);
   } else {
+    set_path_method(path);
+    if (path > GZ_ISA_AVX512) path = GZ_ISA_AVX512;
     ck_assert_msg(gz_conv2d_forward_isa(path, d, c->x, c->w, b, y, ws, wsb, &e) == 0, "%s", e.msg);
     ck_assert_msg(gz_conv2d_backward_data_isa(path, d, c->dy, c->w, dx, accumulate, ws, wsb, &e) == 0, "%s", e.msg);
     ck_assert_msg(gz_conv2d_backward_weights_isa(path, d, c->x, c->dy, dw, dbp, accumulate, ws, wsb, &e) == 0, "%s",
                   e.msg);
+    gz_conv2d_set_method(GZ_CONV_AUTO);
   }
   free(ws);
-}
-
-static int best_isa(void) {
-  int best;
-  gz_err e = {0};
-  ck_assert_int_eq(gz_isa_resolve(NULL, gz_cpu_features(), &best, &e), 0);
-  return best;
 }
 
 START_TEST(against_pytorch_all_paths) {
@@ -161,7 +177,7 @@ START_TEST(against_pytorch_all_paths) {
     float *y = malloc(sizeof(float) * (size_t)c->ny), *dx = malloc(sizeof(float) * (size_t)c->nx);
     float *dw = malloc(sizeof(float) * (size_t)c->nw), *db = malloc(sizeof(float) * (size_t)d->oc);
     float *pre_x = rnd(c->nx, 900 + k, -1), *pre_w = rnd(c->nw, 901 + k, -1), *pre_b = rnd(d->oc, 902 + k, -1);
-    for (int path = -1; path <= best_isa(); path++)
+    for (int path = -1; path <= last_path(); path++)
       for (int acc = 0; acc < 2; acc++) {
         if (acc) {
           memcpy(dx, pre_x, sizeof(float) * (size_t)c->nx);
@@ -185,8 +201,9 @@ END_TEST
 
 START_TEST(bitwise_across_thread_counts) {
   const gz_conv2d shapes[] = {{3, 16, 20, 21, 24, 3, 3, 1, 1, 1, 1}, {3, 40, 15, 17, 48, 1, 1, 1, 1, 0, 0},
-                              {2, 3, 30, 31, 16, 7, 7, 2, 2, 3, 3}, {2, 24, 14, 13, 36, 1, 1, 2, 2, 0, 0}};
-  for (int isa = 0; isa <= best_isa(); isa++)
+                              {2, 3, 30, 31, 16, 7, 7, 2, 2, 3, 3}, {2, 24, 14, 13, 36, 1, 1, 2, 2, 0, 0},
+                              {3, 35, 9, 30, 45, 3, 3, 2, 2, 1, 1}};
+  for (int isa = 0; isa <= last_path(); isa++)
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
       const gz_conv2d *d = &shapes[s];
       conv_data c;

@@ -1,0 +1,297 @@
+/* Blocked direct convolution (docs/kernels.md): forward and backward data without im2col.
+ *
+ * Per image, the source (x forward, dy backward data) is copied once into a blocked, zero-padded
+ * layout [channel block of 16][padded row][padded column][16] (tensor/conv_direct_avx512.c), and the
+ * weights into slabs [group of 32 output channels][channel block][tap][16][32]. The register tile
+ * (conv_direct_avx512.c) then reads both in place: no per-tile packing.
+ *
+ * Backward data is a convolution too. Split dx into sh x sw phase classes (iy = a sh + ry, ix = b sw
+ * + rx): each class is a stride-1 convolution of dy with the taps i = ry + ph (mod sh), j likewise,
+ * weights transposed (w[o][c][i][j] with dy's channels as input), at dy row a + (ry + ph - i) / sh.
+ * Stride 1 is one class with all taps (the usual flipped kernel); a 3x3 stride-2 conv has classes of
+ * 1, 2, 2 and 4 taps. A class without taps (1x1 stride 2: odd rows or columns) gets zeros.
+ *
+ * Threads take (group of output channels, output row) items of one image and class; each output
+ * element is written by one tile with one fixed sum, so results do not depend on the thread count. */
+#include <omp.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "tensor/kernels.h"
+
+static int method = GZ_CONV_AUTO;
+
+void gz_conv2d_set_method(int m) { method = m; }
+
+static long cdiv(long a, long b) { return (a + b - 1) / b; }
+
+/* One phase class: its taps and where its output pixels and their inputs lie. */
+typedef struct {
+  int ntap, ry, rx;
+  int ti[GZ_CDIR_MAX_TAPS], tj[GZ_CDIR_MAX_TAPS]; /* kernel tap of each entry */
+  long toff[GZ_CDIR_MAX_TAPS];                    /* its input offset in the blocked image (floats) */
+  long na_y, na_x;                                /* output rows and columns of the class */
+  long wofs;                                      /* its weight slab in the workspace (floats) */
+} cls;
+
+/* The whole plan for one direction. Kernel input: C channels of H x W placed at (top, left) in a
+ * Hp x Wp frame. Output: OC channels of OH x OW; class pixel (a, b) is output (a*oys + ry, b*oxs + rx)
+ * and reads input (a*iys + top0, b*ixs + left0) plus the tap offset. */
+typedef struct {
+  int C, H, W, top, left, Hp, Wp, nicb;
+  int OC, OH, OW, ngroup;
+  int oys, oxs, iys, ixs, top0, left0;
+  int ncls, bwd;
+  cls k[4];
+  long img_floats, w_floats;
+} plan;
+
+static int ok_sizes(const gz_conv2d *d) {
+  return d->kh * d->kw <= GZ_CDIR_MAX_TAPS && d->sh * d->sw <= 4 &&
+         !(d->kh == 1 && d->kw == 1 && d->sh == 1 && d->sw == 1 && d->ph == 0 && d->pw == 0);
+}
+
+static void make_plan(const gz_conv2d *d, int bwd, plan *p) {
+  int oh, ow;
+  gz_conv2d_out(d, &oh, &ow, NULL);
+  memset(p, 0, sizeof *p);
+  p->bwd = bwd;
+  if (!bwd) {
+    p->C = d->ic, p->H = d->ih, p->W = d->iw, p->top = d->ph, p->left = d->pw;
+    p->Hp = d->ih + 2 * d->ph, p->Wp = d->iw + 2 * d->pw;
+    p->OC = d->oc, p->OH = oh, p->OW = ow;
+    p->oys = p->oxs = 1, p->iys = d->sh, p->ixs = d->sw;
+    p->ncls = 1;
+    cls *c = &p->k[0];
+    c->na_y = oh, c->na_x = ow;
+    for (int i = 0; i < d->kh; i++)
+      for (int j = 0; j < d->kw; j++) c->ti[c->ntap] = i, c->tj[c->ntap] = j, c->ntap++;
+  } else {
+    p->C = d->oc, p->H = oh, p->W = ow;
+    p->OC = d->ic, p->OH = d->ih, p->OW = d->iw;
+    p->oys = d->sh, p->oxs = d->sw, p->iys = p->ixs = 1;
+    /* padding: the most negative dy row offset (ry + ph - i) / sh over all classes and taps */
+    int pt = 0, pl = 0;
+    for (int i = 0; i < d->kh; i++)
+      for (int r = 0; r < d->sh; r++)
+        if ((r + d->ph - i) % d->sh == 0 && -(r + d->ph - i) / d->sh > pt) pt = -(r + d->ph - i) / d->sh;
+    for (int j = 0; j < d->kw; j++)
+      for (int r = 0; r < d->sw; r++)
+        if ((r + d->pw - j) % d->sw == 0 && -(r + d->pw - j) / d->sw > pl) pl = -(r + d->pw - j) / d->sw;
+    p->top = p->top0 = pt, p->left = p->left0 = pl;
+    p->Hp = pt + oh, p->Wp = pl + ow;
+    for (int ry = 0; ry < d->sh; ry++)
+      for (int rx = 0; rx < d->sw; rx++) {
+        cls *c = &p->k[p->ncls++];
+        c->ry = ry, c->rx = rx;
+        c->na_y = ry < d->ih ? cdiv(d->ih - ry, d->sh) : 0;
+        c->na_x = rx < d->iw ? cdiv(d->iw - rx, d->sw) : 0;
+        for (int i = 0; i < d->kh; i++)
+          for (int j = 0; j < d->kw; j++)
+            if ((ry + d->ph - i) % d->sh == 0 && (rx + d->pw - j) % d->sw == 0) {
+              c->ti[c->ntap] = i, c->tj[c->ntap] = j, c->ntap++;
+              /* the frame must hold the last row and column this tap reads */
+              long yr = c->na_y - 1 + (ry + d->ph - i) / d->sh + pt + 1;
+              long xr = c->na_x - 1 + (rx + d->pw - j) / d->sw + pl + 1;
+              if (c->na_y > 0 && yr > p->Hp) p->Hp = (int)yr;
+              if (c->na_x > 0 && xr > p->Wp) p->Wp = (int)xr;
+            }
+      }
+  }
+  p->nicb = (int)cdiv(p->C, 16);
+  p->ngroup = (int)cdiv(p->OC, 32);
+  p->img_floats = (long)p->nicb * p->Hp * p->Wp * 16;
+  long wofs = 0;
+  for (int q = 0; q < p->ncls; q++) {
+    cls *c = &p->k[q];
+    for (int t = 0; t < c->ntap; t++) {
+      int i = c->ti[t], j = c->tj[t];
+      long dyr = bwd ? (c->ry + d->ph - i) / d->sh : i, dxc = bwd ? (c->rx + d->pw - j) / d->sw : j;
+      c->toff[t] = (dyr * p->Wp + dxc) * 16;
+    }
+    c->wofs = wofs;
+    wofs += (long)p->ngroup * p->nicb * c->ntap * 16 * 32;
+  }
+  p->w_floats = wofs;
+}
+
+/* Weight gradient: the accumulator [group of NO output channels][channel block][kernel row][NO][kw][16]. */
+static long wacc_floats(const gz_conv2d *d, int nicb) {
+  int no = gz_cdir_wtile_rows(d->kw);
+  return cdiv(d->oc, no) * no * (long)nicb * 16 * d->kh * d->kw;
+}
+
+size_t gz_cdir_workspace(const gz_conv2d *d) {
+  int oh, ow;
+  if (gz_conv2d_out(d, &oh, &ow, NULL) || !ok_sizes(d)) return 0;
+  size_t best = 0;
+  for (int bwd = 0; bwd < 2; bwd++) {
+    plan p;
+    make_plan(d, bwd, &p);
+    long extra = bwd ? 0 : (d->kw <= 7 ? wacc_floats(d, p.nicb) : 0); /* weight gradient: forward's frame */
+    size_t b = (size_t)(p.img_floats + (p.w_floats > extra ? p.w_floats : extra)) * sizeof(float) + 128;
+    if (b > best) best = b;
+  }
+  return best;
+}
+
+int gz_cdir_wanted(int isa, const gz_conv2d *d, int direction) {
+  if (isa != GZ_ISA_AVX512 || method == GZ_CONV_GEMM || !ok_sizes(d)) return 0;
+  if (direction == 2 && d->kw > 7) return 0;
+  if (method == GZ_CONV_DIRECT) return 1;
+  /* Measured per shape (docs/kernels.md): the implicit GEMM stays ahead for 1x1 convs (strided ones
+   * included), for few input channels (the stem: 3 of 16 lanes would be used) and for more than 256
+   * channels summed over (forward: input channels, backward: output channels) on images under 64x64:
+   * the weight slabs (forward, backward data) or dy bands (weight gradient) outgrow L2 there, while
+   * the GEMM's K is long. */
+  if (d->kh * d->kw == 1 || d->ic < 16) return 0;
+  int oh, ow;
+  gz_conv2d_out(d, &oh, &ow, NULL);
+  return (direction == 0 ? d->ic : d->oc) <= 256 || (long)oh * ow >= 4096;
+}
+
+/* Weight slabs: class q, group g, [channel block][tap][16 input channels][ocb*16 output channels],
+ * zero past the channel counts. Forward: w[co][ci][i][j]; backward data: w[ci][co][i][j] (dy's
+ * channels are the input). */
+static void pack_weights(const gz_conv2d *d, const plan *p, const float *w, float *wb) {
+  const long khw = (long)d->kh * d->kw;
+  for (int q = 0; q < p->ncls; q++) {
+    const cls *c = &p->k[q];
+#pragma omp for schedule(static) nowait
+    for (int g = 0; g < p->ngroup; g++) {
+      int nob = p->OC - g * 32 > 16 ? 2 : 1;
+      float *o = wb + c->wofs + (long)g * p->nicb * c->ntap * 16 * 32;
+      for (int icb = 0; icb < p->nicb; icb++)
+        for (int t = 0; t < c->ntap; t++)
+          for (int ci = icb * 16; ci < icb * 16 + 16; ci++)
+            for (int co = g * 32; co < g * 32 + nob * 16; co++, o++) {
+              int in = ci < p->C && co < p->OC;
+              long at = p->bwd ? ((long)ci * d->ic + co) * khw : ((long)co * d->ic + ci) * khw;
+              *o = in ? w[at + (long)c->ti[t] * d->kw + c->tj[t]] : 0.0f;
+            }
+    }
+  }
+}
+
+/* One image: source blocked, then every class's tiles. */
+static void run_image(const plan *p, const float *src, const float *wb, const float *bias, float *out,
+                      int accumulate, float *img) {
+#pragma omp for collapse(2) schedule(static)
+  for (int icb = 0; icb < p->nicb; icb++)
+    for (int y = 0; y < p->Hp; y++)
+      gz_cdir_block_row_avx512(src, p->C, p->H, p->W, p->top, p->left, p->Wp, icb, y,
+                               img + ((long)icb * p->Hp + y) * p->Wp * 16);
+  const long ohw = (long)p->OH * p->OW;
+  for (int q = 0; q < p->ncls; q++) {
+    const cls *c = &p->k[q];
+    if (c->ntap == 0) { /* no tap reaches these outputs */
+      if (accumulate) continue;
+#pragma omp for collapse(2) schedule(static)
+      for (int o = 0; o < p->OC; o++)
+        for (long a = 0; a < c->na_y; a++)
+          for (long b = 0; b < c->na_x; b++) out[o * ohw + (a * p->oys + c->ry) * p->OW + b * p->oxs + c->rx] = 0.0f;
+      continue;
+    }
+#pragma omp for collapse(2) schedule(static)
+    for (int g = 0; g < p->ngroup; g++)
+      for (long a = 0; a < c->na_y; a++) {
+        gz_cdir_tile t = {.icbs = (long)p->Hp * p->Wp * 16, .nicb = p->nicb, .ntap = c->ntap, .s = p->ixs,
+                          .toff = c->toff, .noc = p->OC - g * 32 < 32 ? p->OC - g * 32 : 32,
+                          .w = wb + c->wofs + (long)g * p->nicb * c->ntap * 16 * 32, .chs = ohw, .ops = p->oxs,
+                          .accumulate = accumulate, .bias = bias ? bias + g * 32 : NULL};
+        t.ocb = t.noc > 16 ? 2 : 1;
+        const long pxmax = t.ocb == 2 ? 12 : 24, nt = cdiv(c->na_x, pxmax);
+        const float *irow = img + ((a * p->iys + p->top0) * p->Wp + p->left0) * 16;
+        float *orow = out + (long)g * 32 * ohw + (a * p->oys + c->ry) * p->OW + c->rx;
+        for (long tt = 0; tt < nt; tt++) { /* equal tiles: 16 pixels are 8 + 8, not 12 + 4 */
+          long b0 = c->na_x * tt / nt, b1 = c->na_x * (tt + 1) / nt;
+          t.px = (int)(b1 - b0);
+          t.in = irow + b0 * p->ixs * 16;
+          t.out = orow + b0 * p->oxs;
+          gz_cdir_tile_avx512(&t);
+        }
+      }
+  }
+}
+
+static void run(const gz_conv2d *d, int bwd, const float *src, const float *w, const float *bias, float *out,
+                int accumulate, void *ws) {
+  plan p;
+  make_plan(d, bwd, &p);
+  float *img = (float *)(((uintptr_t)ws + 63) & ~(uintptr_t)63), *wb = img + p.img_floats;
+  const long ss = (long)p.C * p.H * p.W, os = (long)p.OC * p.OH * p.OW;
+#pragma omp parallel
+  {
+    pack_weights(d, &p, w, wb);
+#pragma omp barrier
+    for (int n = 0; n < d->n; n++) run_image(&p, src + n * ss, wb, bias, out + n * os, accumulate, img);
+  }
+}
+
+void gz_cdir_forward(const gz_conv2d *d, const float *x, const float *w, const float *bias, float *y, void *ws) {
+  run(d, 0, x, w, bias, y, 0, ws);
+}
+
+void gz_cdir_backward_data(const gz_conv2d *d, const float *dy, const float *w, float *dx, int accumulate,
+                           void *ws) {
+  run(d, 1, dy, w, NULL, dx, accumulate, ws);
+}
+
+/* Weight gradient. Per image, x goes into the forward's blocked frame; output rows are cut into bands
+ * (their x rows and dy in L2, from the shape only), and each band's sums are added to a blocked
+ * accumulator in band order: dw[o][c][i][j] = sum over images, bands, then pixels in order, for any
+ * thread count. Items of a band: (input channel block, kernel row, group of output channels). */
+void gz_cdir_backward_weights(const gz_conv2d *d, const float *x, const float *dy, float *dw, int accumulate,
+                              void *ws) {
+  plan p;
+  make_plan(d, 0, &p);
+  float *img = (float *)(((uintptr_t)ws + 63) & ~(uintptr_t)63), *acc = img + p.img_floats;
+  const int no = gz_cdir_wtile_rows(d->kw), ngo = (int)cdiv(d->oc, no), kh = d->kh, kw = d->kw;
+  const long ohw = (long)p.OH * p.OW, xs = (long)d->ic * d->ih * d->iw, ys = (long)d->oc * ohw;
+  const long blk = (long)no * kw * 16; /* one item's accumulator */
+  /* band: the dy rows of all output channels and the x rows of one channel block in about 512 KB. A
+   * thread takes consecutive items, (channel block, kernel row) outer: its x stays in L1, the band's
+   * dy in L2. (Bands sized on x instead were 3 rows at 512 channels: too short.) */
+  long per_row = ((long)d->oc * p.OW + 16L * d->sh * p.Wp) * 4;
+  int band = (int)(((512L << 10) / per_row) > 0 ? (512L << 10) / per_row : 1);
+  if (band > p.OH) band = p.OH;
+#pragma omp parallel
+  {
+    for (int n = 0; n < d->n; n++) {
+#pragma omp for collapse(2) schedule(static)
+      for (int icb = 0; icb < p.nicb; icb++)
+        for (int y = 0; y < p.Hp; y++)
+          gz_cdir_block_row_avx512(x + n * xs, p.C, p.H, p.W, p.top, p.left, p.Wp, icb, y,
+                                   img + ((long)icb * p.Hp + y) * p.Wp * 16);
+      for (int oy0 = 0; oy0 < p.OH; oy0 += band) {
+        int rows = p.OH - oy0 < band ? p.OH - oy0 : band;
+#pragma omp for collapse(3) schedule(static)
+        for (int icb = 0; icb < p.nicb; icb++)
+          for (int i = 0; i < kh; i++)
+            for (int g = 0; g < ngo; g++) {
+              gz_cdir_wtile t = {.x = img + (((long)icb * p.Hp + (long)oy0 * d->sh + i) * p.Wp) * 16,
+                                 .xrow = (long)d->sh * p.Wp * 16, .ow = p.OW, .sw = d->sw, .kw = kw, .rows = rows,
+                                 .first = n == 0 && oy0 == 0,
+                                 .acc = acc + (((long)g * p.nicb + icb) * kh + i) * blk};
+              for (int o = 0; o < no; o++) { /* past oc: a valid channel, its sums are not stored */
+                int oc = g * no + o < d->oc ? g * no + o : d->oc - 1;
+                t.dy[o] = dy + n * ys + oc * ohw + (long)oy0 * p.OW;
+              }
+              gz_cdir_wtile_avx512(&t);
+            }
+      }
+    }
+    /* blocked accumulator -> dw[o][c][i][j] */
+#pragma omp for schedule(static)
+    for (int o = 0; o < d->oc; o++) {
+      const int g = o / no, oo = o % no;
+      for (int c = 0; c < d->ic; c++)
+        for (int i = 0; i < kh; i++)
+          for (int j = 0; j < kw; j++) {
+            float v = acc[(((long)g * p.nicb + c / 16) * kh + i) * blk + ((long)oo * kw + j) * 16 + c % 16];
+            float *q = dw + (((long)o * d->ic + c) * kh + i) * kw + j;
+            *q = accumulate ? *q + v : v;
+          }
+    }
+  }
+}

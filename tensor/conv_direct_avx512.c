@@ -1,0 +1,237 @@
+/* Blocked direct convolution, AVX-512 parts (driver and layouts: tensor/conv_direct.c).
+ *
+ * The input is held as [channel block][padded row][padded column][16 channels] (NCHW16c with the zero
+ * padding stored), the weights of a group of up to 32 output channels as [channel block][tap][16 input
+ * channels][up to 32 output channels] (OIhw16i16o, two output blocks side by side). A tile of PX output
+ * pixels of one row x OCB blocks of 16 output channels lives in PX*OCB zmm accumulators (at most 24):
+ * per input channel and tap, OCB weight vectors are loaded and each pixel's input value is broadcast
+ * into OCB FMAs. The whole reduction (channel blocks, taps, 16 channels, always in this order) runs in
+ * registers, and the tile is written once to the NCHW output: every output element is one fixed sum,
+ * whatever the thread count. Nothing is packed per tile, unlike the implicit GEMM, whose im2col panel
+ * costs as much as the arithmetic when the output channels are few. */
+#include <immintrin.h>
+#include <string.h>
+
+#include "tensor/kernels.h"
+
+#define AI static inline __attribute__((always_inline))
+
+/* 16 x 16 transpose in registers: r[q][i] -> r[i][q]. */
+AI void transpose16(__m512 r[16]) {
+  __m512 t[16];
+#pragma GCC unroll 8
+  for (int i = 0; i < 8; i++) {
+    t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+    t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+  }
+#pragma GCC unroll 4
+  for (int i = 0; i < 4; i++) {
+    r[4 * i] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], 0x44);
+    r[4 * i + 1] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], 0xEE);
+    r[4 * i + 2] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0x44);
+    r[4 * i + 3] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0xEE);
+  }
+#pragma GCC unroll 4
+  for (int i = 0; i < 4; i++) {
+    t[i] = _mm512_shuffle_f32x4(r[i], r[i + 4], 0x88);
+    t[i + 4] = _mm512_shuffle_f32x4(r[i], r[i + 4], 0xDD);
+    t[i + 8] = _mm512_shuffle_f32x4(r[i + 8], r[i + 12], 0x88);
+    t[i + 12] = _mm512_shuffle_f32x4(r[i + 8], r[i + 12], 0xDD);
+  }
+#pragma GCC unroll 8
+  for (int i = 0; i < 8; i++) {
+    r[i] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0x88);
+    r[i + 8] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0xDD);
+  }
+}
+
+/* OCB output blocks x PX pixels, input pixels S*16 floats apart (S = the stride in the blocked input). */
+AI void tile_body(const int OCB, const int PX, const int S, const gz_cdir_tile *t) {
+  __m512 acc[24][2]; /* fixed sizes: arrays sized by the parameters would be VLAs, kept in memory */
+#pragma GCC unroll 24
+  for (int p = 0; p < PX; p++)
+#pragma GCC unroll 2
+    for (int b = 0; b < OCB; b++) acc[p][b] = _mm512_setzero_ps();
+  /* One flat loop over (channel block, tap): with two nested loops GCC kept the accumulators in
+   * memory between taps. */
+  const float *w = t->w;
+  const int nstep = t->nicb * t->ntap;
+  const float *ib = t->in;
+  for (int st = 0, k = 0; st < nstep; st++) {
+    const float *ip = ib + t->toff[k];
+    if (++k == t->ntap) k = 0, ib += t->icbs;
+#pragma GCC unroll 2
+    for (int c = 0; c < 16; c++, w += OCB * 16) {
+      __m512 w0 = _mm512_load_ps(w), w1 = OCB > 1 ? _mm512_load_ps(w + 16) : w0;
+#pragma GCC unroll 24
+      for (int p = 0; p < PX; p++) {
+        __m512 x = _mm512_set1_ps(ip[p * S * 16 + c]);
+        acc[p][0] = _mm512_fmadd_ps(x, w0, acc[p][0]);
+        if (OCB > 1) acc[p][OCB - 1] = _mm512_fmadd_ps(x, w1, acc[p][OCB - 1]);
+      }
+    }
+  }
+  /* To NCHW: 16 x 16 transposes turn pixel vectors into channel rows (masked stores; output pixel step
+   * 2, a phase class of backward data: spread by permutes). Other steps through a stack buffer. */
+#pragma GCC unroll 2
+  for (int b = 0; b < OCB; b++) {
+    if (b * 16 >= t->noc) break;
+    const int nv = t->noc - b * 16 < 16 ? t->noc - b * 16 : 16;
+    const float *bias = t->bias ? t->bias + b * 16 : NULL;
+    float *yb = t->out + (long)b * 16 * t->chs;
+    if (t->ops <= 2) {
+#pragma GCC unroll 2
+      for (int p0 = 0; p0 < PX; p0 += 16) {
+        const int np = PX - p0 < 16 ? PX - p0 : 16;
+        const __mmask16 m = (__mmask16)(np == 16 ? 0xFFFF : (1u << np) - 1);
+        __m512 r[16];
+#pragma GCC unroll 16
+        for (int q = 0; q < 16; q++) r[q] = q < np ? acc[p0 + q][b] : _mm512_setzero_ps();
+        transpose16(r);
+        if (t->ops == 1) {
+          for (int o = 0; o < nv; o++) {
+            float *yo = yb + (long)o * t->chs + p0;
+            __m512 v = bias ? _mm512_add_ps(r[o], _mm512_set1_ps(bias[o])) : r[o];
+            if (t->accumulate) v = _mm512_add_ps(_mm512_maskz_loadu_ps(m, yo), v);
+            _mm512_mask_storeu_ps(yo, m, v);
+          }
+          continue;
+        }
+        /* Every other pixel (a stride-2 phase class of backward data): the np values are spread over
+         * 2 np - 1 floats and merged into the pixels between them, which belong to another class,
+         * written in another (earlier or later) parallel loop. */
+        const __m512i ilo = _mm512_set_epi32(7, 7, 6, 6, 5, 5, 4, 4, 3, 3, 2, 2, 1, 1, 0, 0);
+        const __m512i ihi = _mm512_set_epi32(15, 15, 14, 14, 13, 13, 12, 12, 11, 11, 10, 10, 9, 9, 8, 8);
+        const int span = 2 * np - 1;
+        const __mmask16 mlo = (__mmask16)(span >= 16 ? 0xFFFF : (1u << span) - 1);
+        const __mmask16 mhi = (__mmask16)(span <= 16 ? 0 : (1u << (span - 16)) - 1);
+        for (int o = 0; o < nv; o++) {
+          float *yo = yb + (long)o * t->chs + 2L * p0;
+          __m512 v = bias ? _mm512_add_ps(r[o], _mm512_set1_ps(bias[o])) : r[o];
+          __m512 lo = _mm512_maskz_loadu_ps(mlo, yo), hi = _mm512_maskz_loadu_ps(mhi, yo + 16);
+          __m512 vlo = _mm512_permutexvar_ps(ilo, v), vhi = _mm512_permutexvar_ps(ihi, v);
+          if (t->accumulate) {
+            vlo = _mm512_add_ps(lo, vlo);
+            vhi = _mm512_add_ps(hi, vhi);
+          }
+          _mm512_mask_storeu_ps(yo, mlo, _mm512_mask_blend_ps(0x5555, lo, vlo));
+          _mm512_mask_storeu_ps(yo + 16, mhi, _mm512_mask_blend_ps(0x5555, hi, vhi));
+        }
+      }
+      continue;
+    }
+    float tmp[24 * 16] __attribute__((aligned(64)));
+#pragma GCC unroll 24
+    for (int p = 0; p < PX; p++) _mm512_store_ps(tmp + p * 16, acc[p][b]);
+    for (int o = 0; o < nv; o++) {
+      float *yo = yb + (long)o * t->chs, bo = bias ? bias[o] : 0.0f;
+      for (int p = 0; p < PX; p++) {
+        float v = bias ? tmp[p * 16 + o] + bo : tmp[p * 16 + o];
+        yo[p * t->ops] = t->accumulate ? yo[p * t->ops] + v : v;
+      }
+    }
+  }
+}
+
+#define CASE(OCB, S, PX)                                                                                             \
+  case PX:                                                                                                           \
+    tile_body(OCB, PX, S, t);                                                                                        \
+    return;
+#define PX12(OCB, S)                                                                                                 \
+  CASE(OCB, S, 1) CASE(OCB, S, 2) CASE(OCB, S, 3) CASE(OCB, S, 4) CASE(OCB, S, 5) CASE(OCB, S, 6) CASE(OCB, S, 7) \
+  CASE(OCB, S, 8) CASE(OCB, S, 9) CASE(OCB, S, 10) CASE(OCB, S, 11) CASE(OCB, S, 12)
+#define PX24(OCB, S)                                                                                                 \
+  PX12(OCB, S)                                                                                                       \
+  CASE(OCB, S, 13) CASE(OCB, S, 14) CASE(OCB, S, 15) CASE(OCB, S, 16) CASE(OCB, S, 17) CASE(OCB, S, 18)         \
+  CASE(OCB, S, 19) CASE(OCB, S, 20) CASE(OCB, S, 21) CASE(OCB, S, 22) CASE(OCB, S, 23) CASE(OCB, S, 24)
+
+static void tile_2_1(const gz_cdir_tile *t) {
+  switch (t->px) { PX12(2, 1) }
+}
+static void tile_2_2(const gz_cdir_tile *t) {
+  switch (t->px) { PX12(2, 2) }
+}
+static void tile_1_1(const gz_cdir_tile *t) {
+  switch (t->px) { PX24(1, 1) }
+}
+static void tile_1_2(const gz_cdir_tile *t) {
+  switch (t->px) { PX24(1, 2) }
+}
+
+void gz_cdir_tile_avx512(const gz_cdir_tile *t) {
+  if (t->ocb == 2) t->s == 1 ? tile_2_1(t) : tile_2_2(t);
+  else t->s == 1 ? tile_1_1(t) : tile_1_2(t);
+}
+
+/* One padded row y of channel block icb: dst[x][16] for x in [0, Wp), from the NCHW image src (C x H x
+ * W), placed at (top, left) in the zero frame. */
+void gz_cdir_block_row_avx512(const float *src, int C, int H, int W, int top, int left, int Wp, int icb, int y,
+                              float *dst) {
+  const int sy = y - top, c0 = icb * 16, nc = C - c0 < 16 ? C - c0 : 16;
+  if (sy < 0 || sy >= H) {
+    memset(dst, 0, sizeof(float) * 16 * (size_t)Wp);
+    return;
+  }
+  memset(dst, 0, sizeof(float) * 16 * (size_t)left);
+  memset(dst + (long)(left + W) * 16, 0, sizeof(float) * 16 * (size_t)(Wp - left - W));
+  const float *s = src + ((long)c0 * H + sy) * W;
+  const long cs = (long)H * W;
+  float *d = dst + (long)left * 16;
+  for (int x0 = 0; x0 < W; x0 += 16) {
+    int nx = W - x0 < 16 ? W - x0 : 16;
+    __mmask16 m = (__mmask16)(nx == 16 ? 0xFFFF : (1u << nx) - 1);
+    __m512 r[16];
+#pragma GCC unroll 16
+    for (int q = 0; q < 16; q++) r[q] = q < nc ? _mm512_maskz_loadu_ps(m, s + q * cs + x0) : _mm512_setzero_ps();
+    transpose16(r);
+    for (int q = 0; q < nx; q++) _mm512_storeu_ps(d + (long)(x0 + q) * 16, r[q]);
+  }
+}
+
+/* Weight gradient tile: NO output channels x KW taps of one kernel row, 16 input channels per zmm:
+ * acc[o][j] += dy[o][pixel] * x[channel block][input pixel + j][16], over the pixels of a band of
+ * output rows, in order. Per pixel: KW input vectors (NCHW16c, contiguous), NO broadcasts of dy read
+ * straight from NCHW, NO*KW FMAs. */
+AI void wtile_body(const int NO, const int KW, const gz_cdir_wtile *t) {
+  __m512 acc[8][7]; /* fixed sizes: arrays sized by the parameters would be VLAs, kept in memory */
+#pragma GCC unroll 8
+  for (int o = 0; o < NO; o++)
+#pragma GCC unroll 8
+    for (int j = 0; j < KW; j++) acc[o][j] = _mm512_setzero_ps();
+  const long xs = (long)t->sw * 16;
+  for (int r = 0; r < t->rows; r++) {
+    const float *xp = t->x + r * t->xrow;
+    const long p0 = (long)r * t->ow;
+    for (long ox = 0; ox < t->ow; ox++, xp += xs) {
+      __m512 xv[7];
+#pragma GCC unroll 8
+      for (int j = 0; j < KW; j++) xv[j] = _mm512_loadu_ps(xp + j * 16);
+#pragma GCC unroll 8
+      for (int o = 0; o < NO; o++) {
+        __m512 g = _mm512_set1_ps(t->dy[o][p0 + ox]);
+#pragma GCC unroll 8
+        for (int j = 0; j < KW; j++) acc[o][j] = _mm512_fmadd_ps(g, xv[j], acc[o][j]);
+      }
+    }
+  }
+  float *d = t->acc;
+#pragma GCC unroll 8
+  for (int o = 0; o < NO; o++)
+#pragma GCC unroll 8
+    for (int j = 0; j < KW; j++, d += 16)
+      _mm512_store_ps(d, t->first ? acc[o][j] : _mm512_add_ps(_mm512_load_ps(d), acc[o][j]));
+}
+
+int gz_cdir_wtile_rows(int kw) { return kw <= 3 ? 8 : kw == 4 ? 6 : kw <= 6 ? 4 : 3; }
+
+void gz_cdir_wtile_avx512(const gz_cdir_wtile *t) {
+  switch (t->kw) {
+  case 1: wtile_body(8, 1, t); return;
+  case 2: wtile_body(8, 2, t); return;
+  case 3: wtile_body(8, 3, t); return;
+  case 4: wtile_body(6, 4, t); return;
+  case 5: wtile_body(4, 5, t); return;
+  case 6: wtile_body(4, 6, t); return;
+  case 7: wtile_body(3, 7, t); return;
+  }
+}

@@ -26,7 +26,8 @@ Builds torchvision's resnet50 with a fixed seed and writes, with tools/pth_to_sa
   OUTDIR/mask64_eval.bin, mask64_train.bin  float64's ReLU masks (uint8, ReLUs in call order)
 With --branch: reads OUTDIR/ours_masks_eval.bin and ours_masks_train.bin (gazeloc's ReLU masks of the
 eval pass and of training step 1) and writes OUTDIR/branch.safetensors: eval_logits, egrad.<param>,
-logits, grad.<param> from float64 on gazeloc's branch: the exact answer its float32 gradients approach.
+logits, grad.<param> from float64 on gazeloc's branch: the exact answer its float32 gradients approach;
+t32.eval_logits, t32.egrad.<param>: PyTorch float32 on that branch (eval mode).
 """
 import argparse
 import os
@@ -115,6 +116,11 @@ def on_branch(init, x, target, outdir):
         out[lname] = logits.float()
         for n, gr in grads.items():
             out[gname + n] = gr.float()
+        if mode == "eval":  # and PyTorch float32 on the same branch
+            logits, grads = one_pass(init, x, target, torch.float32, False, masks)
+            out["t32." + lname] = logits.float()
+            for n, gr in grads.items():
+                out["t32." + gname + n] = gr.float()
     write(os.path.join(outdir, "branch.safetensors"), out)
 
 

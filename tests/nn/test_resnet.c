@@ -23,6 +23,9 @@
  * further from the exact answer than the issue's 1e-4, or than twice what PyTorch float32 itself
  * achieves. Measured at 2x3x64x64:
  * - eval mode: logits 6.7e-7 (also within 1e-4 of t32: 8e-7), gradients 9e-7 (floor 6.7e-7): 1e-4 holds.
+ *   The oracle also runs PyTorch float32 on our branch, and our eval gradients are held to the issue's
+ *   1e-4 against it literally (measured 1.0e-6; against plain t32, whose branch differs by our one flip:
+ *   2.3e-3, printed).
  * - training mode: logits 8e-5 (floor 7.3e-5), BN statistics 7.3e-5 (floor 6.5e-5): 1e-4 holds.
  *   Gradients 4.3e-4 (floor 3.6e-4): 1e-4 is out of reach of float32 even on a fixed branch. At
  *   torchvision's initialization BN in training mode amplifies rounding layer by layer (Yang et al., "A
@@ -261,6 +264,20 @@ START_TEST(parity_with_torchvision) {
       cmp_stats g = {.base = TOL};
       compare_grads(ref, br, &r.m, egrad, "egrad.", "eval", &g);
       report("gradients (eval mode)", "float64 on our branch", &g);
+      /* and PyTorch float32 itself on our branch: the issue's 1e-4, literally */
+      double w32 = 0, w32abs = 0;
+      for (int i = 0; i < r.m.n; i++) {
+        const gz_named *nt = &r.m.named[i];
+        if (!nt->is_param) continue;
+        char name[160];
+        snprintf(name, sizeof name, "t32.egrad.%s", nt->name);
+        double a, rel = tu_rel_err((const float *)(egrad + ((const char *)nt->data - r.m.params.param.base)),
+                                   ref_data(br, name, numel_of(nt)), numel_of(nt), &a);
+        w32 = fmax(w32, rel), w32abs = fmax(w32abs, a);
+      }
+      fprintf(stderr, "resnet50 parity: gradients (eval mode) vs torch f32 on our branch: worst rel %.2g, max abs %.2g\n",
+              w32, w32abs);
+      ck_assert_msg(w32 <= TOL, "eval gradients: %.3g from PyTorch float32 on our ReLU branch", w32);
       cmp_stats s = {.base = TOL}, gt = {.base = TOL}, b = {.base = TOL};
       compare64(ref, "logits", "logits64", "", logits->data.data, gz_tensor_numel(&logits->data), &s);
       report("logits (training mode)", "float64", &s);
@@ -329,7 +346,7 @@ END_TEST
 Suite *suite_nn_resnet(void) {
   Suite *s = suite_create("nn_resnet");
   TCase *t = tcase_create("resnet50");
-  tcase_set_timeout(t, 300);
+  tcase_set_timeout(t, 600); /* the oracle runs PyTorch in float64 (one CPU-minute); wall time doubles on a loaded machine */
   tcase_add_test(t, structure_and_init);
   tcase_add_test(t, parity_with_torchvision);
   suite_add_tcase(s, t);

@@ -5,6 +5,7 @@ DecodingNetwork), and the losses of sections 1-2 written literally (normalize_p_
 loss_fn_li, loss_unet: products in the working precision, +1e-20 inside the logs).
 
     /usr/bin/python3 tools/torch_paper_ref.py OUTDIR [--size 128] [--batch 2]
+    /usr/bin/python3 tools/torch_paper_ref.py OUTDIR --branch MODE [--size 128] [--batch 2]
 
 Writes, with tools/pth_to_safetensors.py:
   OUTDIR/init.safetensors  the initial state_dict under gazeloc's names (nn.h: encoder.*, block5.*, decoder.*)
@@ -14,9 +15,20 @@ Writes, with tools/pth_to_safetensors.py:
                            then for mode in (eval, train), from float32 (plain) and float64 (suffix 64,
                            stored rounded to float32):
                              MODE.gamma, MODE.dec, MODE.ck, MODE.loss, MODE.l_i, MODE.l_t: forward values
-                             MODE.grad.<param>: d(300 L_T + L_I)/d param
-                             MODE.dact: d(sum_batch C_3)/dA, A the Block-5 activations (GradCAM's input)
-                           train.step1.<buffer>: BN running statistics after the training forward.
+                             MODE.grad.<param>: d(300 L_T + L_I)/d param (float32 only)
+                             MODE.dact: d(sum_batch C_3)/dA, A the Block-5 activations (GradCAM's input;
+                               float32 only)
+                           train.step1.<buffer>: BN running statistics after the training forward;
+                           floor_MODE.grad.<param>, floor_MODE.dact: the float32 network's own error on its
+                             ReLU branch (tools/torch_relu_branch.py): ||t32' - b|| / ||b||, t32' the float32
+                             network with the losses taken in float64 (the literal float32 products of the
+                             MIL loss lose up to 4e-2 of the gradient, which would hide the network's
+                             error), b the float64 run with t32's ReLU masks; flips_MODE: float32's ReLU
+                             inputs on the other side of 0 than in float64, whose masks go to
+                             OUTDIR/mask64_MODE.bin.
+With --branch MODE (eval or train): reads gazeloc's ReLU masks of that pass from OUTDIR/ours_masks_MODE.bin
+and writes OUTDIR/branch_MODE.safetensors: MODE.grad.<param> and MODE.dact from float64 on that branch, the
+exact answer gazeloc's float32 gradients approach.
 """
 import argparse
 import os
@@ -27,6 +39,7 @@ import torchvision
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from pth_to_safetensors import convert  # noqa: E402
+from torch_relu_branch import ReluBranch, flips, read_masks, write_masks  # noqa: E402
 
 MEAN, STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 LAMBDA_A, LAMBDA_T, GRADCAM_CLASS = 3.0, 300.0, 3
@@ -106,10 +119,10 @@ def main():
     ap.add_argument("outdir")
     ap.add_argument("--size", type=int, default=128)
     ap.add_argument("--batch", type=int, default=2)
+    ap.add_argument("--branch", choices=("eval", "train"))
     a = ap.parse_args()
     torch.manual_seed(0)
     init = {k: v.clone() for k, v in Paper().state_dict().items()}
-    write(os.path.join(a.outdir, "init.safetensors"), init)
 
     g = torch.Generator().manual_seed(1)
     nb, s, grid = a.batch, a.size, a.size // 16
@@ -123,34 +136,68 @@ def main():
     ann[0] = 1
     target = torch.rand(nb, 10, 8 * grid, 8 * grid, generator=g)
     out = {"x": x, "b": b, "y": y, "annotated": ann, "target": target}
-    for sfx, dtype in (("", torch.float32), ("64", torch.float64)):
-        for mode in ("eval", "train"):
-            run(init, out, mode, sfx, dtype)
+    if a.branch:
+        model = Paper()
+        model.load_state_dict(init)
+        with torch.no_grad(), ReluBranch(model.train(a.branch == "train")) as rb:
+            model(x)  # the ReLUs' shapes
+        shapes = [m.shape for m in rb.masks]
+        masks = read_masks(os.path.join(a.outdir, "ours_masks_%s.bin" % a.branch), shapes)
+        res, _ = run(init, out, a.branch, torch.float64, masks)
+        write(os.path.join(a.outdir, "branch_%s.safetensors" % a.branch),
+              {"%s.%s" % (a.branch, k): f32(v) for k, v in res.items() if k.startswith(("grad.", "dact"))})
+        return
+    write(os.path.join(a.outdir, "init.safetensors"), init)
+    for mode in ("eval", "train"):
+        masks = {}
+        for sfx, dtype in (("", torch.float32), ("64", torch.float64)):
+            res, masks[sfx] = run(init, out, mode, dtype, grads=not sfx)
+            for k, v in res.items():  # float64's gradients: on gazeloc's own branch (--branch)
+                out["%s%s.%s" % (mode, sfx, k)] = f32(v)
+        # the float32 network's error on its own branch: the noise floor of a float32 gradient
+        r32, m32 = run(init, out, mode, torch.float32, loss_dtype=torch.float64)
+        rb, _ = run(init, out, mode, torch.float64, m32)
+        for k, v in rb.items():
+            if k.startswith(("grad.", "dact")):
+                err = float((r32[k].double() - v).norm() / v.norm()) if v.norm() > 0 else 0.0
+                out["floor_%s.%s" % (mode, k)] = torch.tensor([err], dtype=torch.float32)
+        out["flips_" + mode] = torch.tensor([flips(masks[""], masks["64"])], dtype=torch.float32)
+        write_masks(os.path.join(a.outdir, "mask64_%s.bin" % mode), masks["64"])
     write(os.path.join(a.outdir, "ref.safetensors"), out)
 
 
-def run(init, io, mode, sfx, dtype):
+def run(init, io, mode, dtype, masks=None, loss_dtype=None, grads=True):
+    """One forward, the losses (in loss_dtype, default dtype) and, with grads, GradCAM's gradient and the
+    backward, on the ReLU branch `masks` (None: the model's own); returns the values by name and the ReLU
+    masks."""
     model = Paper()
     model.load_state_dict(init)
     model = model.to(dtype)
     model.train(mode == "train")
     x, b, y, ann, target = (io[k].to(dtype) for k in ("x", "b", "y", "annotated", "target"))
-    gamma, act, dec = model(x)
+    torch.set_grad_enabled(grads)
+    with ReluBranch(model, masks) as rbr:
+        gamma, act, dec = model(x)
+    if loss_dtype is not None:
+        gamma, dec, b, y, ann, target = (t.to(loss_dtype) for t in (gamma, dec, b, y, ann, target))
     l_i, ck = mil_loss(gamma, b, y, ann)
     m = (ann[:, None] * y)[:, :, None, None]
     l_t = torch.nn.BCEWithLogitsLoss()(dec * m, target)  # train.py::loss_unet (Eq. 6)
     loss = LAMBDA_T * l_t + l_i  # Eq. 7
-    (dact,) = torch.autograd.grad(ck[:, GRADCAM_CLASS].sum(), act, retain_graph=True)
-    loss.backward()
-    p = "%s%s." % (mode, sfx)
-    for k, v in (("gamma", gamma), ("dec", dec), ("ck", ck), ("loss", loss), ("l_i", l_i), ("l_t", l_t),
-                 ("dact", dact)):
-        io[p + k] = f32(v).reshape(-1)
-    for n, prm in model.named_parameters():
-        io[p + "grad." + n] = f32(prm.grad)
+    res = {}
+    for k, v in (("gamma", gamma), ("dec", dec), ("ck", ck), ("loss", loss), ("l_i", l_i), ("l_t", l_t)):
+        res[k] = v.detach().reshape(-1)
+    if grads:
+        (dact,) = torch.autograd.grad(ck[:, GRADCAM_CLASS].sum(), act, retain_graph=True)
+        loss.backward()
+        res["dact"] = dact.reshape(-1)
+        for n, prm in model.named_parameters():
+            res["grad." + n] = prm.grad
+    torch.set_grad_enabled(True)
     if mode == "train":
         for n, buf in model.named_buffers():
-            io["%s%s.step1.%s" % (mode, sfx, n)] = f32(buf)
+            res["step1." + n] = buf
+    return res, rbr.masks
 
 
 if __name__ == "__main__":

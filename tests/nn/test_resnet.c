@@ -3,78 +3,108 @@
  * mode), the BN running statistics after one step, and all parameters and buffers after 5 AMSGrad steps
  * with weight decay.
  *
- * Error measure: per tensor, the norm-wise relative error ||ours - ref|| / ||ref||, against PyTorch in
- * float32 (t32) and against the same PyTorch computation in float64 (t64, the exact answer to ~1e-15).
- * The noise floor of a tensor is PyTorch float32's own distance to float64, ||t32 - t64|| / ||t64||: two
- * correct float32 implementations that sum in different orders differ by about that much.
+ * Error measure: per tensor, the norm-wise relative error ||ours - ref|| / ||ref||, printed against
+ * PyTorch float32 (t32, with the max abs error) and asserted against the exact answer in float64.
  *
- * Tolerances, and why. A tensor passes when it is within max(base, 2 x floor) of float64, i.e. no further
- * from the exact answer than twice PyTorch's own float32 error, or than `base`:
- * - forward quantities (logits, BN running statistics): base 1e-4, the issue's bound. Eval-mode logits
- *   must also be within 1e-4 of t32 (measured 1.2e-6); training logits and running statistics measure
- *   8.7e-5 and 7.6e-5 from t32, with PyTorch's own floor at 7e-5 and 6e-5.
- * - gradients: base 1e-2 in eval mode, 1e-1 in training mode. Two effects make 1e-4 unreachable for any
- *   float32 code, PyTorch included: (1) at torchvision's initialization a batch-normalized ResNet in
- *   training mode is chaotic (Yang et al., "A mean field theory of batch normalization", ICLR 2019):
- *   PyTorch float32's training-mode gradients are up to 1.8e-2 from float64 (median 1e-2), ours 2e-2 to
- *   3.5e-2 depending on the kernels' summation order; (2) ReLU's derivative jumps at 0: with about
- *   a million ReLU inputs per pass and forward rounding near 1e-6, about one input lands on the other
- *   side of 0 than in float64, and every gradient upstream of it moves by 1e-4 to 1e-2 (in eval mode we
- *   measured 9e-7 from float64 for all 161 tensors with one kernel build, and 2.3e-3 for the tensors
- *   below layer3.2 with another whose forward sums in a different order; PyTorch float32 shows its own
- *   jump of 1.3e-4 at layer3.3). A formula or indexing error gives O(1) errors, which 1e-2 catches; each
- *   op's backward is held to 1e-3 by the finite-difference suite (autograd_gradcheck).
- * - parameters after 5 training steps: as training gradients. The two PyTorch precisions themselves end up to 90%
- *   apart (Adam's first steps move every element by about lr whatever its gradient's size, so rounding
- *   decides the direction of near-zero gradients, and the chaotic forward amplifies it): this assertion
- *   is weak and the figures are printed for the record. The optimizer itself is therefore checked alone:
- *   5 steps on the same gradient sequence as torch.optim.Adam, within 1e-6 (measured: bitwise equal).
+ * Which exact answer. A ReLU network is piecewise smooth: its gradient jumps where a ReLU input crosses 0.
+ * Here about 1.6 million ReLU inputs per pass are each computed with a float32 error near 1e-6 of their
+ * scale, so now and then one whose exact value is within that error of 0 (a sum that cancels: the one we
+ * met is -2.3e-6, the sum of 256 products whose magnitudes add up to 28) lands on the other side in one
+ * float32 run and not in another, and every gradient upstream of it moves by 1e-4 to 1e-2. Which run
+ * flips where is chance (PyTorch float32 flips none in eval mode here and one at 128 px; we flip one
+ * at 64 px). So gradients are compared with float64 on OUR branch: the oracle reruns float64 with every
+ * ReLU replaced by x * mask, the masks being the ones our forward produced (tools/torch_relu_branch.py,
+ * torch_resnet_ref.py --branch). That is the exact gradient of the function our rounding evaluated.
+ * Forward quantities (logits, running statistics) hardly move with a flip and are compared with the
+ * plain float64 run.
+ *
+ * Tolerance: a tensor passes when it is within max(1e-4, 2 x floor) of the exact answer, where floor is
+ * PyTorch float32's own distance to float64 on ITS branch (computed by the oracle the same way): no
+ * further from the exact answer than the issue's 1e-4, or than twice what PyTorch float32 itself
+ * achieves. Measured at 2x3x64x64:
+ * - eval mode: logits 6.7e-7 (also within 1e-4 of t32: 8e-7), gradients 9e-7 (floor 6.7e-7): 1e-4 holds.
+ *   The oracle also runs PyTorch float32 on our branch, and our eval gradients are held to the issue's
+ *   1e-4 against it literally (measured 1.0e-6; against plain t32, whose branch differs by our one flip:
+ *   2.3e-3, printed).
+ * - training mode: logits 8e-5 (floor 7.3e-5), BN statistics 7.3e-5 (floor 6.5e-5): 1e-4 holds.
+ *   Gradients 4.3e-4 (floor 3.6e-4): 1e-4 is out of reach of float32 even on a fixed branch. At
+ *   torchvision's initialization BN in training mode amplifies rounding layer by layer (Yang et al., "A
+ *   mean field theory of batch normalization", ICLR 2019): the forward's float32 error grows from 2e-7 at
+ *   the stem to 1.4e-4 at layer4, and the backward's coefficients carry it (PyTorch float32 on its own
+ *   branch: 3.6e-4 at 64 px, 1.9e-4 at 128 px). Against t32 directly both float32 runs also differ in
+ *   their flips (2 for PyTorch, 4 for us, the last layer's gradients being spread evenly one flip there
+ *   moves every gradient by about 1/sqrt(16384)): 1.8e-2 for PyTorch float32 vs float64 at 64 to 224 px.
+ * - parameters after 5 training steps: the two PyTorch precisions themselves end up to 90% apart (Adam's
+ *   first steps move every element by about lr whatever its gradient's size, so rounding decides the
+ *   direction of near-zero gradients, and the chaotic forward amplifies it): held to max(1e-1, 2 x
+ *   floor), printed for the record. The optimizer itself is checked alone: 5 steps on the same gradient
+ *   sequence as torch.optim.Adam, within 1e-6 (measured: bitwise equal).
  * - num_batches_tracked: exact.
- * The ours-vs-t32 figures (worst relative and max absolute error per group) are printed for the record. */
+ * A formula or indexing error gives O(1) errors; each op's backward is also held to 1e-3 by the
+ * finite-difference suite (autograd_gradcheck). */
 #include <math.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "nn/nn.h"
 #include "testutil.h"
 #include "parity.h"
 
-#define TOL 1e-4      /* forward quantities: logits, running statistics */
-#define GRAD_TOL 1e-2 /* eval-mode gradients: ReLU kinks (see above) */
-#define CHAOS_TOL 1e-1 /* training-mode gradients and parameters: chaotic at initialization */
+#define TOL 1e-4       /* the issue's bound: logits, gradients (on our branch), running statistics */
+#define CHAOS_TOL 1e-1 /* parameters and buffers after 5 training steps (see above) */
 
 typedef struct {
-  double base;  /* the group's tolerance: a tensor may be max(base, 2 x floor) from float64 */
-  double rel32, abs32, rel64, floor, ratio; /* worst of each over the group; ratio = rel64 / allowed */
+  double base;                              /* a tensor may be max(base, 2 x floor) from the exact answer */
+  double rel32, abs32, relx, absx, floor, ratio; /* worst of each over the group; ratio = relx / allowed */
   char worst[160];
-  int count, within32;                        /* tensors, and those within TOL of t32 */
+  int count, within32;                      /* tensors, and those within TOL of t32 */
 } cmp_stats;
 
-/* Compares n floats of ours with reference `prefix.name` (t32) and `prefix64.name` (t64). */
-static void compare(const gz_ckpt *ref, const char *prefix, const char *prefix64, const char *name, const float *ours,
-                    int64_t n, cmp_stats *s) {
+/* Compares n floats of ours with PyTorch float32 (t32) and with the exact answer (x: float64, natural or
+ * on our ReLU branch), whose float32 noise floor is `floor`. */
+static void compare(const char *name, const float *ours, const float *t32, const float *x, double floor, int64_t n,
+                    cmp_stats *s) {
+  double a32, ax, r32 = tu_rel_err(ours, t32, n, &a32), rx = tu_rel_err(ours, x, n, &ax);
+  double ratio = rx / fmax(s->base, 2 * floor);
+  if (getenv("GZ_PARITY_VERBOSE"))
+    fprintf(stderr, "  %-44s vs t32 %.3g (abs %.3g)  vs exact %.3g (abs %.3g)  floor %.3g\n", name, r32, a32, rx, ax,
+            floor);
+  if (ratio > s->ratio) {
+    s->ratio = ratio;
+    snprintf(s->worst, sizeof s->worst, "%s", name);
+  }
+  s->rel32 = fmax(s->rel32, r32), s->abs32 = fmax(s->abs32, a32), s->relx = fmax(s->relx, rx);
+  s->absx = fmax(s->absx, ax), s->floor = fmax(s->floor, floor);
+  s->count++, s->within32 += r32 <= TOL;
+}
+
+/* `prefix.name` in t32 and `prefix64.name` (natural float64) in the same file; floor = their distance. */
+static void compare64(const gz_ckpt *ref, const char *prefix, const char *prefix64, const char *name,
+                      const float *ours, int64_t n, cmp_stats *s) {
   char n32[160], n64[160];
   snprintf(n32, sizeof n32, "%s%s", prefix, name);
   snprintf(n64, sizeof n64, "%s%s", prefix64, name);
   const float *t32 = ref_data(ref, n32, n), *t64 = ref_data(ref, n64, n);
-  double a32, r32 = tu_rel_err(ours, t32, n, &a32), r64 = tu_rel_err(ours, t64, n, NULL), fl = tu_rel_err(t32, t64, n, NULL);
-  double ratio = r64 / fmax(s->base, 2 * fl);
-  if (getenv("GZ_PARITY_VERBOSE"))
-    fprintf(stderr, "  %-44s vs t32 %.3g (abs %.3g)  vs t64 %.3g  floor %.3g\n", n32, r32, a32, r64, fl);
-  if (ratio > s->ratio) {
-    s->ratio = ratio;
-    snprintf(s->worst, sizeof s->worst, "%s", n32);
-  }
-  s->rel32 = fmax(s->rel32, r32), s->abs32 = fmax(s->abs32, a32), s->rel64 = fmax(s->rel64, r64);
-  s->floor = fmax(s->floor, fl);
-  s->count++, s->within32 += r32 <= TOL;
+  compare(n32, ours, t32, t64, tu_rel_err(t32, t64, n, NULL), n, s);
 }
 
-static void report(const char *what, const cmp_stats *s) {
+/* `prefix.name` in t32 (ref) and in the float64 run on our ReLU branch (br); the floor is PyTorch
+ * float32's distance to float64 on its own branch (floor_<mode>.name in ref). */
+static void compare_branch(const gz_ckpt *ref, const gz_ckpt *br, const char *prefix, const char *mode,
+                           const char *name, const float *ours, int64_t n, cmp_stats *s) {
+  char n32[160], nf[160];
+  snprintf(n32, sizeof n32, "%s%s", prefix, name);
+  snprintf(nf, sizeof nf, "floor_%s.%s", mode, *name ? name : "logits");
+  compare(n32, ours, ref_data(ref, n32, n), ref_data(br, n32, n), *ref_data(ref, nf, 1), n, s);
+}
+
+static void report(const char *what, const char *exact, const cmp_stats *s) {
   fprintf(stderr,
-          "resnet50 parity: %-32s %3d tensors: vs torch f32 worst rel %.2g, max abs %.2g (%d within 1e-4); "
-          "vs float64 worst %.2g, torch f32 floor %.2g\n",
-          what, s->count, s->rel32, s->abs32, s->within32, s->rel64, s->floor);
-  ck_assert_msg(s->ratio <= 1, "%s: '%s' is %.3g x its allowed distance from float64 (max(%g, 2 x floor))", what,
-                s->worst, s->ratio, s->base);
+          "resnet50 parity: %-34s %3d tensors: vs torch f32 worst rel %.2g, max abs %.2g (%d within 1e-4); "
+          "vs %s worst rel %.2g, max abs %.2g; torch f32 floor %.2g\n",
+          what, s->count, s->rel32, s->abs32, s->within32, exact, s->relx, s->absx, s->floor);
+  ck_assert_msg(s->ratio <= 1, "%s: '%s' is %.3g x its allowed distance from %s (max(%g, 2 x floor))", what,
+                s->worst, s->ratio, exact, s->base);
 }
 
 static int64_t numel_of(const gz_named *t) {
@@ -83,9 +113,9 @@ static int64_t numel_of(const gz_named *t) {
   return n;
 }
 
-/* Compares every parameter (or buffer) of the model, or every parameter gradient. */
-static void compare_model(const gz_ckpt *ref, const gz_model *m, const char *prefix, const char *prefix64, int params,
-                          int grads, cmp_stats *s) {
+/* Every parameter (or buffer) of the model against the natural float64 run; num_batches_tracked exact. */
+static void compare_model64(const gz_ckpt *ref, const gz_model *m, const char *prefix, const char *prefix64,
+                            int params, cmp_stats *s) {
   for (int i = 0; i < m->n; i++) {
     const gz_named *t = &m->named[i];
     if (t->is_param != params) continue;
@@ -96,19 +126,31 @@ static void compare_model(const gz_ckpt *ref, const gz_model *m, const char *pre
       ck_assert_msg(r && *(const int64_t *)r->data == *(const int64_t *)t->data, "%s differs", name);
       continue;
     }
-    const float *ours = t->data;
-    if (grads) ours = (const float *)(m->params.grad.base + ((const char *)t->data - m->params.param.base));
-    compare(ref, prefix, prefix64, t->name, ours, numel_of(t), s);
+    compare64(ref, prefix, prefix64, t->name, t->data, numel_of(t), s);
   }
 }
 
-/* Forward, and with a target backward of loss = mean BCE-with-logits(logits, target). */
+/* Every parameter gradient (grads: the model's grad arena or a copy of it) against the float64 run on
+ * our ReLU branch. */
+static void compare_grads(const gz_ckpt *ref, const gz_ckpt *br, const gz_model *m, const char *grads,
+                          const char *prefix, const char *mode, cmp_stats *s) {
+  for (int i = 0; i < m->n; i++) {
+    const gz_named *t = &m->named[i];
+    if (!t->is_param) continue;
+    const float *g = (const float *)(grads + ((const char *)t->data - m->params.param.base));
+    compare_branch(ref, br, prefix, mode, t->name, g, numel_of(t), s);
+  }
+}
+
+/* Forward (writing our ReLU masks to `masks` when given), and with a target backward of loss = mean
+ * BCE-with-logits(logits, target). */
 static gz_value *forward_backward(gz_resnet *r, gz_tape *t, gz_value *x, gz_value *target, int training,
-                                  gz_audit *au, gz_err *e) {
+                                  gz_audit *au, const char *masks, gz_err *e) {
   gz_resnet_out out;
   t->audit = au; /* the network's forward only, as tools/torch_audit.py traces it */
   ck_assert_msg(gz_resnet50_forward(r, t, x, training, 4, &out, e) == 0, "%s", e->msg);
   t->audit = NULL;
+  if (masks) parity_write_masks(t, masks);
   if (!target) return out.logits;
   gz_value *loss = gz_ag_mean(t, gz_ag_bce_logits(t, out.logits, target, e), 3, e);
   ck_assert_msg(loss != NULL, "%s", e->msg);
@@ -168,16 +210,20 @@ START_TEST(parity_with_torchvision) {
   gz_tensor xt, tt;
   gz_tensor_wrap4(&xt, (float *)xr->data, xr->shape[0], xr->shape[1], xr->shape[2], xr->shape[3], &e);
   gz_tensor_wrap(&tt, (float *)tr->data, 2, tr->shape, &e);
-  /* eval mode at the initial weights (well conditioned): logits and every gradient */
+  /* eval mode at the initial weights: logits, and every gradient kept for the comparison below */
+  char mask_e[4200], mask_t[4200], mask64[4200];
+  snprintf(mask_e, sizeof mask_e, "%s/ours_masks_eval.bin", dir);
+  snprintf(mask_t, sizeof mask_t, "%s/ours_masks_train.bin", dir);
+  char *egrad = malloc(r.m.params.grad.used);
+  ck_assert_ptr_nonnull(egrad);
   {
     gz_value *x = gz_tape_wrap(&t, &xt, 0, &e), *target = gz_tape_wrap(&t, &tt, 0, &e);
-    gz_value *logits = forward_backward(&r, &t, x, target, 0, NULL, &e);
-    cmp_stats s = {.base = TOL}, g = {.base = GRAD_TOL};
-    compare(ref, "eval_logits", "eval_logits64", "", logits->data.data, gz_tensor_numel(&logits->data), &s);
-    report("logits (eval mode)", &s);
+    gz_value *logits = forward_backward(&r, &t, x, target, 0, NULL, mask_e, &e);
+    cmp_stats s = {.base = TOL};
+    compare64(ref, "eval_logits", "eval_logits64", "", logits->data.data, gz_tensor_numel(&logits->data), &s);
+    report("logits (eval mode)", "float64", &s);
     ck_assert_msg(s.rel32 <= TOL, "eval logits: %.3g from PyTorch float32", s.rel32);
-    compare_model(ref, &r.m, "egrad.", "egrad64.", 1, 1, &g);
-    report("gradients (eval mode)", &g);
+    memcpy(egrad, r.m.params.grad.base, r.m.params.grad.used);
     gz_tape_reset(&t);
   }
   /* training mode, 5 AMSGrad steps: step 1's logits, gradients and running statistics, then the state */
@@ -194,7 +240,7 @@ START_TEST(parity_with_torchvision) {
       ck_assert_msg(gz_audit_open(&au, ours, &on, &e) == 0 && on, "%s", e.msg);
       gz_audit_step(&au, 1);
     }
-    gz_value *logits = forward_backward(&r, &t, x, target, 1, step == 1 ? &au : NULL, &e);
+    gz_value *logits = forward_backward(&r, &t, x, target, 1, step == 1 ? &au : NULL, step == 1 ? mask_t : NULL, &e);
     if (step == 1) {
       /* op by op against PyTorch's trace of the same forward: no op's statistics differ by 1e-3 */
       gz_audit_close(&au);
@@ -202,22 +248,54 @@ START_TEST(parity_with_torchvision) {
       ck_assert_msg(rc == 0, "audit traces: %s", rc < 0 ? e.msg : where);
       if (gz_audit_compare(ours, theirs, 1e-5, 0, where, sizeof where, &e) == 1)
         fprintf(stderr, "resnet50 parity: audit traces agree within 1e-3; the first op beyond 1e-5: %s\n", where);
-      cmp_stats s = {.base = TOL}, g = {.base = CHAOS_TOL}, b = {.base = TOL};
-      compare(ref, "logits", "logits64", "", logits->data.data, gz_tensor_numel(&logits->data), &s);
-      report("logits (training mode)", &s);
-      compare_model(ref, &r.m, "grad.", "grad64.", 1, 1, &g);
-      report("gradients (training mode)", &g);
-      compare_model(ref, &r.m, "step1.", "step1_64.", 0, 0, &b);
-      report("BN running statistics, step 1", &b);
+      /* float64 on our ReLU branches (eval pass and this step): the exact answer our gradients approach */
+      tu_run("'%s' '%s/tools/torch_resnet_ref.py' '%s' --branch", tu_python(), tu_root(), dir);
+      snprintf(path, sizeof path, "%s/branch.safetensors", dir);
+      gz_ckpt *br = gz_ckpt_open(path, &e);
+      ck_assert_msg(br != NULL, "%s", e.msg);
+      for (int mode = 0; mode < 2; mode++) {
+        snprintf(mask64, sizeof mask64, "%s/mask64_%s.bin", dir, mode ? "train" : "eval");
+        char flips[64];
+        snprintf(flips, sizeof flips, "flips_%s", mode ? "train" : "eval");
+        fprintf(stderr, "resnet50 parity: %s mode: ReLU inputs on the other side of 0 than in float64: ours %lld, "
+                "torch f32 %.0f\n", mode ? "training" : "eval", (long long)parity_flips(mode ? mask_t : mask_e, mask64),
+                *ref_data(ref, flips, 1));
+      }
+      cmp_stats g = {.base = TOL};
+      compare_grads(ref, br, &r.m, egrad, "egrad.", "eval", &g);
+      report("gradients (eval mode)", "float64 on our branch", &g);
+      /* and PyTorch float32 itself on our branch: the issue's 1e-4, literally */
+      double w32 = 0, w32abs = 0;
+      for (int i = 0; i < r.m.n; i++) {
+        const gz_named *nt = &r.m.named[i];
+        if (!nt->is_param) continue;
+        char name[160];
+        snprintf(name, sizeof name, "t32.egrad.%s", nt->name);
+        double a, rel = tu_rel_err((const float *)(egrad + ((const char *)nt->data - r.m.params.param.base)),
+                                   ref_data(br, name, numel_of(nt)), numel_of(nt), &a);
+        w32 = fmax(w32, rel), w32abs = fmax(w32abs, a);
+      }
+      fprintf(stderr, "resnet50 parity: gradients (eval mode) vs torch f32 on our branch: worst rel %.2g, max abs %.2g\n",
+              w32, w32abs);
+      ck_assert_msg(w32 <= TOL, "eval gradients: %.3g from PyTorch float32 on our ReLU branch", w32);
+      cmp_stats s = {.base = TOL}, gt = {.base = TOL}, b = {.base = TOL};
+      compare64(ref, "logits", "logits64", "", logits->data.data, gz_tensor_numel(&logits->data), &s);
+      report("logits (training mode)", "float64", &s);
+      compare_grads(ref, br, &r.m, r.m.params.grad.base, "grad.", "train", &gt);
+      report("gradients (training mode)", "float64 on our branch", &gt);
+      compare_model64(ref, &r.m, "step1.", "step1_64.", 0, &b);
+      report("BN running statistics, step 1", "float64", &b);
+      gz_ckpt_close(br);
     }
     ck_assert_msg(gz_adam_step(&opt, &r.m, &e) == 0, "%s", e.msg);
     gz_tape_reset(&t);
   }
+  free(egrad);
   cmp_stats p = {.base = CHAOS_TOL}, b = {.base = CHAOS_TOL};
-  compare_model(ref, &r.m, "final.", "final64.", 1, 0, &p);
-  report("parameters after 5 training steps", &p);
-  compare_model(ref, &r.m, "final.", "final64.", 0, 0, &b);
-  report("BN buffers after 5 training steps", &b);
+  compare_model64(ref, &r.m, "final.", "final64.", 1, &p);
+  report("parameters after 5 training steps", "float64", &p);
+  compare_model64(ref, &r.m, "final.", "final64.", 0, &b);
+  report("BN buffers after 5 training steps", "float64", &b);
 
   /* the optimizer alone on the same gradient sequence as PyTorch's: grad.<name> * scales[k] */
   static const float scales[5] = {1.0f, -0.5f, 2.0f, 0.25f, 1.5f}; /* tools/torch_resnet_ref.py OPT_SCALES */
@@ -268,7 +346,7 @@ END_TEST
 Suite *suite_nn_resnet(void) {
   Suite *s = suite_create("nn_resnet");
   TCase *t = tcase_create("resnet50");
-  tcase_set_timeout(t, 300);
+  tcase_set_timeout(t, 600); /* the oracle runs PyTorch in float64 (one CPU-minute); wall time doubles on a loaded machine */
   tcase_add_test(t, structure_and_init);
   tcase_add_test(t, parity_with_torchvision);
   suite_add_tcase(s, t);

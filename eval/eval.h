@@ -126,6 +126,7 @@ typedef struct gz_run_config {
   int multires;          /* Block 5 from layers 3 + 4, grid S/16 (else layer 4, S/32) */
   int decoder;           /* multi-task decoder, lambda_T L_T */
   int normalize_twice;   /* the authors' double ImageNet normalization */
+  gz_degrade degrade;    /* the degraded-labeler experiment (label -1: off) */
   uint64_t seed;
 } gz_run_config;
 

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "train.h"
 
@@ -124,6 +125,20 @@ static int save(train_run *r, const char *name, gz_err *e) {
   int rc = gz_model_save(&r->net.m, &r->opt, NULL, cfg, path, e);
   free(cfg);
   return rc;
+}
+
+/* best.safetensors holds the same bytes as the last.safetensors just written (same model, state and
+ * configuration), so it becomes a second name of that file instead of a second 600 MB write and fsync. The
+ * next epoch's last.safetensors is a new file renamed over the name (gz_afile), which leaves best untouched. */
+static int save_best(train_run *r, gz_err *e) {
+  char last[1100], tmp[1100], best[1100];
+  snprintf(last, sizeof last, "%s/last.safetensors", r->out);
+  snprintf(tmp, sizeof tmp, "%s/best.safetensors.link", r->out);
+  snprintf(best, sizeof best, "%s/best.safetensors", r->out);
+  unlink(tmp);
+  if (link(last, tmp) == 0 && rename(tmp, best) == 0) return 0;
+  unlink(tmp); /* a file system without hard links: write it */
+  return save(r, "best.safetensors", e);
 }
 
 static int train_epoch(train_run *r, int epoch, double *mean_loss, gz_err *e) {
@@ -299,7 +314,7 @@ int main(int argc, char **argv) {
       memcpy(per_label[h.n], pl, sizeof pl);
       h.n++;
     }
-    if (save(&r, "last.safetensors", &e) || (best && save(&r, "best.safetensors", &e)) ||
+    if (save(&r, "last.safetensors", &e) || (best && save_best(&r, &e)) ||
         write_log(&r, &h, (const double (*)[GZ_NLABELS])per_label, &e))
       return die("%s", e.msg);
     char dur[32];

@@ -57,7 +57,7 @@ static int split_of(const char *s, const gz_data_opts *o, long subject) {
 static int et_windows(gz_dataset *d, gz_rx *x, const gz_report_labels *row, int action, uint64_t index, gz_err *e) {
   gz_mention *m = gz_malloc(sizeof *m * (size_t)(row->nm + 1), e);
   if (!m) return -1;
-  memcpy(m, row->m, sizeof *m * (size_t)row->nm);
+  if (row->nm) memcpy(m, row->m, sizeof *m * (size_t)row->nm); /* a report without mentions has no list */
   int nm = row->nm;
   gz_transcript t;
   if (gz_transcript_build(x->r.words, x->r.nwords, x->r.transcription, x->r.transcription_len, x->r.dir, &t, e)) {

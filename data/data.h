@@ -170,6 +170,38 @@ int gz_read_id_list(const char *path, long **ids, int *n, gz_err *e);
  * The learning stack wraps these buffers into tensors without copying. */
 
 enum gz_method { GZ_METHOD_UNANNOTATED = 0, GZ_METHOD_ELLIPSE = 1, GZ_METHOD_ET = 2 };
+
+/* The degraded-labeler experiment (degrade.c; method.md section 5: Pleural-abnormality mentions degraded to
+ * recall 0.51 / precision 0.86). In the ET method's training readings, all mentions of `label` are deleted
+ * from round((1 - recall) P) of the P reports that mention it, and one false mention is added to
+ * round(kept (1 - precision) / precision) reports that do not: recall and precision hold against the labeler's
+ * own output. The mentions make both the label and the sentence windows of its map. */
+typedef struct gz_degrade {
+  int label;               /* paper label; -1 = off */
+  double recall, precision;
+} gz_degrade;
+
+typedef struct gz_degrade_stats {
+  int positives, deleted, added; /* training reports mentioning the label; cleared; given a false mention */
+  double recall, precision;      /* achieved */
+} gz_degrade_stats;
+
+void gz_degrade_off(gz_degrade *d);
+/* "LABEL:RECALL:PRECISION", "LABEL" (0.51 / 0.86) or "" / NULL (pleural abnormality, 0.51 / 0.86). LABEL is a
+ * paper label name (case-insensitive, '_' or '-' for spaces) or index; labels sharing a labeler category with
+ * another label (Edema, Opacity, Lung Lesion, Atelectasis, Consolidation) are refused. */
+int gz_degrade_parse(const char *s, gz_degrade *d, gz_err *e);
+/* Chooses the reports: positive[i] (report i mentions the label), can_add[i] (it has a word in a sentence);
+ * action[i] = -1 (delete its mentions of the label), 1 (add a false one), 0. The choice is a permutation keyed
+ * by seed. Fails when there are too few reports to add false mentions to. */
+int gz_degrade_plan(const gz_degrade *d, uint64_t seed, int n, const unsigned char *positive,
+                    const unsigned char *can_add, signed char *action, gz_degrade_stats *st, gz_err *e);
+/* 1 when a reading's words hold a word that can carry a mention (not punctuation, before a '.'). */
+int gz_degrade_can_add(const gz_word *w, int nw);
+/* Applies a report's action to its malloc'd mention list: deletion, or a mention of the label's own category
+ * on a word drawn from (seed, reading). */
+int gz_degrade_mentions(const gz_degrade *d, int action, uint64_t seed, uint64_t reading, const gz_transcript *t,
+                        gz_mention **m, int *nm, gz_err *e);
 extern const char *const gz_method_names[3];
 int gz_method_parse(const char *s, int *method, gz_err *e);
 
@@ -186,6 +218,8 @@ typedef struct gz_data_opts {
   int whole_report;          /* ablation: the whole-reading map for every positive label */
   int normalize_twice;       /* the authors' double ImageNet normalization (paper preset: 1) */
   float threshold;           /* MIL target threshold (0.15) */
+  gz_degrade degrade;        /* the degraded-labeler experiment (ET method, training readings); off by default */
+  uint64_t degrade_seed;     /* which reports are degraded (gazeloc-train: --seed) */
 } gz_data_opts;
 
 void gz_data_opts_default(gz_data_opts *o);
@@ -218,6 +252,7 @@ typedef struct gz_dataset {
   gz_mimic mimic;
   gz_rx *rx;
   int nrx, n_discarded, n_empty_windows, n_orphan_mentions;
+  gz_degrade_stats degraded; /* with o.degrade */
   /* train = MIMIC train (unannotated) + REFLACX train (annotated, except for the unannotated method);
    * validation and test keep MIMIC (AUC) and REFLACX (IoU) apart */
   gz_sample_list train, val_mimic, val_reflacx, test_mimic, test_reflacx;

@@ -21,6 +21,7 @@ void gz_data_opts_default(gz_data_opts *o) {
   o->strategy = GZ_STRATEGY_DEFAULT;
   o->normalize_twice = 1;
   o->threshold = 0.15f;
+  gz_degrade_off(&o->degrade);
 }
 
 static int push(gz_sample_list *l, gz_sample s, gz_err *e) {
@@ -51,18 +52,50 @@ static int split_of(const char *s, const gz_data_opts *o, long subject) {
   return split;
 }
 
-/* Windows and labels of one reading from the labeler's mentions (ET method). */
-static int et_windows(gz_dataset *d, gz_rx *x, const gz_labels_file *lf, gz_err *e) {
-  const gz_report_labels *row = gz_labels_find(lf, x->r.id);
-  if (!row) return gz_fail(e, GZ_EFORMAT, "%s: reading %s is not in the labels file", d->o.labels_csv, x->r.id);
-  for (int i = 0; i < row->nm; i++) x->et_labels |= gz_category_mask(row->m[i].category);
+/* Windows and labels of one reading from the labeler's mentions (ET method), after the degraded-labeler
+ * action of a training reading (0 otherwise). */
+static int et_windows(gz_dataset *d, gz_rx *x, const gz_report_labels *row, int action, uint64_t index, gz_err *e) {
+  gz_mention *m = gz_malloc(sizeof *m * (size_t)(row->nm + 1), e);
+  if (!m) return -1;
+  if (row->nm) memcpy(m, row->m, sizeof *m * (size_t)row->nm); /* a report without mentions has no list */
+  int nm = row->nm;
   gz_transcript t;
-  if (gz_transcript_build(x->r.words, x->r.nwords, x->r.transcription, x->r.transcription_len, x->r.dir, &t, e))
+  if (gz_transcript_build(x->r.words, x->r.nwords, x->r.transcription, x->r.transcription_len, x->r.dir, &t, e)) {
+    free(m);
     return -1;
+  }
+  int rc = gz_degrade_mentions(&d->o.degrade, action, d->o.degrade_seed, index, &t, &m, &nm, e);
+  for (int i = 0; rc == 0 && i < nm; i++) x->et_labels |= gz_category_mask(m[i].category);
   int orphans = 0;
-  int rc = gz_windows(&t, row->m, row->nm, &d->o.strategy, &x->win, &x->nwin, &orphans, e);
+  if (rc == 0) rc = gz_windows(&t, m, nm, &d->o.strategy, &x->win, &x->nwin, &orphans, e);
   d->n_orphan_mentions += orphans;
   gz_transcript_free(&t);
+  free(m);
+  return rc;
+}
+
+/* The labeler rows of the readings (ET method) and the degraded-labeler actions of the training readings. */
+static int et_all(gz_dataset *d, const gz_labels_file *lf, gz_err *e) {
+  const gz_report_labels **rows = gz_calloc((size_t)d->nrx + 1, sizeof *rows, e);
+  unsigned char *pos = gz_calloc((size_t)d->nrx + 1, 2, e);
+  signed char *action = gz_calloc((size_t)d->nrx + 1, 1, e);
+  int rc = rows && pos && action ? 0 : -1;
+  unsigned bit = d->o.degrade.label >= 0 ? 1u << d->o.degrade.label : 0;
+  for (int i = 0; rc == 0 && i < d->nrx; i++) {
+    gz_rx *x = &d->rx[i];
+    if (!(rows[i] = gz_labels_find(lf, x->r.id))) {
+      rc = gz_fail(e, GZ_EFORMAT, "%s: reading %s is not in the labels file", d->o.labels_csv, x->r.id);
+      break;
+    }
+    /* only the training readings are degraded; the flags of the others stay 0 */
+    for (int k = 0; x->split == GZ_TRAIN && k < rows[i]->nm; k++)
+      if (gz_category_mask(rows[i]->m[k].category) & bit) pos[i] = 1;
+    pos[d->nrx + i] = x->split == GZ_TRAIN && !pos[i] && gz_degrade_can_add(x->r.words, x->r.nwords);
+  }
+  if (rc == 0)
+    rc = gz_degrade_plan(&d->o.degrade, d->o.degrade_seed, d->nrx, pos, pos + d->nrx, action, &d->degraded, e);
+  for (int i = 0; rc == 0 && i < d->nrx; i++) rc = et_windows(d, &d->rx[i], rows[i], action[i], (uint64_t)i, e);
+  free(rows), free(pos), free(action);
   return rc;
 }
 
@@ -90,9 +123,9 @@ static int load_reflacx(gz_dataset *d, gz_err *e) {
     for (int k = 0; k < x->r.nell; k++)
       if (x->r.ell[k].certainty >= 3) x->ell_labels |= x->r.ell[k].labels;
     if (x->r.nwords) x->t_end = x->r.words[x->r.nwords - 1].t1;
-    if (need_labels && et_windows(d, x, &lf, e)) { rc = -1; break; }
     d->nrx++;
   }
+  if (rc == 0 && need_labels) rc = et_all(d, &lf, e);
   if (need_labels) gz_labels_free(&lf);
   gz_meta_free(&meta);
   return rc;

@@ -29,6 +29,12 @@ extern const float gz_thresholds[GZ_N_THRESHOLDS];
 /* Picks, for one label and heatmap kind, the threshold whose validation IoU averaged over the seeds is
  * highest: val_iou[s * n_thr + t] for seed s. Ties go to the first (numpy argmax). Returns the index. */
 int gz_best_threshold(const double *val_iou, int n_seeds, int n_thr);
+/* The per-label choice of method.md section 6 for one method and heatmap kind: val and test hold
+ * [n_seeds][GZ_NLABELS][GZ_N_THRESHOLDS] IoU (NaN for a label without positive images). best[k] is the
+ * threshold index maximizing the validation IoU averaged over seeds (gz_best_threshold), or -1 when a seed's
+ * validation IoU of label k is NaN (no threshold can be chosen); at_best[s * GZ_NLABELS + k] is seed s's test
+ * IoU at best[k] (NaN for -1). */
+void gz_select_thresholds(const double *val, const double *test, int n_seeds, int best[GZ_NLABELS], double *at_best);
 
 /* Mean and 95 % half-width over seeds as the authors computed it: 1.96 * std(ddof=0) / sqrt(n). */
 void gz_mean_ci95(const double *x, int n, double *mean, double *half_width);
@@ -120,6 +126,7 @@ typedef struct gz_run_config {
   int multires;          /* Block 5 from layers 3 + 4, grid S/16 (else layer 4, S/32) */
   int decoder;           /* multi-task decoder, lambda_T L_T */
   int normalize_twice;   /* the authors' double ImageNet normalization */
+  gz_degrade degrade;    /* the degraded-labeler experiment (label -1: off) */
   uint64_t seed;
 } gz_run_config;
 

@@ -41,16 +41,36 @@ int gz_auc(const float *score, const unsigned char *label, size_t n, double *wor
   return 0;
 }
 
-int gz_best_threshold(const double *val_iou, int n_seeds, int n_thr) {
+/* First index of the maximum of the seed-averaged IoU (numpy.argmax: ties go to the lowest threshold).
+ * v[s * stride + t]. */
+static int best_strided(const double *v, int n_seeds, size_t stride, int n_thr) {
   int best = 0;
   double best_v = -INFINITY;
   for (int t = 0; t < n_thr; t++) {
     double m = 0;
-    for (int s = 0; s < n_seeds; s++) m += val_iou[s * n_thr + t];
+    for (int s = 0; s < n_seeds; s++) m += v[(size_t)s * stride + (size_t)t];
     m /= n_seeds;
     if (m > best_v) best_v = m, best = t;
   }
   return best;
+}
+
+int gz_best_threshold(const double *val_iou, int n_seeds, int n_thr) {
+  return best_strided(val_iou, n_seeds, (size_t)n_thr, n_thr);
+}
+
+void gz_select_thresholds(const double *val, const double *test, int n_seeds, int best[GZ_NLABELS], double *at_best) {
+  const size_t seed_stride = (size_t)GZ_NLABELS * GZ_N_THRESHOLDS;
+  for (int k = 0; k < GZ_NLABELS; k++) {
+    const double *vk = val + (size_t)k * GZ_N_THRESHOLDS;
+    int defined = 1;
+    for (int s = 0; s < n_seeds; s++)
+      for (int t = 0; t < GZ_N_THRESHOLDS; t++) defined &= !isnan(vk[(size_t)s * seed_stride + (size_t)t]);
+    best[k] = defined ? best_strided(vk, n_seeds, seed_stride, GZ_N_THRESHOLDS) : -1;
+    for (int s = 0; s < n_seeds; s++)
+      at_best[s * GZ_NLABELS + k] =
+          best[k] < 0 ? NAN : test[(size_t)s * seed_stride + (size_t)k * GZ_N_THRESHOLDS + (size_t)best[k]];
+  }
 }
 
 void gz_mean_ci95(const double *x, int n, double *mean, double *half_width) {

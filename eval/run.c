@@ -14,6 +14,7 @@ int gz_run_preset(gz_run_config *c, const char *preset, gz_err *e) {
   c->lr = 1e-3, c->weight_decay = 1e-5, c->lambda_a = 3, c->lambda_t = 300;
   c->multires = 1, c->decoder = 1, c->balanced = 1, c->label_specific = 1, c->normalize_twice = 1;
   c->seed = 1;
+  gz_degrade_off(&c->degrade);
   if (!strcmp(preset, "paper")) {
     c->size = 512, c->batch = 20, c->epochs = 60;
   } else if (!strcmp(preset, "demo")) {
@@ -46,6 +47,11 @@ char *gz_run_config_json(const gz_run_config *c, const gz_run_state *s) {
   cJSON_AddNumberToObject(j, "balanced", c->balanced);
   cJSON_AddNumberToObject(j, "label_specific", c->label_specific);
   cJSON_AddNumberToObject(j, "normalize_twice", c->normalize_twice);
+  if (c->degrade.label >= 0) { /* absent in the configuration of a run without the experiment */
+    cJSON_AddStringToObject(j, "degrade_label", gz_label_names[c->degrade.label]);
+    cJSON_AddNumberToObject(j, "degrade_recall", c->degrade.recall);
+    cJSON_AddNumberToObject(j, "degrade_precision", c->degrade.precision);
+  }
   char seed[32];
   snprintf(seed, sizeof seed, "%llu", (unsigned long long)c->seed);
   cJSON_AddStringToObject(j, "seed", seed);
@@ -96,6 +102,20 @@ int gz_run_config_parse(const char *json, const char *what, gz_run_config *c, gz
   c->size = (int)v[0], c->batch = (int)v[1], c->epochs = (int)v[2], c->lr = v[3], c->weight_decay = v[4];
   c->lambda_a = v[5], c->lambda_t = v[6], c->multires = (int)v[7], c->decoder = (int)v[8], c->balanced = (int)v[9];
   c->label_specific = (int)v[10], c->normalize_twice = (int)v[11], c->batches_per_epoch = (int)v[12];
+  gz_degrade_off(&c->degrade);
+  const cJSON *dl = cJSON_GetObjectItemCaseSensitive(j, "degrade_label");
+  if (dl) {
+    c->degrade.label = -1;
+    for (int k = 0; k < GZ_NLABELS; k++)
+      if (cJSON_IsString(dl) && !strcmp(dl->valuestring, gz_label_names[k])) c->degrade.label = k;
+    if (c->degrade.label < 0) {
+      gz_fail(e, GZ_EFORMAT, "%s: config field 'degrade_label' is not a label name", what);
+      goto done;
+    }
+    if (get_num(j, "degrade_recall", &c->degrade.recall, what, e) ||
+        get_num(j, "degrade_precision", &c->degrade.precision, what, e))
+      goto done;
+  }
   if (s) {
     double a = 0, b = 0, d = 0;
     if (get_num(j, "epoch", &a, what, e) || get_num(j, "best_epoch", &b, what, e) || get_num(j, "best_auc", &d, what, e))

@@ -14,20 +14,18 @@ static const char *const col_names[3] = {"Unannotated", "Ellipse", "ET model"};
 static void test_iou_at_best(const eval_ctx *c, int m, int h, double out[EVAL_MAX_SEEDS][GZ_NLABELS + 1],
                              int thr_out[GZ_NLABELS]) {
   int ns = c->n_seeds[m];
-  for (int k = 0; k < GZ_NLABELS; k++) {
-    double v[EVAL_MAX_SEEDS * GZ_N_THRESHOLDS];
-    int defined = 1;
-    for (int s = 0; s < ns; s++)
-      for (int t = 0; t < GZ_N_THRESHOLDS; t++) {
-        v[s * GZ_N_THRESHOLDS + t] = c->res[m][s].val_iou[h][k][t];
-        defined &= !isnan(v[s * GZ_N_THRESHOLDS + t]);
-      }
-    /* a label without positive validation images: no threshold can be chosen, the label is left out */
-    int best = defined ? gz_best_threshold(v, ns, GZ_N_THRESHOLDS) : -1;
-    thr_out[k] = best;
-    for (int s = 0; s < ns; s++) out[s][k] = best < 0 ? NAN : c->res[m][s].test_iou[h][k][best];
+  static double val[EVAL_MAX_SEEDS][GZ_NLABELS][GZ_N_THRESHOLDS], test[EVAL_MAX_SEEDS][GZ_NLABELS][GZ_N_THRESHOLDS];
+  double at[EVAL_MAX_SEEDS * GZ_NLABELS];
+  for (int s = 0; s < ns; s++) {
+    memcpy(val[s], c->res[m][s].val_iou[h], sizeof val[s]);
+    memcpy(test[s], c->res[m][s].test_iou[h], sizeof test[s]);
   }
-  for (int s = 0; s < ns; s++) out[s][GZ_NLABELS] = gz_mean_over_labels(out[s], GZ_NLABELS);
+  /* a label without positive validation images: no threshold can be chosen, the label is left out */
+  gz_select_thresholds(&val[0][0][0], &test[0][0][0], ns, thr_out, at);
+  for (int s = 0; s < ns; s++) {
+    for (int k = 0; k < GZ_NLABELS; k++) out[s][k] = at[s * GZ_NLABELS + k];
+    out[s][GZ_NLABELS] = gz_mean_over_labels(out[s], GZ_NLABELS);
+  }
 }
 
 static int reported_kind(const eval_ctx *c, int m) {

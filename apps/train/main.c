@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "train.h"
 
@@ -34,6 +35,8 @@ static const char usage[] =
     "  --epochs N, --batch N, --size N, --lr X   override the preset\n"
     "  --batches-per-epoch N  train on the first N batches of each epoch's order (smoke tests)\n"
     "  ablations (Table 7): --whole-report, --no-balanced, --no-multires, --no-decoder; --normalize-once\n"
+    "  --degrade-labeler [LABEL[:RECALL:PRECISION]]  the degraded-labeler experiment (et): delete and add the\n"
+    "                      training reports' mentions of LABEL (default pleural_abnormality:0.51:0.86)\n"
     "  --threads N         loader threads (default 2)\n"
     "  --quiet             no progress line\n";
 
@@ -124,6 +127,20 @@ static int save(train_run *r, const char *name, gz_err *e) {
   return rc;
 }
 
+/* best.safetensors holds the same bytes as the last.safetensors just written (same model, state and
+ * configuration), so it becomes a second name of that file instead of a second 600 MB write and fsync. The
+ * next epoch's last.safetensors is a new file renamed over the name (gz_afile), which leaves best untouched. */
+static int save_best(train_run *r, gz_err *e) {
+  char last[1100], tmp[1100], best[1100];
+  snprintf(last, sizeof last, "%s/last.safetensors", r->out);
+  snprintf(tmp, sizeof tmp, "%s/best.safetensors.link", r->out);
+  snprintf(best, sizeof best, "%s/best.safetensors", r->out);
+  unlink(tmp);
+  if (link(last, tmp) == 0 && rename(tmp, best) == 0) return 0;
+  unlink(tmp); /* a file system without hard links: write it */
+  return save(r, "best.safetensors", e);
+}
+
 static int train_epoch(train_run *r, int epoch, double *mean_loss, gz_err *e) {
   gz_loader ld;
   if (gz_loader_start(&ld, &r->ds, &r->ds.train, r->cfg.batch, 1, 1, 1, r->cfg.seed, (uint64_t)epoch, r->threads, 0, e))
@@ -155,7 +172,7 @@ static int train_epoch(train_run *r, int epoch, double *mean_loss, gz_err *e) {
 
 int main(int argc, char **argv) {
   const char *preset = "demo", *method = NULL, *data = NULL, *mimic = NULL, *reflacx = NULL, *labels = NULL;
-  const char *cache = NULL, *out = NULL, *init = NULL, *val_subjects = NULL;
+  const char *cache = NULL, *out = NULL, *init = NULL, *val_subjects = NULL, *degrade = NULL;
   int resume = 0, epochs = 0, batch = 0, size = 0, whole = 0, nobal = 0, nomr = 0, nodec = 0, once = 0, quiet = 0;
   int threads = 2, bpe = 0;
   double lr = 0;
@@ -170,6 +187,10 @@ int main(int argc, char **argv) {
     if (!strcmp(a, "--no-decoder")) { nodec = 1; continue; }
     if (!strcmp(a, "--normalize-once")) { once = 1; continue; }
     if (!strcmp(a, "--quiet")) { quiet = 1; continue; }
+    if (!strcmp(a, "--degrade-labeler")) { /* the value is optional */
+      degrade = v && strncmp(v, "--", 2) ? argv[++i] : "";
+      continue;
+    }
     if (!v) return die("%s needs a value (see --help)", a);
     i++;
     char *end = NULL;
@@ -215,6 +236,8 @@ int main(int argc, char **argv) {
   /* the Unannotated baseline trains on MIMIC alone (method.md section 7): no maps, so no decoder */
   if (nodec || r.cfg.method == GZ_METHOD_UNANNOTATED) r.cfg.decoder = 0;
   if (once) r.cfg.normalize_twice = 0;
+  if (degrade && gz_degrade_parse(degrade, &r.cfg.degrade, &e)) return die("%s", e.msg);
+  if (degrade && r.cfg.method != GZ_METHOD_ET) return die("%s", "--degrade-labeler degrades the labeler's mentions: --method et");
   if (r.cfg.size % 32 || r.cfg.size < 64) return die("%s", "--size must be a multiple of 32, at least 64");
   if (r.cfg.epochs < 1 || r.cfg.epochs > 1000 || r.cfg.batch < 1) return die("%s", "--epochs must be 1..1000, --batch >= 1");
 
@@ -250,7 +273,13 @@ int main(int argc, char **argv) {
   dopt.labels_csv = labels, dopt.cache_dir = cache, dopt.val_subjects = vs, dopt.n_val_subjects = nvs;
   dopt.size = r.cfg.size, dopt.method = r.cfg.method, dopt.whole_report = !r.cfg.label_specific;
   dopt.normalize_twice = r.cfg.normalize_twice;
+  dopt.degrade = r.cfg.degrade, dopt.degrade_seed = r.cfg.seed;
   if (gz_dataset_open(&r.ds, &dopt, &e) || gz_dataset_cache(&r.ds, &e)) return die("%s", e.msg);
+  const gz_degrade_stats *dg = &r.ds.degraded;
+  if (r.cfg.degrade.label >= 0)
+    gz_info("degraded labeler: %s mentions deleted from %d of %d training reports, added to %d: recall %.3f, "
+            "precision %.3f", gz_label_names[r.cfg.degrade.label], dg->deleted, dg->positives, dg->added, dg->recall,
+            dg->precision);
   gz_info("%s: %d training samples, %d MIMIC validation images; %d epochs of %d batches of %d at %d px",
           gz_run_method_name(r.cfg.method), r.ds.train.n, r.ds.val_mimic.n, r.cfg.epochs, r.ds.train.n / r.cfg.batch,
           r.cfg.batch, r.cfg.size);
@@ -285,7 +314,7 @@ int main(int argc, char **argv) {
       memcpy(per_label[h.n], pl, sizeof pl);
       h.n++;
     }
-    if (save(&r, "last.safetensors", &e) || (best && save(&r, "best.safetensors", &e)) ||
+    if (save(&r, "last.safetensors", &e) || (best && save_best(&r, &e)) ||
         write_log(&r, &h, (const double (*)[GZ_NLABELS])per_label, &e))
       return die("%s", e.msg);
     char dur[32];

@@ -137,6 +137,61 @@ static int dataset_child(void *arg) {
 START_TEST(training_pipeline_on_generated_data) { ck_assert_int_eq(tu_in_child(dataset_child, NULL), 0); }
 END_TEST
 
+/* --degrade-labeler on the generated readings: only training reports change; the achieved recall and precision
+ * of their Pleural-abnormality labels (against the labeler's output) are what was asked, within rounding; a
+ * deleted report has no window carrying the label, a false one has; the same seed degrades the same reports. */
+static int open_et(gz_dataset *d, const gz_degrade *dg, uint64_t seed) {
+  char m[600], r[600], l[600];
+  snprintf(m, sizeof m, "%s/d/mimic", g_root);
+  snprintf(r, sizeof r, "%s/d/reflacx/main_data", g_root);
+  snprintf(l, sizeof l, "%s/labels.csv", g_root);
+  gz_data_opts o;
+  gz_data_opts_default(&o);
+  o.mimic_root = m, o.reflacx_main = r, o.labels_csv = l, o.size = 128;
+  if (dg) o.degrade = *dg, o.degrade_seed = seed;
+  gz_err e = {0};
+  int rc = gz_dataset_open(d, &o, &e);
+  if (rc) fprintf(stderr, "%s\n", e.msg);
+  return rc;
+}
+
+static unsigned window_labels(const gz_rx *x) {
+  unsigned b = 0;
+  for (int i = 0; i < x->nwin; i++) b |= x->win[i].labels;
+  return b;
+}
+
+static int degrade_child(void *arg) {
+  (void)arg;
+  gz_degrade dg = {3, 0.5, 0.75};
+  static gz_dataset plain, deg, again;
+  if (open_et(&plain, NULL, 0) || open_et(&deg, &dg, 4) || open_et(&again, &dg, 4)) return 1;
+  const unsigned bit = 1u << 3;
+  int ok = plain.nrx == deg.nrx, P = 0, tp = 0, fp = 0, same = 1;
+  for (int i = 0; ok && i < plain.nrx; i++) {
+    const gz_rx *a = &plain.rx[i], *b = &deg.rx[i];
+    unsigned before = a->et_labels & bit, after = b->et_labels & bit;
+    if (a->split != GZ_TRAIN) ok &= a->et_labels == b->et_labels && a->nwin == b->nwin; /* untouched */
+    else P += !!before, tp += before && after, fp += !before && after;
+    ok &= (b->et_labels & ~bit) == (a->et_labels & ~bit); /* other labels keep their mentions */
+    unsigned wa = window_labels(a) & bit, wb = window_labels(b) & bit;
+    if (!after) ok &= !wb;                 /* deleted (or never there): no map for the label */
+    else if (before) ok &= wb == wa;       /* kept as it was (a mention after the last '.' has no window) */
+    else ok &= wb != 0;                    /* a false mention sits in a sentence: its window draws a map */
+    same &= again.rx[i].et_labels == b->et_labels && again.rx[i].nwin == b->nwin;
+  }
+  double recall = (double)tp / P, precision = (double)tp / (tp + fp);
+  fprintf(stderr, "degraded labeler on %d training reports with the label: recall %.3f precision %.3f (%d deleted, %d added)\n",
+          P, recall, precision, deg.degraded.deleted, deg.degraded.added);
+  ok = ok && same && P >= 8 && fabs(recall - 0.5) <= 0.5 / P && fabs(precision - 0.75) <= 1.0 / (tp + fp);
+  ok = ok && deg.degraded.positives == P && fabs(deg.degraded.recall - recall) < 1e-12 && fp == deg.degraded.added;
+  gz_dataset_close(&plain), gz_dataset_close(&deg), gz_dataset_close(&again);
+  return ok ? 0 : 1;
+}
+
+START_TEST(degraded_labeler_on_generated_data) { ck_assert_int_eq(tu_in_child(degrade_child, NULL), 0); }
+END_TEST
+
 Suite *suite_data_pipeline(void) {
   Suite *s = suite_create("data_pipeline");
   TCase *t = tcase_create("end_to_end");
@@ -145,6 +200,7 @@ Suite *suite_data_pipeline(void) {
   tcase_add_test(t, labeler_recovers_intended_labels);
   tcase_add_test(t, search_finds_the_lag);
   tcase_add_test(t, training_pipeline_on_generated_data);
+  tcase_add_test(t, degraded_labeler_on_generated_data);
   suite_add_tcase(s, t);
   return s;
 }

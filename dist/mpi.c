@@ -7,6 +7,7 @@
 #include <mpi.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static int g_rank, g_size = 1, g_lrank, g_lsize = 1, g_started;
 static char g_version[MPI_MAX_LIBRARY_VERSION_STRING + 1] = "MPI, not initialized: one process";
@@ -63,6 +64,33 @@ int gz_dist_local_rank(void) { return g_lrank; }
 int gz_dist_local_size(void) { return g_lsize; }
 const char *gz_dist_backend(void) { return g_version; }
 
+/* Every collective is started non-blocking and waited for here. With GAZELOC_MPI_TIMEOUT=SECONDS, a rank
+ * that waits longer than that (a peer died and the launcher did not end the job, a node was lost and the
+ * network does not say so) reports it and ends the job; unset or 0, it waits as long as it takes (the
+ * launcher ends the job when a rank dies: docs/mpi.md "Faults"). */
+static double g_timeout = -1;
+
+static int wait_for(MPI_Request *req, int rc, const char *what, gz_err *e) {
+  if (check(rc, what, e)) return -1;
+  if (g_timeout < 0) {
+    const char *t = getenv("GAZELOC_MPI_TIMEOUT");
+    g_timeout = t && *t ? atof(t) : 0;
+  }
+  if (g_timeout <= 0) return check(MPI_Wait(req, MPI_STATUS_IGNORE), what, e);
+  double t0 = MPI_Wtime();
+  for (int done = 0, spins = 0;; spins++) {
+    if (check(MPI_Test(req, &done, MPI_STATUS_IGNORE), what, e)) return -1;
+    if (done) return 0;
+    if (MPI_Wtime() - t0 > g_timeout)
+      return gz_fail(e, GZ_EIO, "%s: no answer from the other ranks for %.0f s (GAZELOC_MPI_TIMEOUT): a rank died or its node was lost",
+                     what, g_timeout);
+    if (spins > 1000) {
+      struct timespec ts = {0, 200000}; /* past the first spins, poll every 0.2 ms */
+      nanosleep(&ts, NULL);
+    }
+  }
+}
+
 /* Counts are ints: large buffers go in pieces of at most 2^30 elements. */
 #define PIECE ((size_t)1 << 30)
 
@@ -71,7 +99,8 @@ int gz_dist_bcast(void *buf, size_t bytes, int root, gz_err *e) {
   if (!g_started) return root == 0 ? 0 : gz_fail(e, GZ_EINVAL, "broadcast from rank %d of 1", root);
   for (size_t o = 0; o < bytes; o += PIECE) {
     size_t k = bytes - o < PIECE ? bytes - o : PIECE;
-    if (check(MPI_Bcast((char *)buf + o, (int)k, MPI_BYTE, root, MPI_COMM_WORLD), "MPI_Bcast", e)) return -1;
+    MPI_Request q;
+    if (wait_for(&q, MPI_Ibcast((char *)buf + o, (int)k, MPI_BYTE, root, MPI_COMM_WORLD, &q), "MPI_Bcast", e)) return -1;
   }
   return 0;
 }
@@ -80,7 +109,8 @@ int gz_dist_allreduce_f32(float *buf, size_t n, gz_err *e) {
   if (!g_started) return 0;
   for (size_t o = 0; o < n; o += PIECE) {
     size_t k = n - o < PIECE ? n - o : PIECE;
-    if (check(MPI_Allreduce(MPI_IN_PLACE, buf + o, (int)k, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD), "MPI_Allreduce", e))
+    MPI_Request q;
+    if (wait_for(&q, MPI_Iallreduce(MPI_IN_PLACE, buf + o, (int)k, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD, &q), "MPI_Allreduce", e))
       return -1;
   }
   return 0;
@@ -90,7 +120,8 @@ int gz_dist_allreduce_f64(double *buf, size_t n, gz_err *e) {
   if (!g_started) return 0;
   for (size_t o = 0; o < n; o += PIECE) {
     size_t k = n - o < PIECE ? n - o : PIECE;
-    if (check(MPI_Allreduce(MPI_IN_PLACE, buf + o, (int)k, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD), "MPI_Allreduce", e))
+    MPI_Request q;
+    if (wait_for(&q, MPI_Iallreduce(MPI_IN_PLACE, buf + o, (int)k, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD, &q), "MPI_Allreduce", e))
       return -1;
   }
   return 0;
@@ -102,18 +133,26 @@ int gz_dist_allgather(const void *send, void *recv, size_t bytes, gz_err *e) {
     return 0;
   }
   if (bytes > INT_MAX) return gz_fail(e, GZ_ERANGE, "MPI_Allgather: %zu bytes per rank is more than one call takes", bytes);
+  MPI_Request q;
   if (send == recv) /* in place: this rank's block is already where it belongs */
-    return check(MPI_Allgather(MPI_IN_PLACE, 0, MPI_BYTE, recv, (int)bytes, MPI_BYTE, MPI_COMM_WORLD), "MPI_Allgather", e);
-  return check(MPI_Allgather(send, (int)bytes, MPI_BYTE, recv, (int)bytes, MPI_BYTE, MPI_COMM_WORLD), "MPI_Allgather", e);
+    return wait_for(&q, MPI_Iallgather(MPI_IN_PLACE, 0, MPI_BYTE, recv, (int)bytes, MPI_BYTE, MPI_COMM_WORLD, &q),
+                    "MPI_Allgather", e);
+  return wait_for(&q, MPI_Iallgather(send, (int)bytes, MPI_BYTE, recv, (int)bytes, MPI_BYTE, MPI_COMM_WORLD, &q),
+                  "MPI_Allgather", e);
 }
 
 int gz_dist_alltoall(const void *send, void *recv, size_t bytes, gz_err *e) {
   if (!g_started) return gz_dist_allgather(send, recv, bytes, e);
   if (bytes > INT_MAX) return gz_fail(e, GZ_ERANGE, "MPI_Alltoall: %zu bytes per block is more than one call takes", bytes);
-  return check(MPI_Alltoall(send, (int)bytes, MPI_BYTE, recv, (int)bytes, MPI_BYTE, MPI_COMM_WORLD), "MPI_Alltoall", e);
+  MPI_Request q;
+  return wait_for(&q, MPI_Ialltoall(send, (int)bytes, MPI_BYTE, recv, (int)bytes, MPI_BYTE, MPI_COMM_WORLD, &q),
+                  "MPI_Alltoall", e);
 }
 
-int gz_dist_barrier(gz_err *e) { return g_started ? check(MPI_Barrier(MPI_COMM_WORLD), "MPI_Barrier", e) : 0; }
+int gz_dist_barrier(gz_err *e) {
+  MPI_Request q;
+  return g_started ? wait_for(&q, MPI_Ibarrier(MPI_COMM_WORLD, &q), "MPI_Barrier", e) : 0;
+}
 
 void gz_dist_abort(const char *prog, const char *msg) {
   fprintf(stderr, "%s: error: rank %d of %d: %s\n", prog, g_rank, g_size, msg);

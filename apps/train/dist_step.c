@@ -6,6 +6,7 @@
  * does not depend on which rank, or which other images, it sits with. The logged values are gathered per
  * image and added in image order: the same number on every rank and for any number of ranks. */
 #include <math.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -67,6 +68,9 @@ int train_dist_step(train_run *r, const gz_batch *b, double *loss, double *loss_
   gz_tape *t = &r->tape;
   const int B = r->cfg.batch, N = train_dist_size(), rank = train_dist_rank();
   if (b->n * N != B) return gz_fail(e, GZ_EINVAL, "a part of %d images, expected %d of %d", b->n, B / N, B);
+  /* fault injection for the tests (docs/mpi.md "Faults"): GAZELOC_FAULT_RANK=r kills rank r at its first step */
+  const char *fault = getenv("GAZELOC_FAULT_RANK");
+  if (fault && *fault && atoi(fault) == rank) raise(SIGKILL);
   gz_tape_reset(t);
   gz_arena_zero(&r->net.m.params.grad);
   gz_tensor xt;

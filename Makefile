@@ -2,7 +2,8 @@
 #
 #   make            libraries and every program under apps/          (build/bin/gazeloc-*)
 #   make test       builds and runs every Check suite (SUITE=name runs the suites whose name starts so)
-#   make bench      gazeloc-bench: ours beside PyTorch, measured in the same run
+#   make bench      gazeloc-bench: ours beside PyTorch, measured in the same run; then tools/bench_mpi.sh
+#   make bench-mpi  data-parallel training: step time and scaling on 1 and 2 ranks (docs/mpi.md)
 #   make demo       the main job on the synthetic default
 #   make deps       installs the Debian packages the project needs (only those missing)
 #   make install    PREFIX=/usr/local: programs, headers and libraries
@@ -78,7 +79,7 @@ APP_BINS := $(APPS:%=$(BUILD)/bin/gazeloc-%)
 TEST_SRC := tests/main.c $(wildcard tests/*/*.c)
 TEST_BIN := $(BUILD)/bin/gazeloc-tests
 
-.PHONY: all libs test bench demo deps clean install check-cuda
+.PHONY: all libs test bench bench-mpi demo deps clean install check-cuda
 all: check-cuda $(ALL_LIBS) $(APP_BINS)
 libs: $(ALL_LIBS)
 
@@ -169,6 +170,12 @@ test: deps
 bench: deps
 	@$(MAKE) --no-print-directory all
 	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(TEST_ENV) $(BUILD)/bin/gazeloc-bench $(BENCH)
+	@if [ -z "$(BENCH)" ]; then $(TEST_ENV) sh tools/bench_mpi.sh $(BUILD)/bin; fi
+
+# Data-parallel training alone (tools/bench_mpi.sh, docs/mpi.md "Scaling").
+bench-mpi: deps
+	@$(MAKE) --no-print-directory all
+	$(TEST_ENV) sh tools/bench_mpi.sh $(BUILD)/bin
 
 demo: deps
 	@$(MAKE) --no-print-directory all

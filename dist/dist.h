@@ -72,5 +72,7 @@ void gz_tree_moments(double *blocks, size_t stride, size_t len, int S, int b);
  * combines one slice of every rank's buffer in tree order), then gz_dist_allgather of the slices:
  * 2 (N-1)/N n floats sent per rank, as a ring all-reduce, and no arithmetic left to the library. */
 int gz_dist_allreduce_tree_f32(float *buf, size_t n, int S, gz_err *e);
+/* Frees the exchange buffers gz_dist_allreduce_tree_f32 keeps between calls. */
+void gz_dist_tree_release(void);
 
 #endif

@@ -10,7 +10,7 @@
 #include <time.h>
 
 static int g_rank, g_size = 1, g_lrank, g_lsize = 1, g_started;
-static char g_version[MPI_MAX_LIBRARY_VERSION_STRING + 1] = "MPI, not initialized: one process";
+static char g_version[MPI_MAX_LIBRARY_VERSION_STRING + 1];
 
 static int check(int rc, const char *what, gz_err *e) {
   if (rc == MPI_SUCCESS) return 0;
@@ -46,10 +46,6 @@ int gz_dist_init(int *argc, char ***argv, gz_err *e) {
   MPI_Comm_rank(node, &g_lrank);
   MPI_Comm_size(node, &g_lsize);
   MPI_Comm_free(&node);
-  int len = 0;
-  MPI_Get_library_version(g_version, &len);
-  char *nl = strchr(g_version, '\n');
-  if (nl) *nl = 0;
   return 0;
 }
 
@@ -62,7 +58,18 @@ int gz_dist_rank(void) { return g_rank; }
 int gz_dist_size(void) { return g_size; }
 int gz_dist_local_rank(void) { return g_lrank; }
 int gz_dist_local_size(void) { return g_lsize; }
-const char *gz_dist_backend(void) { return g_version; }
+/* MPI_Get_library_version may be called before MPI_Init. */
+const char *gz_dist_backend(void) {
+  if (!g_version[0]) {
+    int len = 0;
+    MPI_Get_library_version(g_version, &len);
+    char *nl = strchr(g_version, '\n');
+    if (nl) *nl = 0;
+    char *comma = strchr(g_version, ','); /* "Open MPI v4.1.4, package: ..." -> "Open MPI v4.1.4" */
+    if (comma) *comma = 0;
+  }
+  return g_version;
+}
 
 /* Every collective is started non-blocking and waited for here. With GAZELOC_MPI_TIMEOUT=SECONDS, a rank
  * that waits longer than that (a peer died and the launcher did not end the job, a node was lost and the

@@ -77,27 +77,37 @@ void gz_tree_moments(double *blocks, size_t stride, size_t len, int S, int b) {
   walk(&w, 0, S, b, merge_moments);
 }
 
+/* The exchange buffers persist between calls (one per step: 2 x the gradient arena, whose pages would
+ * otherwise be faulted in again every step); gz_dist_tree_release frees them. */
+static float *g_send, *g_recv;
+static size_t g_cap;
+
+void gz_dist_tree_release(void) {
+  free(g_send), free(g_recv);
+  g_send = g_recv = NULL, g_cap = 0;
+}
+
 int gz_dist_allreduce_tree_f32(float *buf, size_t n, int S, gz_err *e) {
   int N = gz_dist_size();
   if (N == 1) return 0;
   if (!gz_tree_blocks_ok(S, N))
     return gz_fail(e, GZ_EINVAL, "deterministic all-reduce: %d ranks do not split %d shards into tree nodes", N, S);
   /* slices of `chunk` floats (a multiple of 16: 64-byte rows), the last one padded with zeros */
-  size_t chunk = ((n + (size_t)N - 1) / (size_t)N + 15) / 16 * 16;
-  float *send = malloc(chunk * (size_t)N * sizeof *send), *recv = malloc(chunk * (size_t)N * sizeof *recv);
-  int rc = -1;
-  if (!send || !recv) {
-    gz_fail(e, GZ_ENOMEM, "deterministic all-reduce: no memory for 2 x %zu floats", chunk * (size_t)N);
-    goto out;
+  size_t chunk = ((n + (size_t)N - 1) / (size_t)N + 15) / 16 * 16, total = chunk * (size_t)N;
+  if (g_cap < total) {
+    gz_dist_tree_release();
+    g_send = malloc(total * sizeof *g_send), g_recv = malloc(total * sizeof *g_recv);
+    if (!g_send || !g_recv) {
+      gz_dist_tree_release();
+      return gz_fail(e, GZ_ENOMEM, "deterministic all-reduce: no memory for 2 x %zu floats", total);
+    }
+    g_cap = total;
   }
-  memcpy(send, buf, n * sizeof *buf);
-  memset(send + n, 0, (chunk * (size_t)N - n) * sizeof *send);
-  if (gz_dist_alltoall(send, recv, chunk * sizeof *send, e)) goto out;
-  gz_tree_sum_f32(recv, chunk, chunk, S, S / N); /* recv block j: rank j's partial of my slice */
-  if (gz_dist_allgather(recv, send, chunk * sizeof *send, e)) goto out;
-  memcpy(buf, send, n * sizeof *buf);
-  rc = 0;
-out:
-  free(send), free(recv);
-  return rc;
+  memcpy(g_send, buf, n * sizeof *buf);
+  memset(g_send + n, 0, (total - n) * sizeof *g_send);
+  if (gz_dist_alltoall(g_send, g_recv, chunk * sizeof *g_send, e)) return -1;
+  gz_tree_sum_f32(g_recv, chunk, chunk, S, S / N); /* recv block j: rank j's partial of my slice */
+  if (gz_dist_allgather(g_recv, g_send, chunk * sizeof *g_send, e)) return -1;
+  memcpy(buf, g_send, n * sizeof *buf);
+  return 0;
 }

@@ -152,6 +152,7 @@ int train_dist_gather_sum(double *v, size_t n, gz_err *e) { return gz_dist_allre
 
 void train_dist_finish(train_run *r) {
   if (r->dist) gz_shard_plan_free(&r->dist->plan), free(r->dist->gather);
+  gz_dist_tree_release();
   r->tape.shards = NULL;
   gz_dist_finalize();
 }

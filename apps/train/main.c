@@ -144,7 +144,9 @@ static int train_epoch(train_run *r, int epoch, double *mean_loss, gz_err *e) {
   const gz_batch *b;
   while ((b = gz_loader_next(&ld, &lrc, e))) {
     double l, lt;
+    double ts = gz_now();
     if (r->dist ? train_dist_step(r, b, &l, &lt, e) : train_step(r, b, &l, &lt, e)) { gz_loader_stop(&ld); return -1; }
+    if (steps > 0) r->step_s += gz_now() - ts, r->nstep++;
     sum += l, steps++;
     snprintf(extra, sizeof extra, "loss %.4f (L_T %.4f)  %.2f img/s", sum / steps, lt,
              steps * r->cfg.batch / (gz_now() - t0));
@@ -321,6 +323,9 @@ int main(int argc, char **argv) {
     fprintf(stderr, "epoch %d/%d: loss %.4f, validation AUC %.4f%s (%s)\n", epoch, r.cfg.epochs, loss, auc,
             best ? " (best)" : "", dur);
   }
+  if (r.nstep) /* tools/bench_mpi.sh reads this line */
+    gz_info("timing: %.4f s per step over %d steps; gradient all-reduce %.4f s per step, %zu bytes per rank", r.step_s / r.nstep,
+            r.nstep, train_dist_comm_seconds(&r), train_dist_grad_bytes(&r));
   train_dist_finish(&r);
   gz_tape_free(&r.tape);
   gz_arena_free(&r.act);

@@ -20,6 +20,8 @@ typedef struct train_run {
   gz_tape tape;
   gz_mil_opts mil;
   struct train_dist *dist; /* several processes (train_dist.h); NULL: this process alone */
+  double step_s;           /* seconds in train steps, the first step of each epoch (warm-up) left out */
+  int nstep;
 } train_run;
 
 /* One optimizer step on a batch: loss = L_I + lambda_T L_T (Eq. 7). *loss, *loss_t: the values. */

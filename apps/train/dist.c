@@ -34,6 +34,7 @@ struct train_dist {
 };
 
 static train_dist g_dist;
+static char g_bind[256];
 
 /* GAZELOC_FAULT_RANK=<r>s kills rank r right after the start (the tests' cheap dead rank); <r> alone, at
  * its first step (dist_step.c). */
@@ -41,6 +42,12 @@ int train_dist_start(int *argc, char ***argv, gz_err *e) {
   if (gz_dist_init(argc, argv, e)) return -1;
   const char *fault = getenv("GAZELOC_FAULT_RANK");
   if (fault && *fault && fault[strlen(fault) - 1] == 's' && atoi(fault) == gz_dist_rank()) raise(SIGKILL);
+  /* hybrid MPI x OpenMP: this rank's threads on its own cores (GAZELOC_BIND=0 leaves them alone) */
+  const char *bind = getenv("GAZELOC_BIND");
+  if (gz_dist_size() > 1 && !(bind && !strcmp(bind, "0"))) {
+    gz_err be = {0};
+    if (gz_dist_bind_threads(g_bind, sizeof g_bind, &be)) snprintf(g_bind, sizeof g_bind, "threads not bound: %.200s", be.msg);
+  }
   return 0;
 }
 int train_dist_rank(void) { return gz_dist_rank(); }
@@ -132,6 +139,9 @@ size_t train_dist_grad_bytes(const train_run *r) { return r->net.m.params.grad.u
 double train_dist_comm_seconds(const train_run *r) { return r->dist && r->dist->steps ? r->dist->comm_s / r->dist->steps : 0; }
 const char *train_dist_describe(const train_run *r, char *buf, size_t n) {
   if (!r->dist) snprintf(buf, n, "1 process");
+  else if (g_bind[0])
+    snprintf(buf, n, "%d rank%s, %s over %d shards (%.60s); rank 0: %.200s", r->dist->size, r->dist->size > 1 ? "s" : "",
+             r->dist->deterministic ? "deterministic" : "fast mode", r->dist->shards, gz_dist_backend(), g_bind);
   else if (r->dist->deterministic)
     snprintf(buf, n, "%d rank%s, deterministic over %d shards (%s)", r->dist->size, r->dist->size > 1 ? "s" : "",
              r->dist->shards, gz_dist_backend());

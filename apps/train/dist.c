@@ -167,8 +167,8 @@ int train_dist_barrier(gz_err *e) { return gz_dist_barrier(e); }
 int train_dist_gather_sum(double *v, size_t n, gz_err *e) { return gz_dist_allreduce_f64(v, n, e); }
 
 void train_dist_finish(train_run *r) {
-  if (r->dist) gz_shard_plan_free(&r->dist->plan), free(r->dist->gather);
+  if (r && r->dist) gz_shard_plan_free(&r->dist->plan), free(r->dist->gather);
+  if (r) r->tape.shards = NULL;
   gz_dist_tree_release();
-  r->tape.shards = NULL;
   gz_dist_finalize();
 }

@@ -174,7 +174,7 @@ int main(int argc, char **argv) {
   if (!rank0) gz_log_set_level(GZ_LOG_WARN);
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-    if (!strcmp(a, "--help") || !strcmp(a, "-h")) { fputs(usage, stdout); return 0; }
+    if (!strcmp(a, "--help") || !strcmp(a, "-h")) { fputs(usage, stdout); train_dist_finish(NULL); return 0; }
     if (!strcmp(a, "--resume")) { resume = 1; continue; }
     if (!strcmp(a, "--whole-report")) { whole = 1; continue; }
     if (!strcmp(a, "--no-balanced")) { nobal = 1; continue; }

@@ -30,6 +30,6 @@ int train_dist_gather_sum(double *v, size_t n, gz_err *e);
 size_t train_dist_grad_bytes(const train_run *r);
 double train_dist_comm_seconds(const train_run *r); /* mean per step */
 const char *train_dist_describe(const train_run *r, char *buf, size_t n);
-void train_dist_finish(train_run *r);
+void train_dist_finish(train_run *r); /* r may be NULL (nothing trained yet) */
 
 #endif

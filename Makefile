@@ -2,11 +2,13 @@
 #
 #   make            libraries and every program under apps/          (build/bin/gazeloc-*)
 #   make test       builds and runs every Check suite (SUITE=name runs the suites whose name starts so)
-#   make bench      gazeloc-bench: ours beside PyTorch, measured in the same run
+#   make bench      gazeloc-bench: ours beside PyTorch, measured in the same run; then tools/bench_mpi.sh
+#   make bench-mpi  data-parallel training: step time and scaling on 1 and 2 ranks (docs/mpi.md)
 #   make demo       the main job on the synthetic default
 #   make deps       installs the Debian packages the project needs (only those missing)
 #   make install    PREFIX=/usr/local: programs, headers and libraries
-#   switches        SANITIZE=1 (ASan+UBSan), DEBUG=1 (-O0), CUDA=1 (tensor/cuda with nvcc)
+#   switches        SANITIZE=1 (ASan+UBSan), DEBUG=1 (-O0), CUDA=1 (tensor/cuda with nvcc),
+#                   MPI=1 / MPI=0 (dist/ over Open MPI or serial; default: 1 where mpicc is found)
 #
 # Layout: each module folder (base, labeler, gaze, tensor, autograd, nn, data, eval) is one static
 # library with one public header <module>/<module>.h. Files named *_avx2.c and *_avx512.c are compiled
@@ -20,9 +22,21 @@ ifeq ($(origin CC),default)
 CC := gcc
 endif
 
-# Modules from the bottom up; a module may use only the ones before it (gaze and labeler stand on base alone).
-MODULES := base labeler gaze tensor autograd nn data eval
-LINK_ORDER := eval data nn autograd tensor gaze labeler base
+# Modules from the bottom up; a module may use only the ones before it (gaze, labeler and dist stand on
+# base alone).
+MODULES := base dist labeler gaze tensor autograd nn data eval
+LINK_ORDER := eval data nn autograd tensor gaze labeler dist base
+
+# dist/ (data-parallel training, docs/mpi.md): dist/mpi.c over Open MPI with mpicc's flags, or dist/serial.c
+# (one process). Only dist/mpi.c sees the MPI headers; programs link the library where they use it.
+MPI ?= $(if $(shell command -v mpicc 2>/dev/null),1,0)
+ifeq ($(MPI),1)
+MPI_CFLAGS := $(shell mpicc --showme:compile)
+MPI_LIBS := -Wl,--push-state,--as-needed $(shell mpicc --showme:link) -Wl,--pop-state
+DIST_OUT := dist/serial.c
+else
+DIST_OUT := dist/mpi.c
+endif
 
 BUILD := build/release
 OPT := -O3
@@ -44,7 +58,7 @@ CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubu
 
 CPPFLAGS := -I. -D_DEFAULT_SOURCE $(PKG_CFLAGS)
 CFLAGS := -std=c11 $(OPT) -g -Wall -Wextra -Werror -fopenmp -MMD -MP $(SAN)
-LDLIBS := $(PKG_LIBS) -lm
+LDLIBS := $(PKG_LIBS) $(MPI_LIBS) -lm
 LDFLAGS := -fopenmp $(SAN)
 
 ISA_avx2 := -mavx2 -mfma
@@ -52,7 +66,7 @@ ISA_avx512 := -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx2 -mfma -mprefer-v
 
 # ---------------------------------------------------------------- sources
 
-module_src = $(filter-out $(1)/cuda/%,$(wildcard $(1)/*.c $(1)/*/*.c))
+module_src = $(filter-out $(1)/cuda/% $(DIST_OUT),$(wildcard $(1)/*.c $(1)/*/*.c))
 LIB = $(BUILD)/lib/libgazeloc_$(1).a
 ALL_LIBS := $(foreach m,$(LINK_ORDER),$(if $(call module_src,$(m)),$(call LIB,$(m))))
 
@@ -65,7 +79,7 @@ APP_BINS := $(APPS:%=$(BUILD)/bin/gazeloc-%)
 TEST_SRC := tests/main.c $(wildcard tests/*/*.c)
 TEST_BIN := $(BUILD)/bin/gazeloc-tests
 
-.PHONY: all libs test bench demo deps clean install check-cuda
+.PHONY: all libs test bench bench-mpi demo deps clean install check-cuda
 all: check-cuda $(ALL_LIBS) $(APP_BINS)
 libs: $(ALL_LIBS)
 
@@ -79,6 +93,10 @@ $(BUILD)/obj/%_avx512.o: %_avx512.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(ISA_avx512) -c $< -o $@
 
+$(BUILD)/obj/dist/mpi.o: dist/mpi.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(MPI_CFLAGS) $(CFLAGS) -c $< -o $@
+
 $(BUILD)/obj/tests/%.o: tests/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) -Itests -I$(BUILD)/gen $(CHECK_CFLAGS) $(CFLAGS) -c $< -o $@
@@ -91,9 +109,17 @@ define module_rule
 $(call LIB,$(1)): $(patsubst %.c,$(BUILD)/obj/%.o,$(call module_src,$(1)))
 	@mkdir -p $$(dir $$@)
 	@rm -f $$@
-	ar rcs $$@ $$^
+	ar rcs $$@ $$(filter %.o,$$^)
 endef
 $(foreach m,$(MODULES),$(if $(call module_src,$(m)),$(eval $(call module_rule,$(m)))))
+
+# The MPI switch is recorded, so that changing it rebuilds the dist archive (and relinks the programs).
+$(BUILD)/gen/mpi.stamp: FORCE
+	@mkdir -p $(dir $@)
+	@echo "MPI=$(MPI)" > $@.tmp
+	@cmp -s $@.tmp $@ || mv $@.tmp $@; rm -f $@.tmp
+$(call LIB,dist): $(BUILD)/gen/mpi.stamp
+FORCE:
 
 define app_rule
 $(BUILD)/bin/gazeloc-$(1): $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard apps/$(1).c apps/$(1)/*.c)) $(ALL_LIBS)
@@ -144,6 +170,12 @@ test: deps
 bench: deps
 	@$(MAKE) --no-print-directory all
 	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(TEST_ENV) $(BUILD)/bin/gazeloc-bench $(BENCH)
+	@if [ -z "$(BENCH)" ]; then $(TEST_ENV) sh tools/bench_mpi.sh $(BUILD)/bin; fi
+
+# Data-parallel training alone (tools/bench_mpi.sh, docs/mpi.md "Scaling").
+bench-mpi: deps
+	@$(MAKE) --no-print-directory all
+	$(TEST_ENV) sh tools/bench_mpi.sh $(BUILD)/bin
 
 demo: deps
 	@$(MAKE) --no-print-directory all

@@ -141,6 +141,8 @@ typedef struct gz_op_info {
 } gz_op_info;
 extern const gz_op_info gz_op_table[GZ_OP_COUNT];
 
+struct gz_shard_plan;
+
 typedef struct gz_tape {
   gz_arena *arena;       /* per-step: values, activations, saved tensors, activation gradients */
   size_t mark;           /* where a step starts in the arena */
@@ -152,6 +154,7 @@ typedef struct gz_tape {
   size_t ws_bytes;
   struct gz_free_buf { float *data; size_t bytes; } *free_bufs; /* consumed activation gradients */
   int nfree;
+  struct gz_shard_plan *shards; /* data-parallel training (below); NULL: the batch is all there is */
 } gz_tape;
 
 /* A tape over `arena` (the step starts at its current offset) with room for max_nodes nodes. */
@@ -225,6 +228,36 @@ gz_value *gz_ag_reshape(gz_tape *t, gz_value *x, int ndim, const int64_t *shape,
  * *ext is copied into the step arena; ext->ctx is not (see gz_ext_op). autograd/ops_loss.c. */
 gz_value *gz_ag_ext(gz_tape *t, gz_op op, const gz_ext_op *ext, gz_value *x, int ndim, const int64_t *shape,
                     gz_err *e);
+
+/* ------------------------------------------------------------------ sharded batches (autograd/ops_shard.c)
+ * Data-parallel training (dist/, docs/mpi.md). With t->shards set, the batch on the tape is `nshards`
+ * equal contiguous parts (shards) of a global batch of `total_shards` shards spread over processes, and
+ * the ops whose result couples the samples change so that every process computes what one process with
+ * the whole batch would:
+ *   batch norm (training)  per-shard statistics (count, mean, M2 in double; backward: sum dy and
+ *                          sum dy (x - mu)) handed to combine(), which returns the global ones (SyncBN);
+ *                          the gamma and beta gradients, global after that, are added by one process only
+ *                          (param_grad_owner), so that summing the gradient arena over processes counts
+ *                          them once;
+ *   conv2d weights/bias    with nshards > 1, the kernel runs on each shard alone and the shard gradients
+ *                          are added over the pairwise tree of dist.h (node [lo, hi) splits at (lo+hi)/2).
+ * Everything else is per sample and unchanged. Linear layers and sums over the batch axis are not sharded
+ * (the paper's model has none in training): their backward fails with nshards > 1 rather than differ. */
+enum gz_shard_kind { GZ_SHARD_MOMENTS = 0, GZ_SHARD_SUMS = 1 };
+typedef struct gz_shard_plan {
+  int nshards;          /* shards on this tape (the batch size must be a multiple) */
+  int total_shards;     /* shards of the global batch */
+  int param_grad_owner; /* 1 on exactly one process */
+  /* in: nshards blocks of len entries (MOMENTS: (count, mean, M2) triples; SUMS: one double each), in
+   * shard order; out: the len global entries. May use `in` as scratch. */
+  int (*combine)(void *ctx, int kind, double *in, size_t len, double *out, gz_err *e);
+  void *ctx;
+  float *scratch;       /* the weight-gradient tree's buffers, grown on demand */
+  size_t scratch_floats;
+} gz_shard_plan;
+void gz_shard_plan_free(gz_shard_plan *p);
+/* The global batch size of a local batch of n samples on this tape (n without a plan). */
+int64_t gz_tape_global_batch(const gz_tape *t, int64_t n);
 
 /* ------------------------------------------------------------------ gradient check (autograd/gradcheck.c)
  * For the recorded graph ending in y and the loss L = sum(y * r) with r fixed random (seeded), compares

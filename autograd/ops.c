@@ -76,6 +76,7 @@ static int conv_bwd(gz_tape *t, gz_node *n, gz_err *e) {
   if (dx) TRY(gz_conv2d_backward_data(&n->a.conv, dy, n->in[1]->data.data, dx->data, ax, w, ws, e));
   if (db && !dw) dw = gz_value_grad_acc(t, n->in[1], &aw, e); /* the kernel computes both: a frozen w gets a scratch grad */
   if (!dw) return db ? -1 : 0;
+  if (t->shards && t->shards->nshards > 1) return gz_shard_conv_weights(t, n, dw, aw, db, ab, w, ws, e);
   if (db && aw != ab) zero_fresh(dw, &aw), zero_fresh(db, &ab);
   return gz_conv2d_backward_weights(&n->a.conv, n->in[0]->data.data, dy, dw->data, ptr(db), aw, w, ws, e);
 }
@@ -83,7 +84,7 @@ static int conv_bwd(gz_tape *t, gz_node *n, gz_err *e) {
 /* ------------------------------------------------------------------ batch norm: in = x, gamma, beta */
 
 static int bn_train_fwd(gz_tape *t, gz_node *n, gz_err *e) {
-  (void)t;
+  if (t->shards) return gz_shard_bn_fwd(t, n, e); /* synchronized over the global batch */
   return gz_bn_fwd_train(&n->in[0]->data, n->in[1]->data.data, n->in[2]->data.data, n->a.bn.eps, &n->out->data,
                          n->saved[0], n->saved[1], e);
 }
@@ -98,6 +99,7 @@ static int bn_bwd(gz_tape *t, gz_node *n, gz_err *e) {
   int rc = 0, ax, ag, ab;
   gz_tensor *dx = want(t, n, 0, &ax, &rc, e), *dg = want(t, n, 1, &ag, &rc, e), *db = want(t, n, 2, &ab, &rc, e);
   if (rc) return -1;
+  if (t->shards && n->op == GZ_OP_BN_TRAIN) return gz_shard_bn_bwd(t, n, dx, ax, dg, ag, db, ab, e);
   /* the kernel has one accumulate flag: dx gets its own (written when fresh), dgamma and dbeta go
    * through a [C] scratch that is then added to the parameters' gradients */
   int64_t c = n->in[0]->data.shape[1];
@@ -264,6 +266,8 @@ static int linear_bwd(gz_tape *t, gz_node *n, gz_err *e) {
   int rc = 0, ax, aw, ab;
   gz_tensor *dx = want(t, n, 0, &ax, &rc, e), *dw = want(t, n, 1, &aw, &rc, e), *db = want(t, n, 2, &ab, &rc, e);
   if (rc) return -1;
+  if ((dw || db) && t->shards && t->shards->nshards > 1)
+    return gz_fail(e, GZ_EUNSUPPORTED, "linear: the weight gradient is not sharded (autograd.h, sharded batches)");
   const gz_tensor *x = &n->in[0]->data, *w = &n->in[1]->data;
   long N = (long)x->shape[0], K = (long)x->shape[1], M = (long)w->shape[0];
   const float *dy = n->out->grad.data;

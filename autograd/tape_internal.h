@@ -12,4 +12,11 @@ int gz_tape_run(gz_tape *t, gz_node *n, gz_err *e);
 int gz_ext_op_forward(gz_tape *t, gz_node *n, gz_err *e);
 int gz_ext_op_backward(gz_tape *t, gz_node *n, gz_err *e);
 
+/* The sharded forms of batch norm and of the conv weight gradient (autograd/ops_shard.c, t->shards set). */
+int gz_shard_bn_fwd(gz_tape *t, gz_node *n, gz_err *e);
+int gz_shard_bn_bwd(gz_tape *t, gz_node *n, gz_tensor *dx, int ax, gz_tensor *dg, int ag, gz_tensor *db, int ab,
+                    gz_err *e);
+int gz_shard_conv_weights(gz_tape *t, gz_node *n, gz_tensor *dw, int aw, gz_tensor *db, int ab, void *ws, size_t wsb,
+                          gz_err *e);
+
 #endif

@@ -296,6 +296,7 @@ typedef struct gz_loader {
   const gz_dataset *d;
   const gz_sample_list *list;
   int batch, augment, threads, drop_last, nbatches;
+  int part, nparts;       /* this process's share of every batch (gz_loader_start_part) */
   uint64_t seed, epoch;
   int *order;
   gz_batch buf[2];
@@ -309,6 +310,12 @@ typedef struct gz_loader {
 /* shuffle: order by gz_epoch_order, else list order. threads: worker threads filling each batch. */
 int gz_loader_start(gz_loader *l, const gz_dataset *d, const gz_sample_list *list, int batch, int shuffle, int augment,
                     int drop_last, uint64_t seed, uint64_t epoch, int threads, int with_masks, gz_err *e);
+/* Data-parallel training: the same batches (the same order and augmentation), of which this loader builds
+ * only part `part` of `nparts`: samples [count part / nparts, count (part + 1) / nparts) of each batch of
+ * `count`. The parts of all processes, in part order, are the whole batch. */
+int gz_loader_start_part(gz_loader *l, const gz_dataset *d, const gz_sample_list *list, int batch, int shuffle,
+                         int augment, int drop_last, uint64_t seed, uint64_t epoch, int threads, int with_masks, int part,
+                         int nparts, gz_err *e);
 /* The next batch (valid until the following call), or NULL at the end of the epoch; -1 in *rc on error. */
 const gz_batch *gz_loader_next(gz_loader *l, int *rc, gz_err *e);
 void gz_loader_stop(gz_loader *l);

@@ -166,6 +166,8 @@ int gz_sample_fill(const gz_dataset *d, const gz_sample *s, int augment, uint64_
 
 static int fill_batch(gz_loader *l, int bi, gz_batch *b, gz_err *e) {
   int n = l->list->n, first = bi * l->batch, count = n - first < l->batch ? n - first : l->batch;
+  int lo = (int)((long)count * l->part / l->nparts), hi = (int)((long)count * (l->part + 1) / l->nparts);
+  first += lo, count = hi - lo; /* this process's share */
   int failed = 0;
   gz_err first_err = {0};
   b->n = count;
@@ -206,8 +208,16 @@ static void *loader_main(void *arg) {
 
 int gz_loader_start(gz_loader *l, const gz_dataset *d, const gz_sample_list *list, int batch, int shuffle, int augment,
                     int drop_last, uint64_t seed, uint64_t epoch, int threads, int with_masks, gz_err *e) {
+  return gz_loader_start_part(l, d, list, batch, shuffle, augment, drop_last, seed, epoch, threads, with_masks, 0, 1, e);
+}
+
+int gz_loader_start_part(gz_loader *l, const gz_dataset *d, const gz_sample_list *list, int batch, int shuffle,
+                         int augment, int drop_last, uint64_t seed, uint64_t epoch, int threads, int with_masks, int part,
+                         int nparts, gz_err *e) {
   memset(l, 0, sizeof *l);
   if (batch < 1) return gz_fail(e, GZ_EINVAL, "batch size %d", batch);
+  if (nparts < 1 || part < 0 || part >= nparts) return gz_fail(e, GZ_EINVAL, "loader part %d of %d", part, nparts);
+  l->part = part, l->nparts = nparts;
   l->d = d, l->list = list, l->batch = batch, l->augment = augment, l->drop_last = drop_last;
   l->seed = seed, l->epoch = epoch, l->threads = threads < 1 ? 1 : threads;
   l->nbatches = drop_last ? list->n / batch : (list->n + batch - 1) / batch;
@@ -215,8 +225,9 @@ int gz_loader_start(gz_loader *l, const gz_dataset *d, const gz_sample_list *lis
   if (!l->order) return -1;
   if (shuffle) gz_epoch_order(list->n, seed, epoch, l->order);
   else for (int i = 0; i < list->n; i++) l->order[i] = i;
-  if (gz_batch_alloc(&l->buf[0], batch, d->o.size, with_masks, e) ||
-      gz_batch_alloc(&l->buf[1], batch, d->o.size, with_masks, e)) {
+  int share = (batch + nparts - 1) / nparts; /* the largest part of a batch */
+  if (gz_batch_alloc(&l->buf[0], share, d->o.size, with_masks, e) ||
+      gz_batch_alloc(&l->buf[1], share, d->o.size, with_masks, e)) {
     gz_batch_free(&l->buf[0]);
     free(l->order);
     return -1;

@@ -53,7 +53,7 @@ gz_value *gz_bn_forward(gz_tape *t, gz_bn_layer *b, gz_value *x, int training, g
   gz_value *y = gz_ag_bn_train(t, x, &b->gamma, &b->beta, b->eps, &mean, &var, e);
   if (!y) return NULL;
   /* running = (1 - momentum) running + momentum batch, the variance unbiased (PyTorch's _BatchNorm) */
-  int64_t m = x->data.shape[0] * x->data.shape[2] * x->data.shape[3];
+  int64_t m = gz_tape_global_batch(t, x->data.shape[0]) * x->data.shape[2] * x->data.shape[3]; /* SyncBN: global M */
   gz_bn_update_running(b->running_mean, b->running_var, mean, var, b->c, m, b->momentum);
   ++*b->num_batches_tracked;
   return y;

@@ -4,7 +4,7 @@
 set -eu
 PKGS="gcc make pkg-config check libsubunit-dev libhwloc-dev libstb-dev libcjson-dev libxxhash-dev
       python3 python3-torch python3-torchvision python3-numpy python3-sklearn python3-scipy python3-xxhash
-      libopenblas0-pthread"
+      libopenblas0-pthread libopenmpi-dev openmpi-bin"
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

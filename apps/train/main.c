@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "train.h"
+#include "train_dist.h"
 
 #define PROG "gazeloc-train"
 
@@ -38,12 +39,15 @@ static const char usage[] =
     "  --degrade-labeler [LABEL[:RECALL:PRECISION]]  the degraded-labeler experiment (et): delete and add the\n"
     "                      training reports' mentions of LABEL (default pleural_abnormality:0.51:0.86)\n"
     "  --threads N         loader threads (default 2)\n"
+    "  several processes (mpirun / srun, docs/mpi.md): each rank trains on its part of every batch;\n"
+    "  --deterministic     the same bits for any number of ranks: sums over --shards S shards in a fixed tree\n"
+    "  --shards S          shards of the batch in deterministic mode (default: the batch size)\n"
     "  --quiet             no progress line\n";
 
 static int die(const char *fmt, const char *a) {
-  fprintf(stderr, PROG ": error: ");
-  fprintf(stderr, fmt, a);
-  fputc('\n', stderr);
+  char msg[1400];
+  snprintf(msg, sizeof msg, fmt, a);
+  train_dist_die(PROG, msg); /* with several ranks: ends the job on every rank */
   return 1;
 }
 
@@ -143,7 +147,8 @@ static int save_best(train_run *r, gz_err *e) {
 
 static int train_epoch(train_run *r, int epoch, double *mean_loss, gz_err *e) {
   gz_loader ld;
-  if (gz_loader_start(&ld, &r->ds, &r->ds.train, r->cfg.batch, 1, 1, 1, r->cfg.seed, (uint64_t)epoch, r->threads, 0, e))
+  if (r->dist ? train_dist_loader(r, &ld, &r->ds.train, 1, 1, 1, (uint64_t)epoch, e)
+              : gz_loader_start(&ld, &r->ds, &r->ds.train, r->cfg.batch, 1, 1, 1, r->cfg.seed, (uint64_t)epoch, r->threads, 0, e))
     return -1;
   char label[64], extra[160] = "";
   snprintf(label, sizeof label, "epoch %d/%d", epoch, r->cfg.epochs);
@@ -156,7 +161,9 @@ static int train_epoch(train_run *r, int epoch, double *mean_loss, gz_err *e) {
   const gz_batch *b;
   while ((b = gz_loader_next(&ld, &lrc, e))) {
     double l, lt;
-    if (train_step(r, b, &l, &lt, e)) { gz_loader_stop(&ld); return -1; }
+    double ts = gz_now();
+    if (r->dist ? train_dist_step(r, b, &l, &lt, e) : train_step(r, b, &l, &lt, e)) { gz_loader_stop(&ld); return -1; }
+    if (steps > 0) r->step_s += gz_now() - ts, r->nstep++;
     sum += l, steps++;
     snprintf(extra, sizeof extra, "loss %.4f (L_T %.4f)  %.2f img/s", sum / steps, lt,
              steps * r->cfg.batch / (gz_now() - t0));
@@ -177,9 +184,14 @@ int main(int argc, char **argv) {
   int threads = 2, bpe = 0;
   double lr = 0;
   long long seed = -1;
+  int deterministic = 0, shards = 0;
+  gz_err e = {0};
+  if (train_dist_start(&argc, &argv, &e)) return die("%s", e.msg);
+  const int rank0 = train_dist_rank() == 0; /* only rank 0 writes checkpoints, logs and progress */
+  if (!rank0) gz_log_set_level(GZ_LOG_WARN);
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-    if (!strcmp(a, "--help") || !strcmp(a, "-h")) { fputs(usage, stdout); return 0; }
+    if (!strcmp(a, "--help") || !strcmp(a, "-h")) { fputs(usage, stdout); train_dist_finish(NULL); return 0; }
     if (!strcmp(a, "--resume")) { resume = 1; continue; }
     if (!strcmp(a, "--whole-report")) { whole = 1; continue; }
     if (!strcmp(a, "--no-balanced")) { nobal = 1; continue; }
@@ -191,6 +203,7 @@ int main(int argc, char **argv) {
       degrade = v && strncmp(v, "--", 2) ? argv[++i] : "";
       continue;
     }
+    if (!strcmp(a, "--deterministic")) { deterministic = 1; continue; }
     if (!v) return die("%s needs a value (see --help)", a);
     i++;
     char *end = NULL;
@@ -214,13 +227,13 @@ int main(int argc, char **argv) {
       else if (!strcmp(a, "--size")) size = (int)x;
       else if (!strcmp(a, "--threads")) threads = (int)x;
       else if (!strcmp(a, "--batches-per-epoch")) bpe = (int)x;
+      else if (!strcmp(a, "--shards")) shards = (int)x;
       else return die("unknown option %s (see --help)", a);
     }
   }
   if (!out) return die("%s", "--out is required");
-  gz_err e = {0};
   static train_run r;
-  r.out = out, r.threads = threads > 0 ? threads : 1, r.quiet = quiet;
+  r.out = out, r.threads = threads > 0 ? threads : 1, r.quiet = quiet || !rank0;
   if (gz_run_preset(&r.cfg, preset, &e)) return die("%s", e.msg);
   if (!method) return die("%s", "--method is required (unannotated, ellipse, et)");
   if (gz_method_parse(method, &r.cfg.method, &e)) return die("%s", e.msg);
@@ -255,11 +268,18 @@ int main(int argc, char **argv) {
   /* resume: the checkpoint's configuration wins over the command line, except --epochs */
   snprintf(ckpt, sizeof ckpt, "%s/last.safetensors", out);
   if (resume) {
-    gz_ckpt *c = gz_ckpt_open(ckpt, &e);
-    if (!c) return die("--resume: %s", e.msg);
+    char *cfg = NULL; /* read by rank 0, sent to the others */
+    if (rank0) {
+      gz_ckpt *c = gz_ckpt_open(ckpt, &e);
+      if (!c) return die("--resume: %s", e.msg);
+      const char *m = gz_ckpt_meta(c, "config");
+      cfg = m ? strdup(m) : NULL;
+      gz_ckpt_close(c);
+    }
+    if (train_dist_bcast_string(&cfg, &e)) return die("%s", e.msg);
     int want_epochs = r.cfg.epochs;
-    int rc = gz_run_config_parse(gz_ckpt_meta(c, "config"), ckpt, &r.cfg, &r.st, &e);
-    gz_ckpt_close(c);
+    int rc = gz_run_config_parse(cfg, ckpt, &r.cfg, &r.st, &e);
+    free(cfg);
     if (rc) return die("%s", e.msg);
     if (epochs) r.cfg.epochs = want_epochs;
   }
@@ -274,9 +294,12 @@ int main(int argc, char **argv) {
   dopt.size = r.cfg.size, dopt.method = r.cfg.method, dopt.whole_report = !r.cfg.label_specific;
   dopt.normalize_twice = r.cfg.normalize_twice;
   dopt.degrade = r.cfg.degrade, dopt.degrade_seed = r.cfg.seed;
-  if (gz_dataset_open(&r.ds, &dopt, &e) || gz_dataset_cache(&r.ds, &e)) return die("%s", e.msg);
+  /* rank 0 fills the image cache first; the others then find it (or, without a shared disk, fill their own) */
+  if (gz_dataset_open(&r.ds, &dopt, &e) || (rank0 && gz_dataset_cache(&r.ds, &e)) || train_dist_barrier(&e) ||
+      (!rank0 && gz_dataset_cache(&r.ds, &e)))
+    return die("%s", e.msg);
   const gz_degrade_stats *dg = &r.ds.degraded;
-  if (r.cfg.degrade.label >= 0)
+  if (rank0 && r.cfg.degrade.label >= 0)
     gz_info("degraded labeler: %s mentions deleted from %d of %d training reports, added to %d: recall %.3f, "
             "precision %.3f", gz_label_names[r.cfg.degrade.label], dg->deleted, dg->positives, dg->added, dg->recall,
             dg->precision);
@@ -295,17 +318,23 @@ int main(int argc, char **argv) {
 
   static history h;
   static double per_label[1024][GZ_NLABELS];
-  if (resume) {
+  if (resume && rank0) {
     if (gz_model_load(&r.net.m, &r.opt, NULL, ckpt, &e) || read_log(&r, &h, per_label, &e)) return die("%s", e.msg);
     gz_info("resuming after epoch %d (best %d, AUC %.4f)", r.st.epoch, r.st.best_epoch, r.st.best_auc);
-  } else if (init) {
+  } else if (init && rank0) {
     if (gz_paper_load_encoder(&r.net, init, &e)) return die("%s", e.msg);
     gz_info("encoder initialized from %s", init);
   }
+  char how[256];
+  if (train_dist_configure(&r, deterministic, shards, &e) || train_dist_sync_model(&r, &e)) return die("%s", e.msg);
+  if (train_dist_size() > 1 || deterministic) gz_info("training on %s", train_dist_describe(&r, how, sizeof how));
 
   for (int epoch = r.st.epoch + 1; epoch <= r.cfg.epochs; epoch++) {
     double t0 = gz_now(), loss, auc, pl[GZ_NLABELS];
-    if (train_epoch(&r, epoch, &loss, &e) || gz_score_auc(&r.net, &r.tape, &r.ds, &r.ds.val_mimic, r.cfg.batch, r.threads, pl, &auc, &e)) return die("%s", e.msg);
+    if (train_epoch(&r, epoch, &loss, &e) ||
+        (r.dist ? train_dist_score(&r, &r.ds.val_mimic, pl, &auc, &e)
+                : gz_score_auc(&r.net, &r.tape, &r.ds, &r.ds.val_mimic, r.cfg.batch, r.threads, pl, &auc, &e)))
+      return die("%s", e.msg);
     r.st.epoch = epoch;
     int best = r.st.best_epoch == 0 || auc >= r.st.best_auc; /* >=: later epochs win ties (method.md 6) */
     if (best) r.st.best_epoch = epoch, r.st.best_auc = auc;
@@ -314,14 +343,19 @@ int main(int argc, char **argv) {
       memcpy(per_label[h.n], pl, sizeof pl);
       h.n++;
     }
-    if (save(&r, "last.safetensors", &e) || (best && save_best(&r, &e)) ||
-        write_log(&r, &h, (const double (*)[GZ_NLABELS])per_label, &e))
+    if (rank0 && (save(&r, "last.safetensors", &e) || (best && save_best(&r, &e)) ||
+                  write_log(&r, &h, (const double (*)[GZ_NLABELS])per_label, &e)))
       return die("%s", e.msg);
+    if (!rank0) continue;
     char dur[32];
     gz_format_duration(gz_now() - t0, dur, sizeof dur);
     fprintf(stderr, "epoch %d/%d: loss %.4f, validation AUC %.4f%s (%s)\n", epoch, r.cfg.epochs, loss, auc,
             best ? " (best)" : "", dur);
   }
+  if (r.nstep) /* tools/bench_mpi.sh reads this line */
+    gz_info("timing: %.4f s per step over %d steps; gradient all-reduce %.4f s per step, %zu bytes per rank", r.step_s / r.nstep,
+            r.nstep, train_dist_comm_seconds(&r), train_dist_grad_bytes(&r));
+  train_dist_finish(&r);
   gz_tape_free(&r.tape);
   gz_arena_free(&r.act);
   gz_paper_free(&r.net);

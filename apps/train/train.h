@@ -6,6 +6,8 @@
 #include "eval/eval.h"
 #include "nn/nn.h"
 
+typedef struct train_dist train_dist;
+
 typedef struct train_run {
   gz_run_config cfg;
   gz_run_state st;
@@ -17,6 +19,9 @@ typedef struct train_run {
   gz_arena act;
   gz_tape tape;
   gz_mil_opts mil;
+  struct train_dist *dist; /* several processes (train_dist.h); NULL: this process alone */
+  double step_s;           /* seconds in train steps, the first step of each epoch (warm-up) left out */
+  int nstep;
 } train_run;
 
 /* One optimizer step on a batch: loss = L_I + lambda_T L_T (Eq. 7). *loss, *loss_t: the values. */

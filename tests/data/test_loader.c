@@ -184,6 +184,38 @@ START_TEST(loader_thread_independent) {
 }
 END_TEST
 
+/* Data-parallel loading: parts 0 and 1 of 2 of every batch, one after the other, are the whole batch. */
+START_TEST(loader_parts_make_the_batch) {
+  char *root = fixture(), *paths[4];
+  gz_dataset d;
+  open_ds(&d, root, GZ_METHOD_ET, paths);
+  gz_loader w, p0, p1;
+  gz_err e = {0};
+  ck_assert_int_eq(gz_loader_start(&w, &d, &d.train, 2, 1, 1, 1, 42, 3, 1, 0, &e), 0);
+  ck_assert_int_eq(gz_loader_start_part(&p0, &d, &d.train, 2, 1, 1, 1, 42, 3, 1, 0, 0, 2, &e), 0);
+  ck_assert_int_eq(gz_loader_start_part(&p1, &d, &d.train, 2, 1, 1, 1, 42, 3, 1, 0, 1, 2, &e), 0);
+  int rc, batches = 0;
+  const gz_batch *bw, *b0, *b1;
+  size_t img = 3 * (size_t)S * S, tgt = 10 * (size_t)S * S / 4;
+  while ((bw = gz_loader_next(&w, &rc, &e))) {
+    b0 = gz_loader_next(&p0, &rc, &e), b1 = gz_loader_next(&p1, &rc, &e);
+    ck_assert(b0 && b1 && b0->n == 1 && b1->n == 1);
+    ck_assert_int_eq(memcmp(bw->x, b0->x, sizeof(float) * img), 0);
+    ck_assert_int_eq(memcmp(bw->x + img, b1->x, sizeof(float) * img), 0);
+    ck_assert_int_eq(memcmp(bw->t + tgt, b1->t, sizeof(float) * tgt), 0);
+    ck_assert_int_eq(memcmp(bw->y + 10, b1->y, sizeof(float) * 10), 0);
+    ck_assert_int_eq(bw->annotated[1], b1->annotated[0]);
+    batches++;
+  }
+  ck_assert_int_eq(batches, 2);
+  gz_loader_stop(&w), gz_loader_stop(&p0), gz_loader_stop(&p1);
+  ck_assert_int_eq(gz_loader_start_part(&p0, &d, &d.train, 2, 1, 1, 1, 42, 3, 1, 0, 2, 2, &e), -1); /* no part 2 of 2 */
+  gz_dataset_close(&d);
+  for (int i = 0; i < 4; i++) free(paths[i]);
+  tu_rmtree(root);
+}
+END_TEST
+
 /* Augmented: the bright square of the image and the peak of its map move together. */
 START_TEST(augmentation_keeps_alignment) {
   char *root = fixture(), *paths[4];
@@ -221,6 +253,7 @@ Suite *suite_data_loader(void) {
   tcase_set_timeout(t, 60);
   tcase_add_test(t, splits_labels_targets);
   tcase_add_test(t, loader_thread_independent);
+  tcase_add_test(t, loader_parts_make_the_batch);
   tcase_add_test(t, augmentation_keeps_alignment);
   suite_add_tcase(s, t);
   return s;

@@ -33,6 +33,8 @@ static const char usage[] =
     "  --seed N            initialization, shuffle and augmentation (default 1)\n"
     "  --init FILE         start from converted ImageNet weights (tools/pth_to_safetensors.py)\n"
     "  --resume            continue from OUT/last.safetensors\n"
+    "  --stop-after N      end after epoch N, as an interrupted run would (a time-limited batch job); the run\n"
+    "                      keeps its --epochs, and --resume continues it\n"
     "  --epochs N, --batch N, --size N, --lr X   override the preset\n"
     "  --batches-per-epoch N  train on the first N batches of each epoch's order (smoke tests)\n"
     "  ablations (Table 7): --whole-report, --no-balanced, --no-multires, --no-decoder; --normalize-once\n"
@@ -181,7 +183,7 @@ int main(int argc, char **argv) {
   const char *preset = "demo", *method = NULL, *data = NULL, *mimic = NULL, *reflacx = NULL, *labels = NULL;
   const char *cache = NULL, *out = NULL, *init = NULL, *val_subjects = NULL, *degrade = NULL;
   int resume = 0, epochs = 0, batch = 0, size = 0, whole = 0, nobal = 0, nomr = 0, nodec = 0, once = 0, quiet = 0;
-  int threads = 2, bpe = 0;
+  int threads = 2, bpe = 0, stop_after = 0;
   double lr = 0;
   long long seed = -1;
   int deterministic = 0, shards = 0;
@@ -228,6 +230,7 @@ int main(int argc, char **argv) {
       else if (!strcmp(a, "--threads")) threads = (int)x;
       else if (!strcmp(a, "--batches-per-epoch")) bpe = (int)x;
       else if (!strcmp(a, "--shards")) shards = (int)x;
+      else if (!strcmp(a, "--stop-after")) stop_after = (int)x;
       else return die("unknown option %s (see --help)", a);
     }
   }
@@ -329,7 +332,8 @@ int main(int argc, char **argv) {
   if (train_dist_configure(&r, deterministic, shards, &e) || train_dist_sync_model(&r, &e)) return die("%s", e.msg);
   if (train_dist_size() > 1 || deterministic) gz_info("training on %s", train_dist_describe(&r, how, sizeof how));
 
-  for (int epoch = r.st.epoch + 1; epoch <= r.cfg.epochs; epoch++) {
+  /* --stop-after ends the loop early without changing the configuration saved in the checkpoints */
+  for (int epoch = r.st.epoch + 1; epoch <= r.cfg.epochs && (!stop_after || epoch <= stop_after); epoch++) {
     double t0 = gz_now(), loss, auc, pl[GZ_NLABELS];
     if (train_epoch(&r, epoch, &loss, &e) ||
         (r.dist ? train_dist_score(&r, &r.ds.val_mimic, pl, &auc, &e)

@@ -76,8 +76,8 @@ START_TEST(loss_decreases_then_eval_writes_tables) {
 END_TEST
 
 START_TEST(resume_is_exact) {
-  train("et", "resumed", "--epochs 1");
-  train("et", "resumed", "--epochs 3 --resume");
+  train("et", "resumed", "--epochs 3 --stop-after 1");
+  train("et", "resumed", "--resume");
   tu_run("cmp -s %s/runs/et/last.safetensors %s/resumed/last.safetensors", g_root, g_root);
   tu_run("cmp -s %s/runs/et/best.safetensors %s/resumed/best.safetensors", g_root, g_root);
   tu_run("cmp -s %s/runs/et/log.csv %s/resumed/log.csv", g_root, g_root);

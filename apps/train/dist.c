@@ -17,8 +17,10 @@
  *                    nodes) then compute the same bits; a checkpoint resumes exactly with another N. */
 #include <math.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "dist/dist.h"
 #include "train.h"
@@ -38,8 +40,33 @@ static char g_bind[256];
 
 /* GAZELOC_FAULT_RANK=<r>s kills rank r right after the start (the tests' cheap dead rank); <r> alone, at
  * its first step (dist_step.c). */
+/* When a rank dies, the launcher (mpirun, srun --kill-on-bad-exit) ends the others with SIGTERM: each then
+ * says so itself, so that every rank's output names the end of the job (issue 10). Only write(2) and
+ * _exit in the handler (async-signal-safe); the message is formatted beforehand. Checkpoints are written to
+ * a temporary file and renamed, so the last complete one survives. */
+static char g_term_msg[320];
+static size_t g_term_len;
+static void on_sigterm(int sig) {
+  (void)sig;
+  ssize_t w = write(STDERR_FILENO, g_term_msg, g_term_len);
+  (void)w;
+  _exit(143);
+}
+
 int train_dist_start(int *argc, char ***argv, gz_err *e) {
   if (gz_dist_init(argc, argv, e)) return -1;
+  if (gz_dist_size() > 1) {
+    int n = snprintf(g_term_msg, sizeof g_term_msg,
+                     "gazeloc-train: error: rank %d of %d: ended by the launcher (SIGTERM): another rank failed or the "
+                     "job was cancelled; restart with --resume, on any number of ranks\n",
+                     gz_dist_rank(), gz_dist_size());
+    g_term_len = n > 0 && (size_t)n < sizeof g_term_msg ? (size_t)n : 0;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_sigterm;
+    sigemptyset(&sa.sa_mask);
+    if (g_term_len && sigaction(SIGTERM, &sa, NULL)) return gz_fail(e, GZ_EIO, "cannot install the SIGTERM handler");
+  }
   const char *fault = getenv("GAZELOC_FAULT_RANK");
   if (fault && *fault && fault[strlen(fault) - 1] == 's' && atoi(fault) == gz_dist_rank()) raise(SIGKILL);
   /* hybrid MPI x OpenMP: this rank's threads on its own cores (GAZELOC_BIND=0 leaves them alone) */

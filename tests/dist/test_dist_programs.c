@@ -121,6 +121,28 @@ START_TEST(dead_rank_is_reported) {
 }
 END_TEST
 
+START_TEST(every_rank_says_the_job_ended) {
+  if (skipped()) return;
+  /* the launcher's default: rank 1 dies, mpirun ends rank 0 with SIGTERM, and rank 0 says so itself */
+  char cmd[2000];
+  snprintf(cmd, sizeof cmd,
+           "GAZELOC_FAULT_RANK=1s " MPIRUN " -x GAZELOC_FAULT_RANK -np 2 %s/gazeloc-train " TINY
+           " --data %s/d --labels %s/labels.csv --cache %s/cache --out %s/killed --epochs 1 >%s/killed.log 2>&1",
+           getenv("GAZELOC_BIN"), g_root, g_root, g_root, g_root, g_root);
+  int rc = system(cmd);
+  ck_assert_msg(rc != -1 && rc != 0, "the job with a dead rank exited 0");
+  char path[600];
+  snprintf(path, sizeof path, "%s/killed.log", g_root);
+  gz_err e = {0};
+  size_t len;
+  char *log = gz_read_file(path, &len, &e);
+  ck_assert_msg(log != NULL, "%s", e.msg);
+  ck_assert_msg(strstr(log, "gazeloc-train: error: rank 0 of 2: ended by the launcher"), "no message from rank 0:\n%s", log);
+  ck_assert_msg(strstr(log, "rank 1") != NULL, "the dead rank is not named:\n%s", log);
+  free(log);
+}
+END_TEST
+
 Suite *suite_dist_programs(void) {
   Suite *s = suite_create("dist_programs");
   TCase *tc = tcase_create("core");
@@ -129,6 +151,7 @@ Suite *suite_dist_programs(void) {
   tcase_add_test(tc, deterministic_same_bits_for_1_2_4_ranks_and_resume);
   tcase_add_test(tc, fast_mode_within_tolerance);
   tcase_add_test(tc, dead_rank_is_reported);
+  tcase_add_test(tc, every_rank_says_the_job_ended);
   suite_add_tcase(s, tc);
   return s;
 }

@@ -6,6 +6,8 @@
  *                              inside the GEMM, block by block; backward: im2col of a band of output
  *                              rows into the workspace and the GEMM (backward data: the GEMM into
  *                              columns and col2im back).
+ *   small images (<= 512 px)   G images per GEMM (G x pixels <= 1024 columns): x / dy gathered side
+ *                              by side, their im2col together, y scattered back (run_groups).
  *
  * With W viewed as [oc][ic*kh*kw] and col as [ic*kh*kw][pixels of the band]:
  *   forward           y_n[:, band] (+)= W col                  (bias first, then beta = 1)
@@ -33,10 +35,16 @@
 #define BWD_MIN_PIXELS 512
 /* Backward data re-packs W^T once per band: at least 2048 pixels keep that under a few per cent. */
 #define BWD_DATA_MIN_PIXELS 2048
+/* Small images (layer3/4 at 128 px, Block 5 of the demo): per image, the GEMM would pack all of W (or
+ * W^T) for a few dozen columns and stream the weight gradient in and out of memory once per image. G
+ * images side by side make one GEMM of G x pixels columns (up to GROUP_PIXELS), through gathered copies
+ * of x / dy and the im2col of the G images (at most COL_CAP floats). */
+#define GROUP_PIXELS 1024
 
 typedef struct {
   long kc, ohw, rows, band; /* im2col rows, output pixels, band height (output rows), band pixels */
   long brows, drows;        /* band heights of the weight gradient and of backward data */
+  long group, crows;        /* images per GEMM (1: image by image, in bands); rows of its col operand */
   int oh, ow, pointwise;
 } geom;
 
@@ -75,16 +83,33 @@ static void geometry(const gz_conv2d *d, int oh, int ow, geom *g) {
   long dr = BWD_CAP / (g->kc * ow), mind = (BWD_DATA_MIN_PIXELS + ow - 1) / ow;
   if (dr < mind) dr = mind;
   g->drows = dr < 1 ? 1 : dr > g->rows ? g->rows : dr;
+  /* a fixed function of the shape: the weight gradient's order of additions never depends on threads */
+  g->crows = g->pointwise ? d->ic : g->kc;
+  g->group = 1;
+  if (d->n > 1 && 2 * g->ohw <= GROUP_PIXELS) {
+    long G = GROUP_PIXELS / g->ohw, cap = COL_CAP / (g->crows > d->oc ? g->crows : d->oc) / g->ohw;
+    G = G > cap ? cap : G;
+    g->group = G > d->n ? d->n : G < 1 ? 1 : G;
+  }
 }
 
-/* im2col buffer of the backward passes: one band. */
-static long col_floats(const geom *g) {
+static long round16(long f) { return (f + 15) / 16 * 16; }
+
+/* Workspace floats before the GEMM's: the backward passes' band (image by image), or a group's col
+ * operand [crows][G x pixels] and its gathered x / dy / y operand [oc][G x pixels]. */
+static long col_floats(const gz_conv2d *d, const geom *g) {
+  if (g->group > 1) return round16(g->crows * g->group * g->ohw) + (long)d->oc * g->group * g->ohw;
   return g->pointwise ? 0 : g->kc * g->ow * (g->brows > g->drows ? g->brows : g->drows);
 }
 
 static size_t max3(size_t a, size_t b, size_t c) { return a > b ? (a > c ? a : c) : (b > c ? b : c); }
 
 static size_t gemm_ws(const gz_conv2d *d, const geom *g) {
+  if (g->group > 1) {
+    long P = g->group * g->ohw;
+    return max3(gz_sgemm_workspace(d->oc, P, g->crows), gz_sgemm_workspace(g->crows, P, d->oc),
+                gz_sgemm_workspace(d->oc, g->crows, P));
+  }
   if (g->pointwise)
     return max3(gz_sgemm_workspace(d->oc, g->ohw, d->ic), gz_sgemm_workspace(d->ic, g->ohw, d->oc),
                 gz_sgemm_workspace(d->oc, d->ic, g->ohw));
@@ -97,7 +122,7 @@ size_t gz_conv2d_workspace(const gz_conv2d *d) {
   if (gz_conv2d_out(d, &oh, &ow, NULL)) return 0;
   geom g;
   geometry(d, oh, ow, &g);
-  size_t gemm = (size_t)col_floats(&g) * sizeof(float) + 64 + gemm_ws(d, &g), direct = gz_cdir_workspace(d);
+  size_t gemm = (size_t)col_floats(d, &g) * sizeof(float) + 64 + gemm_ws(d, &g), direct = gz_cdir_workspace(d);
   return gemm > direct ? gemm : direct;
 }
 
@@ -115,21 +140,21 @@ static int prepare(int isa, const gz_conv2d *d, const void *p1, const void *p2, 
   size_t need = gz_conv2d_workspace(d);
   if (!ws || wsb < need)
     return gz_fail(e, GZ_ERANGE, "%s: workspace of %zu bytes, %zu needed (gz_conv2d_workspace)", what, wsb, need);
-  size_t colb = (size_t)col_floats(g) * sizeof(float);
+  size_t colb = (size_t)col_floats(d, g) * sizeof(float);
   *col = (float *)(((uintptr_t)ws + 63) & ~(uintptr_t)63);
   *gws = (char *)*col + colb;
   *gwsb = wsb - colb - (size_t)((char *)*col - (char *)ws);
   return 0;
 }
 
-/* col[r][p] for output rows [oy0, oy1) of one image: r = (c, i, j), p = (oy - oy0, ox). */
-static void im2col(const gz_conv2d *d, const geom *g, const float *x, int oy0, int oy1, float *col) {
-  const long np = (long)(oy1 - oy0) * g->ow, khw = (long)d->kh * d->kw;
+/* col[r * ld + p] for output rows [oy0, oy1) of one image: r = (c, i, j), p = (oy - oy0, ox). */
+static void im2col(const gz_conv2d *d, const geom *g, const float *x, int oy0, int oy1, float *col, long ld) {
+  const long khw = (long)d->kh * d->kw;
 #pragma omp parallel for schedule(static)
   for (long r = 0; r < g->kc; r++) {
     int c = (int)(r / khw), i = (int)(r / d->kw % d->kh), j = (int)(r % d->kw);
     const float *src = x + (long)c * d->ih * d->iw;
-    float *dst = col + r * np;
+    float *dst = col + r * ld;
     /* output columns whose input column ox*sw - pw + j lies inside [0, iw) */
     long lo = d->pw - j > 0 ? (d->pw - j + d->sw - 1) / d->sw : 0;
     long hi = d->iw - 1 + d->pw - j >= 0 ? (d->iw - 1 + d->pw - j) / d->sw + 1 : 0;
@@ -207,15 +232,15 @@ static void fwd_packer(const void *vctx, long p0, long kcb, long j0, long ncb, i
   }
 }
 
-/* dx[c] += the columns of the band, channel by channel (one writer per element, fixed order). */
-static void col2im(const gz_conv2d *d, const geom *g, const float *col, int oy0, int oy1, float *dx) {
-  const long np = (long)(oy1 - oy0) * g->ow;
+/* dx[c] += the columns col[r * ld + p] of the band, channel by channel (one writer per element, fixed
+ * order). */
+static void col2im(const gz_conv2d *d, const geom *g, const float *col, long ld, int oy0, int oy1, float *dx) {
 #pragma omp parallel for schedule(static)
   for (int c = 0; c < d->ic; c++) {
     float *dst = dx + (long)c * d->ih * d->iw;
     for (int i = 0; i < d->kh; i++)
       for (int j = 0; j < d->kw; j++) {
-        const float *src = col + (((long)c * d->kh + i) * d->kw + j) * np;
+        const float *src = col + (((long)c * d->kh + i) * d->kw + j) * ld;
         long lo = d->pw - j > 0 ? (d->pw - j + d->sw - 1) / d->sw : 0;
         long hi = d->iw - 1 + d->pw - j >= 0 ? (d->iw - 1 + d->pw - j) / d->sw + 1 : 0;
         if (hi > g->ow) hi = g->ow;
@@ -232,6 +257,82 @@ static void col2im(const gz_conv2d *d, const geom *g, const float *col, int oy0,
   }
 }
 
+/* ------------------------------------------------------------------ small images, G per GEMM */
+
+/* dst[c][k * ohw + p] = src[n0 + k][c][p] for the G images of a group (P = G x ohw columns). */
+static void gather(const float *src, long chans, long ohw, int n0, int G, float *dst) {
+  const long P = G * ohw;
+#pragma omp parallel for schedule(static)
+  for (long c = 0; c < chans; c++)
+    for (int k = 0; k < G; k++) memcpy(dst + c * P + k * ohw, src + ((long)(n0 + k) * chans + c) * ohw, sizeof(float) * (size_t)ohw);
+}
+
+/* dst[n0 + k][c][p] = src[c][k * ohw + p] */
+static void scatter(const float *src, long chans, long ohw, int n0, int G, float *dst) {
+  const long P = G * ohw;
+#pragma omp parallel for schedule(static)
+  for (long c = 0; c < chans; c++)
+    for (int k = 0; k < G; k++)
+      memcpy(dst + ((long)(n0 + k) * chans + c) * ohw, src + c * P + k * ohw, sizeof(float) * (size_t)ohw);
+}
+
+/* The group's col operand [crows][P]: the images themselves (1x1) or their im2col side by side. */
+static void group_col(const gz_conv2d *d, const geom *g, const float *x, int n0, int G, float *col) {
+  if (g->pointwise) {
+    gather(x, d->ic, g->ohw, n0, G, col);
+    return;
+  }
+  const long xs = (long)d->ic * d->ih * d->iw;
+  for (int k = 0; k < G; k++) im2col(d, g, x + (n0 + k) * xs, 0, g->oh, col + k * g->ohw, G * g->ohw);
+}
+
+/* One pass over the batch in groups. dir 0: y = W col (+ bias); 1: col = W^T dy, dx (+)= col2im(col);
+ * 2: dW (+)= dy col^T. Forward and backward data give the same bits as image by image (the bias, or
+ * dx to accumulate into, is C of the GEMM with beta = 1, as there; a GEMM's sums do not depend on N), so
+ * a batch split over processes computes them alike; the weight gradient adds the G images' pixels in
+ * one reduction (its order fixed by the shape). */
+static int run_groups(int isa, int dir, const gz_conv2d *d, const geom *g, const float *in, const float *w,
+                      const float *bias, float *out, int accumulate, float *col, void *gws, size_t gwsb, gz_err *e) {
+  const long R = g->crows, xs = (long)d->ic * d->ih * d->iw;
+  float *ops = col + round16(R * g->group * g->ohw); /* [oc][P]: y, dy */
+  float beta = accumulate ? 1.0f : 0.0f;
+  for (int n0 = 0; n0 < d->n; n0 += (int)g->group) {
+    const int G = (int)(d->n - n0 < g->group ? d->n - n0 : g->group);
+    const long P = G * g->ohw;
+    if (dir == 0) { /* in = x, out = y */
+      group_col(d, g, in, n0, G, col);
+      if (bias) {
+#pragma omp parallel for schedule(static)
+        for (int o = 0; o < d->oc; o++)
+          for (long p = 0; p < P; p++) ops[o * P + p] = bias[o];
+      }
+      if (gz_sgemm_isa(isa, 0, 0, d->oc, P, R, 1.0f, w, R, col, P, bias ? 1.0f : 0.0f, ops, P, gws, gwsb, e))
+        return -1;
+      scatter(ops, d->oc, g->ohw, n0, G, out);
+    } else if (dir == 1) { /* in = dy, out = dx */
+      gather(in, d->oc, g->ohw, n0, G, ops);
+      if (g->pointwise) {
+        if (accumulate) gather(out, d->ic, g->ohw, n0, G, col);
+        if (gz_sgemm_isa(isa, 1, 0, R, P, d->oc, 1.0f, w, R, ops, P, beta, col, P, gws, gwsb, e)) return -1;
+        scatter(col, d->ic, g->ohw, n0, G, out);
+        continue;
+      }
+      if (gz_sgemm_isa(isa, 1, 0, R, P, d->oc, 1.0f, w, R, ops, P, 0.0f, col, P, gws, gwsb, e)) return -1;
+      for (int k = 0; k < G; k++) {
+        float *dxn = out + (n0 + k) * xs;
+        if (!accumulate) memset(dxn, 0, sizeof(float) * (size_t)xs);
+        col2im(d, g, col + k * g->ohw, P, 0, g->oh, dxn);
+      }
+    } else { /* in = x, bias = dy (read only), out = dW */
+      gather(bias, d->oc, g->ohw, n0, G, ops);
+      group_col(d, g, in, n0, G, col);
+      if (gz_sgemm_isa(isa, 0, 1, d->oc, R, P, 1.0f, ops, P, col, P, beta, out, R, gws, gwsb, e)) return -1;
+      beta = 1.0f;
+    }
+  }
+  return 0;
+}
+
 int gz_conv2d_forward_isa(int isa, const gz_conv2d *d, const float *x, const float *w, const float *bias, float *y,
                           void *workspace, size_t workspace_bytes, gz_err *e) {
   geom g;
@@ -243,6 +344,7 @@ int gz_conv2d_forward_isa(int isa, const gz_conv2d *d, const float *x, const flo
     gz_cdir_forward(d, x, w, bias, y, workspace);
     return 0;
   }
+  if (g.group > 1) return run_groups(isa, 0, d, &g, x, w, bias, y, 0, col, gws, gwsb, e);
   const long xs = (long)d->ic * d->ih * d->iw, ys = (long)d->oc * g.ohw;
   for (int n = 0; n < d->n; n++) {
     const float *xn = x + n * xs;
@@ -278,6 +380,7 @@ int gz_conv2d_backward_data_isa(int isa, const gz_conv2d *d, const float *dy, co
     gz_cdir_backward_data(d, dy, w, dx, accumulate, workspace);
     return 0;
   }
+  if (g.group > 1) return run_groups(isa, 1, d, &g, dy, w, NULL, dx, accumulate, col, gws, gwsb, e);
   const long xs = (long)d->ic * d->ih * d->iw, ys = (long)d->oc * g.ohw;
   for (int n = 0; n < d->n; n++) {
     const float *dyn = dy + n * ys;
@@ -295,7 +398,7 @@ int gz_conv2d_backward_data_isa(int isa, const gz_conv2d *d, const float *dy, co
       if (gz_sgemm_isa(isa, 1, 0, g.kc, np, d->oc, 1.0f, w, g.kc, dyn + (long)oy * g.ow, g.ohw, 0.0f, col, np, gws,
                        gwsb, e))
         return -1;
-      col2im(d, &g, col, oy, oy1, dxn);
+      col2im(d, &g, col, np, oy, oy1, dxn);
     }
   }
   return 0;
@@ -313,7 +416,8 @@ int gz_conv2d_backward_weights_isa(int isa, const gz_conv2d *d, const float *x, 
   float beta = accumulate ? 1.0f : 0.0f;
   const int direct = gz_cdir_wanted(isa, d, 2);
   if (direct) gz_cdir_backward_weights(d, x, dy, dw, accumulate, workspace);
-  for (int n = 0; n < d->n && !direct; n++) {
+  else if (g.group > 1 && run_groups(isa, 2, d, &g, x, NULL, dy, dw, accumulate, col, gws, gwsb, e)) return -1;
+  for (int n = 0; n < d->n && !direct && g.group == 1; n++) {
     const float *xn = x + n * xs, *dyn = dy + n * ys;
     if (g.pointwise) {
       if (gz_sgemm_isa(isa, 0, 1, d->oc, d->ic, g.ohw, 1.0f, dyn, g.ohw, xn, g.ohw, beta, dw, d->ic, gws, gwsb, e))
@@ -324,7 +428,7 @@ int gz_conv2d_backward_weights_isa(int isa, const gz_conv2d *d, const float *x, 
     for (int oy = 0; oy < g.oh; oy += (int)g.brows) {
       int oy1 = oy + (int)g.brows < g.oh ? oy + (int)g.brows : g.oh;
       long np = (long)(oy1 - oy) * g.ow;
-      im2col(d, &g, xn, oy, oy1, col);
+      im2col(d, &g, xn, oy, oy1, col, np);
       if (gz_sgemm_isa(isa, 0, 1, d->oc, g.kc, np, 1.0f, dyn + (long)oy * g.ow, g.ohw, col, np, beta, dw, g.kc, gws,
                        gwsb, e))
         return -1;

@@ -36,6 +36,7 @@ static const char usage[] =
     "  --stop-after N      end after epoch N, as an interrupted run would (a time-limited batch job); the run\n"
     "                      keeps its --epochs, and --resume continues it\n"
     "  --epochs N, --batch N, --size N, --lr X   override the preset\n"
+    "  --lambda-a X, --lambda-t X  weights of the annotated MIL loss L_A and the decoder loss L_T (Eq. 5, 7)\n"
     "  --batches-per-epoch N  train on the first N batches of each epoch's order (smoke tests)\n"
     "  ablations (Table 7): --whole-report, --no-balanced, --no-multires, --no-decoder; --normalize-once\n"
     "  --degrade-labeler [LABEL[:RECALL:PRECISION]]  the degraded-labeler experiment (et): delete and add the\n"
@@ -184,7 +185,7 @@ int main(int argc, char **argv) {
   const char *cache = NULL, *out = NULL, *init = NULL, *val_subjects = NULL, *degrade = NULL;
   int resume = 0, epochs = 0, batch = 0, size = 0, whole = 0, nobal = 0, nomr = 0, nodec = 0, once = 0, quiet = 0;
   int threads = 2, bpe = 0, stop_after = 0;
-  double lr = 0;
+  double lr = 0, lambda_a = -1, lambda_t = -1;
   long long seed = -1;
   int deterministic = 0, shards = 0;
   gz_err e = {0};
@@ -220,6 +221,11 @@ int main(int argc, char **argv) {
     else if (!strcmp(a, "--init")) init = v;
     else if (!strcmp(a, "--val-subjects")) val_subjects = v;
     else if (!strcmp(a, "--lr")) { lr = strtod(v, &end); if (*end || !(lr > 0)) return die("--lr: '%s' is not a positive number", v); }
+    else if (!strcmp(a, "--lambda-a") || !strcmp(a, "--lambda-t")) {
+      double x = strtod(v, &end);
+      if (*end || !(x >= 0) || !isfinite(x)) return die("--lambda-a/--lambda-t: '%s' is not a non-negative number", v);
+      *(a[9] == 'a' ? &lambda_a : &lambda_t) = x;
+    }
     else {
       long x = strtol(v, &end, 10);
       if (*end || x < 0) return die("'%s' is not a non-negative integer", v);
@@ -244,6 +250,8 @@ int main(int argc, char **argv) {
   if (batch) r.cfg.batch = batch;
   if (size) r.cfg.size = size;
   if (lr > 0) r.cfg.lr = lr;
+  if (lambda_a >= 0) r.cfg.lambda_a = lambda_a;
+  if (lambda_t >= 0) r.cfg.lambda_t = lambda_t;
   if (bpe) r.cfg.batches_per_epoch = bpe;
   if (seed >= 0) r.cfg.seed = (uint64_t)seed;
   if (whole) r.cfg.label_specific = 0;

@@ -252,6 +252,44 @@ START_TEST(banded_im2col_matches_reference) {
 }
 END_TEST
 
+/* Small images go G per GEMM (tensor/conv.c, run_groups). Forward and backward data must give the bits
+ * of the same images convolved one at a time (a batch split over processes relies on it), with a bias
+ * and when accumulating into dx; the weight gradient is held to the reference like every path. */
+START_TEST(image_groups_match_one_image_at_a_time) {
+  const gz_conv2d shapes[] = {{5, 40, 9, 7, 36, 1, 1, 1, 1, 0, 0}, {4, 300, 6, 5, 20, 3, 3, 1, 1, 1, 1},
+                              {3, 24, 11, 9, 40, 3, 3, 2, 2, 1, 1}};
+  for (int isa = 0; isa <= best_isa(); isa++)
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+      const gz_conv2d *d = &shapes[s];
+      gz_conv2d one = *d;
+      one.n = 1;
+      conv_data c;
+      sizes(d, &c.nx, &c.nw, &c.ny);
+      c.x = rnd(c.nx, 1, -1), c.w = rnd(c.nw, 2, -1), c.b = rnd(d->oc, 3, -1), c.dy = rnd(c.ny, 4, -1);
+      const long xs = c.nx / d->n, ys = c.ny / d->n;
+      float *y = malloc(sizeof(float) * (size_t)c.ny), *y1 = malloc(sizeof(float) * (size_t)c.ny);
+      float *dx = rnd(c.nx, 5, -1), *dx1 = malloc(sizeof(float) * (size_t)c.nx);
+      memcpy(dx1, dx, sizeof(float) * (size_t)c.nx);
+      gz_err e = {0};
+      size_t wsb = gz_conv2d_workspace(d), wsb1 = gz_conv2d_workspace(&one);
+      void *ws = malloc(wsb), *ws1 = malloc(wsb1);
+      ck_assert_msg(gz_conv2d_forward_isa(isa, d, c.x, c.w, c.b, y, ws, wsb, &e) == 0, "%s", e.msg);
+      ck_assert_msg(gz_conv2d_backward_data_isa(isa, d, c.dy, c.w, dx, 1, ws, wsb, &e) == 0, "%s", e.msg);
+      for (int n = 0; n < d->n; n++) {
+        ck_assert_msg(gz_conv2d_forward_isa(isa, &one, c.x + n * xs, c.w, c.b, y1 + n * ys, ws1, wsb1, &e) == 0, "%s",
+                      e.msg);
+        ck_assert_msg(gz_conv2d_backward_data_isa(isa, &one, c.dy + n * ys, c.w, dx1 + n * xs, 1, ws1, wsb1, &e) == 0,
+                      "%s", e.msg);
+      }
+      ck_assert_msg(memcmp(y, y1, sizeof(float) * (size_t)c.ny) == 0, "isa %d shape %zu: forward differs", isa, s);
+      ck_assert_msg(memcmp(dx, dx1, sizeof(float) * (size_t)c.nx) == 0, "isa %d shape %zu: backward data differs", isa,
+                    s);
+      free(y), free(y1), free(dx), free(dx1), free(ws), free(ws1);
+      free(c.x), free(c.w), free(c.b), free(c.dy);
+    }
+}
+END_TEST
+
 START_TEST(bad_input) {
   gz_err e = {0};
   int oh, ow;
@@ -293,6 +331,7 @@ Suite *suite_tensor_conv(void) {
   tcase_add_test(t, against_pytorch_all_paths);
   tcase_add_test(t, bitwise_across_thread_counts);
   tcase_add_test(t, banded_im2col_matches_reference);
+  tcase_add_test(t, image_groups_match_one_image_at_a_time);
   tcase_add_test(t, bad_input);
   suite_add_tcase(s, t);
   return s;

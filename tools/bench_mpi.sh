@@ -24,7 +24,8 @@ ARGS="--method et --preset demo --size $SIZE --batch $BATCH --batches-per-epoch 
 run() {
   name=$1; shift
   "$@" $ARGS --out "$TMP/$name" >"$TMP/$name.log" 2>&1 || { cat "$TMP/$name.log" >&2; exit 1; }
-  sed -n 's/.*timing: \([0-9.]*\) s per step over [0-9]* steps; gradient all-reduce \([0-9.]*\) s per step, \([0-9]*\) bytes.*/\1 \2 \3/p' "$TMP/$name.log"
+  sed -n -e 's/.*timing: \([0-9.]*\) s per step over [0-9]* steps; gradient all-reduce \([0-9.]*\) s per step, \([0-9]*\) bytes.*/\1 \2 \3/p' \
+         -e 's/.*timing: \([0-9.]*\) s per step over [0-9]* steps (one process).*/\1 0 0/p' "$TMP/$name.log"
 }
 
 set -- $(OMP_NUM_THREADS=1 run one "$BIN/gazeloc-train"); t1=$1

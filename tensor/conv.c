@@ -292,7 +292,8 @@ static void group_col(const gz_conv2d *d, const geom *g, const float *x, int n0,
  * a batch split over processes computes them alike; the weight gradient adds the G images' pixels in
  * one reduction (its order fixed by the shape). */
 static int run_groups(int isa, int dir, const gz_conv2d *d, const geom *g, const float *in, const float *w,
-                      const float *bias, float *out, int accumulate, float *col, void *gws, size_t gwsb, gz_err *e) {
+                      const float *aux, float *out, int accumulate, float *col, void *gws, size_t gwsb, gz_err *e) {
+  const float *bias = dir == 0 ? aux : NULL, *dy = dir == 2 ? aux : NULL; /* aux: the bias, or dy for dW */
   const long R = g->crows, xs = (long)d->ic * d->ih * d->iw;
   float *ops = col + round16(R * g->group * g->ohw); /* [oc][P]: y, dy */
   float beta = accumulate ? 1.0f : 0.0f;
@@ -323,8 +324,8 @@ static int run_groups(int isa, int dir, const gz_conv2d *d, const geom *g, const
         if (!accumulate) memset(dxn, 0, sizeof(float) * (size_t)xs);
         col2im(d, g, col + k * g->ohw, P, 0, g->oh, dxn);
       }
-    } else { /* in = x, bias = dy (read only), out = dW */
-      gather(bias, d->oc, g->ohw, n0, G, ops);
+    } else { /* in = x, out = dW */
+      gather(dy, d->oc, g->ohw, n0, G, ops);
       group_col(d, g, in, n0, G, col);
       if (gz_sgemm_isa(isa, 0, 1, d->oc, R, P, 1.0f, ops, P, col, P, beta, out, R, gws, gwsb, e)) return -1;
       beta = 1.0f;

@@ -342,7 +342,7 @@ int gz_conv2d_forward_isa(int isa, const gz_conv2d *d, const float *x, const flo
   size_t gwsb;
   if (prepare(isa, d, x, w, y, workspace, workspace_bytes, &g, &col, &gws, &gwsb, "conv2d forward", e)) return -1;
   if (gz_cdir_wanted(isa, d, 0)) { /* blocked direct convolution (conv_direct.c) */
-    gz_cdir_forward(d, x, w, bias, y, workspace);
+    gz_cdir_forward(isa, d, x, w, bias, y, workspace);
     return 0;
   }
   if (g.group > 1) return run_groups(isa, 0, d, &g, x, w, bias, y, 0, col, gws, gwsb, e);
@@ -378,7 +378,7 @@ int gz_conv2d_backward_data_isa(int isa, const gz_conv2d *d, const float *dy, co
   if (prepare(isa, d, dy, w, dx, workspace, workspace_bytes, &g, &col, &gws, &gwsb, "conv2d backward data", e))
     return -1;
   if (gz_cdir_wanted(isa, d, 1)) {
-    gz_cdir_backward_data(d, dy, w, dx, accumulate, workspace);
+    gz_cdir_backward_data(isa, d, dy, w, dx, accumulate, workspace);
     return 0;
   }
   if (g.group > 1) return run_groups(isa, 1, d, &g, dy, w, NULL, dx, accumulate, col, gws, gwsb, e);
@@ -416,7 +416,7 @@ int gz_conv2d_backward_weights_isa(int isa, const gz_conv2d *d, const float *x, 
   const long xs = (long)d->ic * d->ih * d->iw, ys = (long)d->oc * g.ohw;
   float beta = accumulate ? 1.0f : 0.0f;
   const int direct = gz_cdir_wanted(isa, d, 2);
-  if (direct) gz_cdir_backward_weights(d, x, dy, dw, accumulate, workspace);
+  if (direct) gz_cdir_backward_weights(isa, d, x, dy, dw, accumulate, workspace);
   else if (g.group > 1 && run_groups(isa, 2, d, &g, x, NULL, dy, dw, accumulate, col, gws, gwsb, e)) return -1;
   for (int n = 0; n < d->n && !direct && g.group == 1; n++) {
     const float *xn = x + n * xs, *dyn = dy + n * ys;

@@ -115,9 +115,28 @@ static void make_plan(const gz_conv2d *d, int bwd, plan *p) {
   p->w_floats = wofs;
 }
 
+/* The register tiles of one ISA (tensor/conv_direct_avx512.c, tensor/conv_direct_avx2.c). */
+typedef struct {
+  void (*tile)(const gz_cdir_tile *t);
+  void (*wtile)(const gz_cdir_wtile *t);
+  void (*block_row)(const float *src, int C, int H, int W, int top, int left, int Wp, int icb, int y, float *dst);
+} kernels;
+
+static kernels kernels_for(int isa) {
+  if (isa == GZ_ISA_AVX512) return (kernels){gz_cdir_tile_avx512, gz_cdir_wtile_avx512, gz_cdir_block_row_avx512};
+  return (kernels){gz_cdir_tile_avx2, gz_cdir_wtile_avx2, gz_cdir_block_row_avx2};
+}
+
+/* Output channels per weight-gradient tile: NO x kw accumulators of 16 channels fill the register file
+ * (32 zmm on AVX-512, 16 ymm on AVX2, where 16 channels take two). */
+int gz_cdir_wtile_rows(int isa, int kw) {
+  if (isa == GZ_ISA_AVX512) return kw <= 3 ? 8 : kw == 4 ? 6 : kw <= 6 ? 4 : 3;
+  return kw == 1 ? 6 : kw == 2 ? 3 : kw == 3 ? 2 : 1;
+}
+
 /* Weight gradient: the accumulator [group of NO output channels][channel block][kernel row][NO][kw][16]. */
-static long wacc_floats(const gz_conv2d *d, int nicb) {
-  int no = gz_cdir_wtile_rows(d->kw);
+static long wacc_floats(int isa, const gz_conv2d *d, int nicb) {
+  int no = gz_cdir_wtile_rows(isa, d->kw);
   return cdiv(d->oc, no) * no * (long)nicb * 16 * d->kh * d->kw;
 }
 
@@ -128,7 +147,9 @@ size_t gz_cdir_workspace(const gz_conv2d *d) {
   for (int bwd = 0; bwd < 2; bwd++) {
     plan p;
     make_plan(d, bwd, &p);
-    long extra = bwd ? 0 : (d->kw <= 7 ? wacc_floats(d, p.nicb) : 0); /* weight gradient: forward's frame */
+    long extra = 0; /* weight gradient: forward's frame and the accumulator of either ISA */
+    for (int isa = GZ_ISA_AVX2; !bwd && d->kw <= 7 && isa <= GZ_ISA_AVX512; isa++)
+      if (wacc_floats(isa, d, p.nicb) > extra) extra = wacc_floats(isa, d, p.nicb);
     size_t b = (size_t)(p.img_floats + (p.w_floats > extra ? p.w_floats : extra)) * sizeof(float) + 128;
     if (b > best) best = b;
   }
@@ -136,7 +157,7 @@ size_t gz_cdir_workspace(const gz_conv2d *d) {
 }
 
 int gz_cdir_wanted(int isa, const gz_conv2d *d, int direction) {
-  if (isa != GZ_ISA_AVX512 || method == GZ_CONV_GEMM || !ok_sizes(d)) return 0;
+  if (isa < GZ_ISA_AVX2 || method == GZ_CONV_GEMM || !ok_sizes(d)) return 0;
   if (direction == 2 && d->kw > 7) return 0;
   if (method == GZ_CONV_DIRECT) return 1;
   /* Measured per shape (docs/kernels.md): the implicit GEMM stays ahead for 1x1 convs (strided ones
@@ -145,6 +166,9 @@ int gz_cdir_wanted(int isa, const gz_conv2d *d, int direction) {
    * the weight slabs (forward, backward data) or dy bands (weight gradient) outgrow L2 there, while
    * the GEMM's K is long. */
   if (d->kh * d->kw == 1 || d->ic < 16) return 0;
+  /* AVX2 (measured with GAZELOC_ISA=avx2, docs/kernels.md): the 6 x 16 tile wins forward up to 512 input
+   * channels; both backward passes only up to 128 output channels (beyond, the GEMM's longer K wins). */
+  if (isa == GZ_ISA_AVX2) return direction == 0 ? d->ic <= 512 : d->oc <= 128;
   int oh, ow;
   gz_conv2d_out(d, &oh, &ow, NULL);
   return (direction == 0 ? d->ic : d->oc) <= 256 || (long)oh * ow >= 4096;
@@ -174,13 +198,12 @@ static void pack_weights(const gz_conv2d *d, const plan *p, const float *w, floa
 }
 
 /* One image: source blocked, then every class's tiles. */
-static void run_image(const plan *p, const float *src, const float *wb, const float *bias, float *out,
-                      int accumulate, float *img) {
+static void run_image(const kernels *kn, const plan *p, const float *src, const float *wb, const float *bias,
+                      float *out, int accumulate, float *img) {
 #pragma omp for collapse(2) schedule(static)
   for (int icb = 0; icb < p->nicb; icb++)
     for (int y = 0; y < p->Hp; y++)
-      gz_cdir_block_row_avx512(src, p->C, p->H, p->W, p->top, p->left, p->Wp, icb, y,
-                               img + ((long)icb * p->Hp + y) * p->Wp * 16);
+      kn->block_row(src, p->C, p->H, p->W, p->top, p->left, p->Wp, icb, y, img + ((long)icb * p->Hp + y) * p->Wp * 16);
   const long ohw = (long)p->OH * p->OW;
   for (int q = 0; q < p->ncls; q++) {
     const cls *c = &p->k[q];
@@ -208,14 +231,15 @@ static void run_image(const plan *p, const float *src, const float *wb, const fl
           t.px = (int)(b1 - b0);
           t.in = irow + b0 * p->ixs * 16;
           t.out = orow + b0 * p->oxs;
-          gz_cdir_tile_avx512(&t);
+          kn->tile(&t);
         }
       }
   }
 }
 
-static void run(const gz_conv2d *d, int bwd, const float *src, const float *w, const float *bias, float *out,
-                int accumulate, void *ws) {
+static void run(int isa, const gz_conv2d *d, int bwd, const float *src, const float *w, const float *bias,
+                float *out, int accumulate, void *ws) {
+  const kernels kn = kernels_for(isa);
   plan p;
   make_plan(d, bwd, &p);
   float *img = (float *)(((uintptr_t)ws + 63) & ~(uintptr_t)63), *wb = img + p.img_floats;
@@ -224,29 +248,31 @@ static void run(const gz_conv2d *d, int bwd, const float *src, const float *w, c
   {
     pack_weights(d, &p, w, wb);
 #pragma omp barrier
-    for (int n = 0; n < d->n; n++) run_image(&p, src + n * ss, wb, bias, out + n * os, accumulate, img);
+    for (int n = 0; n < d->n; n++) run_image(&kn, &p, src + n * ss, wb, bias, out + n * os, accumulate, img);
   }
 }
 
-void gz_cdir_forward(const gz_conv2d *d, const float *x, const float *w, const float *bias, float *y, void *ws) {
-  run(d, 0, x, w, bias, y, 0, ws);
+void gz_cdir_forward(int isa, const gz_conv2d *d, const float *x, const float *w, const float *bias, float *y,
+                     void *ws) {
+  run(isa, d, 0, x, w, bias, y, 0, ws);
 }
 
-void gz_cdir_backward_data(const gz_conv2d *d, const float *dy, const float *w, float *dx, int accumulate,
+void gz_cdir_backward_data(int isa, const gz_conv2d *d, const float *dy, const float *w, float *dx, int accumulate,
                            void *ws) {
-  run(d, 1, dy, w, NULL, dx, accumulate, ws);
+  run(isa, d, 1, dy, w, NULL, dx, accumulate, ws);
 }
 
 /* Weight gradient. Per image, x goes into the forward's blocked frame; output rows are cut into bands
  * (their x rows and dy in L2, from the shape only), and each band's sums are added to a blocked
  * accumulator in band order: dw[o][c][i][j] = sum over images, bands, then pixels in order, for any
  * thread count. Items of a band: (input channel block, kernel row, group of output channels). */
-void gz_cdir_backward_weights(const gz_conv2d *d, const float *x, const float *dy, float *dw, int accumulate,
-                              void *ws) {
+void gz_cdir_backward_weights(int isa, const gz_conv2d *d, const float *x, const float *dy, float *dw,
+                              int accumulate, void *ws) {
+  const kernels kn = kernels_for(isa);
   plan p;
   make_plan(d, 0, &p);
   float *img = (float *)(((uintptr_t)ws + 63) & ~(uintptr_t)63), *acc = img + p.img_floats;
-  const int no = gz_cdir_wtile_rows(d->kw), ngo = (int)cdiv(d->oc, no), kh = d->kh, kw = d->kw;
+  const int no = gz_cdir_wtile_rows(isa, d->kw), ngo = (int)cdiv(d->oc, no), kh = d->kh, kw = d->kw;
   const long ohw = (long)p.OH * p.OW, xs = (long)d->ic * d->ih * d->iw, ys = (long)d->oc * ohw;
   const long blk = (long)no * kw * 16; /* one item's accumulator */
   /* band: the dy rows of all output channels and the x rows of one channel block in about 512 KB. A
@@ -261,8 +287,7 @@ void gz_cdir_backward_weights(const gz_conv2d *d, const float *x, const float *d
 #pragma omp for collapse(2) schedule(static)
       for (int icb = 0; icb < p.nicb; icb++)
         for (int y = 0; y < p.Hp; y++)
-          gz_cdir_block_row_avx512(x + n * xs, p.C, p.H, p.W, p.top, p.left, p.Wp, icb, y,
-                                   img + ((long)icb * p.Hp + y) * p.Wp * 16);
+          kn.block_row(x + n * xs, p.C, p.H, p.W, p.top, p.left, p.Wp, icb, y, img + ((long)icb * p.Hp + y) * p.Wp * 16);
       for (int oy0 = 0; oy0 < p.OH; oy0 += band) {
         int rows = p.OH - oy0 < band ? p.OH - oy0 : band;
 #pragma omp for collapse(3) schedule(static)
@@ -277,7 +302,7 @@ void gz_cdir_backward_weights(const gz_conv2d *d, const float *x, const float *d
                 int oc = g * no + o < d->oc ? g * no + o : d->oc - 1;
                 t.dy[o] = dy + n * ys + oc * ohw + (long)oy0 * p.OW;
               }
-              gz_cdir_wtile_avx512(&t);
+              kn.wtile(&t);
             }
       }
     }

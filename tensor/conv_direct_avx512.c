@@ -195,10 +195,8 @@ AI void wtile_body(const int NO, const int KW, const gz_cdir_wtile *t) {
       _mm512_store_ps(d, t->first ? acc[o][j] : _mm512_add_ps(_mm512_load_ps(d), acc[o][j]));
 }
 
-int gz_cdir_wtile_rows(int kw) { return kw <= 3 ? 8 : kw == 4 ? 6 : kw <= 6 ? 4 : 3; }
-
 void gz_cdir_wtile_avx512(const gz_cdir_wtile *t) {
-  switch (t->kw) {
+  switch (t->kw) { /* NO = gz_cdir_wtile_rows(GZ_ISA_AVX512, kw) */
   case 1: wtile_body(8, 1, t); return;
   case 2: wtile_body(8, 2, t); return;
   case 3: wtile_body(8, 3, t); return;

@@ -127,7 +127,7 @@ double gz_conv2d_macs(const gz_conv2d *d);
 
 /* ------------------------------------------------------------------ blocked direct conv2d (internal) */
 
-/* tensor/conv_direct.c: forward and backward data by a blocked direct convolution (AVX-512), used by
+/* tensor/conv_direct.c: forward and backward data by a blocked direct convolution (AVX-512, AVX2), used by
  * gz_conv2d_*_isa where gz_cdir_wanted() says so. The workspace it needs is part of
  * gz_conv2d_workspace(). */
 #define GZ_CDIR_MAX_TAPS 64
@@ -139,14 +139,16 @@ void gz_conv2d_set_method(int method);
 int gz_cdir_wanted(int isa, const gz_conv2d *d, int direction);
 size_t gz_cdir_workspace(const gz_conv2d *d);
 /* The caller has validated shapes, pointers and the workspace size. */
-void gz_cdir_forward(const gz_conv2d *d, const float *x, const float *w, const float *bias, float *y, void *ws);
-void gz_cdir_backward_data(const gz_conv2d *d, const float *dy, const float *w, float *dx, int accumulate,
+void gz_cdir_forward(int isa, const gz_conv2d *d, const float *x, const float *w, const float *bias, float *y,
+                     void *ws);
+void gz_cdir_backward_data(int isa, const gz_conv2d *d, const float *dy, const float *w, float *dx, int accumulate,
                            void *ws);
 /* dw only (kw <= 7); the caller adds the bias gradient. */
-void gz_cdir_backward_weights(const gz_conv2d *d, const float *x, const float *dy, float *dw, int accumulate,
-                              void *ws);
+void gz_cdir_backward_weights(int isa, const gz_conv2d *d, const float *x, const float *dy, float *dw,
+                              int accumulate, void *ws);
 
-/* One register tile: px (1..24/ocb) output pixels x ocb (1, 2) blocks of 16 output channels. */
+/* One register tile: px (1..24/ocb) output pixels x ocb (1, 2) blocks of 16 output channels (AVX2 does it
+ * as pieces of at most 6 pixels x 16 channels). */
 typedef struct gz_cdir_tile {
   const float *in; /* blocked input at the tile's first pixel, channel block 0 */
   long icbs;       /* floats between channel blocks of the input */
@@ -159,7 +161,8 @@ typedef struct gz_cdir_tile {
   const float *bias;               /* per output channel of the tile, or NULL */
 } gz_cdir_tile;
 void gz_cdir_tile_avx512(const gz_cdir_tile *t);
-/* Weight-gradient tile: gz_cdir_wtile_rows(kw) output channels x kw taps of one kernel row x 16
+void gz_cdir_tile_avx2(const gz_cdir_tile *t);
+/* Weight-gradient tile: gz_cdir_wtile_rows(isa, kw) output channels x kw taps of one kernel row x 16
  * input channels, summed over `rows` output rows of ow pixels; stored to acc[o][j][16] (first) or added. */
 typedef struct gz_cdir_wtile {
   const float *x;    /* blocked input: channel block, input row of the first output row and tap row */
@@ -168,9 +171,12 @@ typedef struct gz_cdir_wtile {
   const float *dy[8]; /* NCHW dy of each output channel at the band's first pixel */
   float *acc;
 } gz_cdir_wtile;
-int gz_cdir_wtile_rows(int kw);
+int gz_cdir_wtile_rows(int isa, int kw);
 void gz_cdir_wtile_avx512(const gz_cdir_wtile *t);
+void gz_cdir_wtile_avx2(const gz_cdir_wtile *t);
 void gz_cdir_block_row_avx512(const float *src, int C, int H, int W, int top, int left, int Wp, int icb, int y,
                               float *dst);
+void gz_cdir_block_row_avx2(const float *src, int C, int H, int W, int top, int left, int Wp, int icb, int y,
+                            float *dst);
 
 #endif

@@ -6,7 +6,9 @@
  * python process per problem, about a second of start-up each), so both halves of a line see the same
  * load on a shared machine. With GAZELOC_BENCH_CONV_GEMM=1 each line also times the GEMM method alone
  * (gz_conv2d_set_method: what every shape ran before the blocked direct convolution), in the same run,
- * and prints the ratio of times ours/GEMM. */
+ * and prints the ratio of times ours/GEMM. GAZELOC_BENCH_CONV_METHOD=direct (or gemm) forces one method for
+ * "ours" where it can run the shape (for tuning the per-shape choice of gz_cdir_wanted; GAZELOC_ISA picks
+ * the ISA). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -112,6 +114,15 @@ void bench_conv(bench_ctx *ctx) {
   bench_stat torch[NPROB][3];
   const char *both_env = getenv("GAZELOC_BENCH_CONV_GEMM");
   const int both = both_env && atoi(both_env) > 0;
+  const char *method_env = getenv("GAZELOC_BENCH_CONV_METHOD");
+  const int method = !method_env ? GZ_CONV_AUTO
+                     : !strcmp(method_env, "direct") ? GZ_CONV_DIRECT
+                     : !strcmp(method_env, "gemm")   ? GZ_CONV_GEMM
+                                                     : GZ_CONV_AUTO;
+  if (method_env && method == GZ_CONV_AUTO)
+    fprintf(stderr, "gazeloc-bench: warning: GAZELOC_BENCH_CONV_METHOD='%s' is not direct or gemm; ignored\n",
+            method_env);
+  gz_conv2d_set_method(method);
   printf("%-38s %-4s %8s %18s %7s %9s %11s%s\n", "problem", "dir", "GFLOP/s", "[min .. max]", "%peak", "torch",
          "t:ours/torch", both ? "    gemm t:ours/gemm" : "");
   double tot_ours[3] = {0}, tot_torch[3] = {0}, tot_flop = 0;
@@ -146,7 +157,7 @@ void bench_conv(bench_ctx *ctx) {
       if (both) {
         gz_conv2d_set_method(GZ_CONV_GEMM);
         sg = bench_time(ctx, fns[k], &r);
-        gz_conv2d_set_method(GZ_CONV_AUTO);
+        gz_conv2d_set_method(method);
       }
       double pct = 100 * gf / s.median / peak;
       printf("%-38s %-4s %8.1f [%7.1f .. %7.1f] %6.1f%%", name, dirs[k], gf / s.median, gf / s.max, gf / s.min, pct);
@@ -173,5 +184,6 @@ void bench_conv(bench_ctx *ctx) {
          100 * tot_flop / ours / peak);
   if (th > 0) printf(", PyTorch %.3f s (%.1f GFLOP/s), t:ours/torch %.2f", th, tot_flop / th, ours / th);
   printf("\nfma peak re-measured at the end: %.1f GFLOP/s (the %% above used %.1f)", peak_refresh(ctx->threads), peak);
+  gz_conv2d_set_method(GZ_CONV_AUTO);
   printf("\nlines meeting both targets (>= 75%% of peak and t:ours/torch <= 1.0): %d of %d\n", meet, lines);
 }

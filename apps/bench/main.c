@@ -74,6 +74,20 @@ int main(int argc, char **argv) {
   }
   printf("gazeloc-bench: %d threads, ISA %s, medians of %d runs after %d warm-up runs [min .. max]\n", ctx.threads,
          gz_isa_name(isa), ctx.reps, ctx.warmup);
+  /* PyTorch's CPU allocator is malloc. With glibc's defaults a tensor of a few MB is a fresh mmap (or heap
+   * top that is trimmed again on free), and its first-touch page faults cost this kind of VM more than
+   * many ops themselves: the stem conv's forward took 172 ms that way, 8 ms with the heap kept. The
+   * python children (which inherit the environment) therefore run with mmap off and trimming off, the
+   * way a tuned PyTorch runs with jemalloc; ours allocate from arenas once and do not care.
+   * GAZELOC_BENCH_TORCH_MALLOC=default keeps glibc's defaults (docs/kernels.md). */
+  const char *tm = getenv("GAZELOC_BENCH_TORCH_MALLOC");
+  if (!tm || strcmp(tm, "default")) {
+    setenv("MALLOC_MMAP_MAX_", "0", 0);
+    setenv("MALLOC_TRIM_THRESHOLD_", "1000000000000", 0);
+  }
+  printf("PyTorch's malloc: %s\n", !tm || strcmp(tm, "default") ? "heap only, never trimmed (MALLOC_MMAP_MAX_=0, "
+                                                                   "MALLOC_TRIM_THRESHOLD_=1e12)"
+                                                                 : "glibc defaults");
   int ran = 0;
   for (size_t i = 0; i < sizeof benches / sizeof benches[0]; i++) {
     int pick = argc < 2;

@@ -7,7 +7,7 @@
  * bias gradients) and S the same sum over absolute values (computed by the reference kernel on |x|,
  * |w|, |dy|). (K + 2) u S bounds the error of any summation order (Higham eq. 3.5); the factor 2 covers
  * the rounding of S itself and of a prefilled buffer with accumulate. Index errors miss it by far.
- * With AVX-512, both methods are checked on every shape: the implicit GEMM and the blocked direct
+ * With AVX2 and AVX-512, both methods are checked on every shape: the implicit GEMM and the blocked direct
  * convolution (tensor/conv_direct.c), forced with gz_conv2d_set_method. */
 #include <math.h>
 #include <omp.h>
@@ -85,6 +85,8 @@ static float *absdup(const float *p, long n) {
   return q;
 }
 
+static const char *path_name(int path);
+
 static void expect(const char *what, const char *name, int path, const float *got, const double *exact,
                    const float *scale, const float *prefill, long n, double terms) {
   const double u = ldexp(1.0, -24);
@@ -92,7 +94,8 @@ static void expect(const char *what, const char *name, int path, const float *go
     double want = exact[i] + (prefill ? prefill[i] : 0.0);
     double s = scale[i] + (prefill ? fabs(prefill[i]) : 0.0);
     double tol = 2.0 * (terms + 2) * u * s + 1e-30;
-    ck_assert_msg(fabs(got[i] - want) <= tol, "%s %s path %d: [%ld] = %.9g, PyTorch %.9g, tol %.3g", name, what, path,
+    ck_assert_msg(fabs(got[i] - want) <= tol, "%s %s path %s: [%ld] = %.9g, PyTorch %.9g, tol %.3g", name, what,
+                  path_name(path),
                   i, got[i], want, tol);
   }
 }
@@ -104,15 +107,31 @@ static int best_isa(void) {
   return best;
 }
 
-/* Paths: -1 the reference loops; 0..best ISA: gz_conv2d_*_isa with that ISA and the method chosen per
- * shape, with AVX-512 the GEMM forced; one more with AVX-512: the direct method forced. */
-static int last_path(void) { return best_isa() == GZ_ISA_AVX512 ? GZ_ISA_AVX512 + 1 : best_isa(); }
+/* Paths: -1 the reference loops; 0.. an ISA the CPU has with a method forced by gz_conv2d_set_method:
+ * the scalar ISA runs the implicit GEMM, AVX2 and AVX-512 each run both the implicit GEMM and the blocked
+ * direct convolution (what the automatic choice picks per shape is one of them). */
+typedef struct {
+  int isa, method;
+  const char *name;
+} conv_path;
+static const conv_path paths[] = {{GZ_ISA_SCALAR, GZ_CONV_GEMM, "scalar"},
+                                  {GZ_ISA_AVX2, GZ_CONV_GEMM, "avx2 gemm"},
+                                  {GZ_ISA_AVX2, GZ_CONV_DIRECT, "avx2 direct"},
+                                  {GZ_ISA_AVX512, GZ_CONV_GEMM, "avx512 gemm"},
+                                  {GZ_ISA_AVX512, GZ_CONV_DIRECT, "avx512 direct"}};
 
-static void set_path_method(int path) {
-  gz_conv2d_set_method(path == GZ_ISA_AVX512 ? GZ_CONV_GEMM : path > GZ_ISA_AVX512 ? GZ_CONV_DIRECT : GZ_CONV_AUTO);
+static int last_path(void) {
+  int last = 0;
+  for (int p = 0; p < (int)(sizeof paths / sizeof paths[0]); p++)
+    if (paths[p].isa <= best_isa()) last = p;
+  return last;
 }
 
-/* path -1: reference loops; 0..: gz_conv2d_*_isa with that ISA (see last_path). */
+static const char *path_name(int path) { return path < 0 ? "reference" : paths[path].name; }
+
+/* The GEMM on the best ISA (the banded im2col lives there). */
+static int gemm_path(void) { return best_isa() == GZ_ISA_SCALAR ? 0 : last_path() - 1; }
+
 static void run_path(int path, const gz_conv2d *d, const conv_data *c, int bias, int accumulate, float *y, float *dx,
                      float *dw, float *db) {
   gz_err e = {0};
@@ -125,11 +144,11 @@ static void run_path(int path, const gz_conv2d *d, const conv_data *c, int bias,
     ck_assert_msg(gz_conv2d_backward_data_ref(d, c->dy, c->w, dx, accumulate, &e) == 0, "%s", e.msg);
     ck_assert_msg(gz_conv2d_backward_weights_ref(d, c->x, c->dy, dw, dbp, accumulate, &e) == 0, "%s", e.msg);
   } else {
-    set_path_method(path);
-    if (path > GZ_ISA_AVX512) path = GZ_ISA_AVX512;
-    ck_assert_msg(gz_conv2d_forward_isa(path, d, c->x, c->w, b, y, ws, wsb, &e) == 0, "%s", e.msg);
-    ck_assert_msg(gz_conv2d_backward_data_isa(path, d, c->dy, c->w, dx, accumulate, ws, wsb, &e) == 0, "%s", e.msg);
-    ck_assert_msg(gz_conv2d_backward_weights_isa(path, d, c->x, c->dy, dw, dbp, accumulate, ws, wsb, &e) == 0, "%s",
+    const int isa = paths[path].isa;
+    gz_conv2d_set_method(paths[path].method);
+    ck_assert_msg(gz_conv2d_forward_isa(isa, d, c->x, c->w, b, y, ws, wsb, &e) == 0, "%s", e.msg);
+    ck_assert_msg(gz_conv2d_backward_data_isa(isa, d, c->dy, c->w, dx, accumulate, ws, wsb, &e) == 0, "%s", e.msg);
+    ck_assert_msg(gz_conv2d_backward_weights_isa(isa, d, c->x, c->dy, dw, dbp, accumulate, ws, wsb, &e) == 0, "%s",
                   e.msg);
     gz_conv2d_set_method(GZ_CONV_AUTO);
   }
@@ -203,7 +222,7 @@ START_TEST(bitwise_across_thread_counts) {
   const gz_conv2d shapes[] = {{3, 16, 20, 21, 24, 3, 3, 1, 1, 1, 1}, {3, 40, 15, 17, 48, 1, 1, 1, 1, 0, 0},
                               {2, 3, 30, 31, 16, 7, 7, 2, 2, 3, 3}, {2, 24, 14, 13, 36, 1, 1, 2, 2, 0, 0},
                               {3, 35, 9, 30, 45, 3, 3, 2, 2, 1, 1}};
-  for (int isa = 0; isa <= last_path(); isa++)
+  for (int path = 0; path <= last_path(); path++)
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
       const gz_conv2d *d = &shapes[s];
       conv_data c;
@@ -215,14 +234,14 @@ START_TEST(bitwise_across_thread_counts) {
         omp_set_num_threads(threads[t]);
         out[t][0] = malloc(sizeof(float) * (size_t)c.ny), out[t][1] = malloc(sizeof(float) * (size_t)c.nx);
         out[t][2] = malloc(sizeof(float) * (size_t)c.nw), out[t][3] = malloc(sizeof(float) * (size_t)d->oc);
-        run_path(isa, d, &c, 1, 0, out[t][0], out[t][1], out[t][2], out[t][3]);
+        run_path(path, d, &c, 1, 0, out[t][0], out[t][1], out[t][2], out[t][3]);
       }
       omp_set_num_threads(2);
       const long n[4] = {c.ny, c.nx, c.nw, d->oc};
       for (int t = 1; t < 4; t++)
         for (int q = 0; q < 4; q++)
           ck_assert_msg(memcmp(out[0][q], out[t][q], sizeof(float) * (size_t)n[q]) == 0,
-                        "isa %d shape %zu output %d: %d threads differ from 1", isa, s, q, threads[t]);
+                        "%s shape %zu output %d: %d threads differ from 1", path_name(path), s, q, threads[t]);
       for (int t = 0; t < 4; t++)
         for (int q = 0; q < 4; q++) free(out[t][q]);
       free(c.x), free(c.w), free(c.b), free(c.dy);
@@ -241,7 +260,7 @@ START_TEST(banded_im2col_matches_reference) {
   const long n[4] = {c.ny, c.nx, c.nw, d.oc};
   for (int q = 0; q < 4; q++) r[q] = malloc(sizeof(float) * (size_t)n[q]), f[q] = malloc(sizeof(float) * (size_t)n[q]);
   run_path(-1, &d, &c, 1, 0, r[0], r[1], r[2], r[3]);
-  run_path(best_isa(), &d, &c, 1, 0, f[0], f[1], f[2], f[3]);
+  run_path(gemm_path(), &d, &c, 1, 0, f[0], f[1], f[2], f[3]);
   const double terms[4] = {256 * 9 + 1, 4 * 9, 100 * 100, 100 * 100}, u = ldexp(1.0, -24);
   for (int q = 0; q < 4; q++)
     for (long i = 0; i < n[q]; i++)
@@ -290,6 +309,36 @@ START_TEST(image_groups_match_one_image_at_a_time) {
 }
 END_TEST
 
+/* The AVX2 direct convolution computes every output element as the same sum, in the same order, with
+ * FMAs, as the AVX-512 one (tensor/conv_direct_avx2.c): same bits, in all three directions, with a bias
+ * and accumulating. Kernel widths 1, 3, 5, 7 cover every weight-gradient tile shape of both. */
+START_TEST(direct_avx2_same_bits_as_avx512) {
+  if (best_isa() < GZ_ISA_AVX512) return; /* nothing to compare with */
+  const gz_conv2d shapes[] = {{3, 35, 9, 30, 45, 3, 3, 2, 2, 1, 1}, {2, 20, 13, 17, 33, 3, 3, 1, 1, 1, 1},
+                              {1, 16, 15, 14, 40, 7, 7, 2, 2, 3, 3}, {2, 24, 14, 13, 36, 1, 1, 2, 2, 0, 0},
+                              {1, 17, 9, 11, 7, 5, 5, 1, 1, 2, 2}};
+  for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+    const gz_conv2d *d = &shapes[s];
+    conv_data c;
+    sizes(d, &c.nx, &c.nw, &c.ny);
+    c.x = rnd(c.nx, 1, -1), c.w = rnd(c.nw, 2, -1), c.b = rnd(d->oc, 3, -1), c.dy = rnd(c.ny, 4, -1);
+    const long n[4] = {c.ny, c.nx, c.nw, d->oc};
+    float *out[2][4];
+    for (int k = 0; k < 2; k++) {
+      out[k][0] = malloc(sizeof(float) * (size_t)c.ny), out[k][1] = rnd(c.nx, 5, -1);
+      out[k][2] = rnd(c.nw, 6, -1), out[k][3] = rnd(d->oc, 7, -1);
+      run_path(k == 0 ? 2 : 4, d, &c, 1, 1, out[k][0], out[k][1], out[k][2], out[k][3]);
+    }
+    for (int q = 0; q < 4; q++)
+      ck_assert_msg(memcmp(out[0][q], out[1][q], sizeof(float) * (size_t)n[q]) == 0, "shape %zu output %d differs", s,
+                    q);
+    for (int k = 0; k < 2; k++)
+      for (int q = 0; q < 4; q++) free(out[k][q]);
+    free(c.x), free(c.w), free(c.b), free(c.dy);
+  }
+}
+END_TEST
+
 START_TEST(bad_input) {
   gz_err e = {0};
   int oh, ow;
@@ -329,6 +378,7 @@ Suite *suite_tensor_conv(void) {
   TCase *t = tcase_create("conv");
   tcase_set_timeout(t, 120);
   tcase_add_test(t, against_pytorch_all_paths);
+  tcase_add_test(t, direct_avx2_same_bits_as_avx512);
   tcase_add_test(t, bitwise_across_thread_counts);
   tcase_add_test(t, banded_im2col_matches_reference);
   tcase_add_test(t, image_groups_match_one_image_at_a_time);

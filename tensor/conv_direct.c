@@ -38,7 +38,7 @@ typedef struct {
  * Hp x Wp frame. Output: OC channels of OH x OW; class pixel (a, b) is output (a*oys + ry, b*oxs + rx)
  * and reads input (a*iys + top0, b*ixs + left0) plus the tap offset. */
 typedef struct {
-  int C, H, W, top, left, Hp, Wp, nicb;
+  int C, H, W, top, left, Hp, Wp, nicb, lanes; /* lanes: channels per block, 16 or 1 (plain planes) */
   int OC, OH, OW, ngroup;
   int oys, oxs, iys, ixs, top0, left0;
   int ncls, bwd;
@@ -51,11 +51,11 @@ static int ok_sizes(const gz_conv2d *d) {
          !(d->kh == 1 && d->kw == 1 && d->sh == 1 && d->sw == 1 && d->ph == 0 && d->pw == 0);
 }
 
-static void make_plan(const gz_conv2d *d, int bwd, plan *p) {
+static void make_plan(const gz_conv2d *d, int bwd, int lanes, plan *p) {
   int oh, ow;
   gz_conv2d_out(d, &oh, &ow, NULL);
   memset(p, 0, sizeof *p);
-  p->bwd = bwd;
+  p->bwd = bwd, p->lanes = lanes;
   if (!bwd) {
     p->C = d->ic, p->H = d->ih, p->W = d->iw, p->top = d->ph, p->left = d->pw;
     p->Hp = d->ih + 2 * d->ph, p->Wp = d->iw + 2 * d->pw;
@@ -98,19 +98,19 @@ static void make_plan(const gz_conv2d *d, int bwd, plan *p) {
             }
       }
   }
-  p->nicb = (int)cdiv(p->C, 16);
+  p->nicb = (int)cdiv(p->C, lanes);
   p->ngroup = (int)cdiv(p->OC, 32);
-  p->img_floats = (long)p->nicb * p->Hp * p->Wp * 16;
+  p->img_floats = cdiv((long)p->nicb * p->Hp * p->Wp * lanes, 16) * 16; /* the weight slabs follow, aligned */
   long wofs = 0;
   for (int q = 0; q < p->ncls; q++) {
     cls *c = &p->k[q];
     for (int t = 0; t < c->ntap; t++) {
       int i = c->ti[t], j = c->tj[t];
       long dyr = bwd ? (c->ry + d->ph - i) / d->sh : i, dxc = bwd ? (c->rx + d->pw - j) / d->sw : j;
-      c->toff[t] = (dyr * p->Wp + dxc) * 16;
+      c->toff[t] = (dyr * p->Wp + dxc) * lanes;
     }
     c->wofs = wofs;
-    wofs += (long)p->ngroup * p->nicb * c->ntap * 16 * 32;
+    wofs += (long)p->ngroup * p->nicb * c->ntap * lanes * 32;
   }
   p->w_floats = wofs;
 }
@@ -146,7 +146,7 @@ size_t gz_cdir_workspace(const gz_conv2d *d) {
   size_t best = 0;
   for (int bwd = 0; bwd < 2; bwd++) {
     plan p;
-    make_plan(d, bwd, &p);
+    make_plan(d, bwd, 16, &p); /* the plain layout (few input channels) needs less */
     long extra = 0; /* weight gradient: forward's frame and the accumulator of either ISA */
     for (int isa = GZ_ISA_AVX2; !bwd && d->kw <= 7 && isa <= GZ_ISA_AVX512; isa++)
       if (wacc_floats(isa, d, p.nicb) > extra) extra = wacc_floats(isa, d, p.nicb);
@@ -161,11 +161,15 @@ int gz_cdir_wanted(int isa, const gz_conv2d *d, int direction) {
   if (direction == 2 && d->kw > 7) return 0;
   if (method == GZ_CONV_DIRECT) return 1;
   /* Measured per shape (docs/kernels.md): the implicit GEMM stays ahead for 1x1 convs (strided ones
-   * included), for few input channels (the stem: 3 of 16 lanes would be used) and for more than 256
+   * included), for the backward passes of few input channels and for more than 256
    * channels summed over (forward: input channels, backward: output channels) on images under 64x64:
    * the weight slabs (forward, backward data) or dy bands (weight gradient) outgrow L2 there, while
    * the GEMM's K is long. */
-  if (d->kh * d->kw == 1 || d->ic < 16) return 0;
+  if (d->kh * d->kw == 1) return 0;
+  /* Few input channels (the stem): the forward on plain planes wins on both ISAs (0.56x the GEMM's time
+   * on AVX-512, 0.64x on AVX2); the backward passes would use 3 of 16 lanes of a block and stay on the
+   * GEMM (direct 2-3.6x slower). */
+  if (d->ic < 16) return direction == 0;
   /* AVX2 (measured with GAZELOC_ISA=avx2, docs/kernels.md): the 6 x 16 tile wins forward up to 512 input
    * channels; both backward passes only up to 128 output channels (beyond, the GEMM's longer K wins). */
   if (isa == GZ_ISA_AVX2) return direction == 0 ? d->ic <= 512 : d->oc <= 128;
@@ -174,7 +178,14 @@ int gz_cdir_wanted(int isa, const gz_conv2d *d, int direction) {
   return (direction == 0 ? d->ic : d->oc) <= 256 || (long)oh * ow >= 4096;
 }
 
-/* Weight slabs: class q, group g, [channel block][tap][16 input channels][ocb*16 output channels],
+/* One padded row of one channel plane (the plain layout, lanes = 1): dst[x] for x in [0, Wp). */
+static void plain_row(const float *src, int C, int H, int W, int top, int left, int Wp, int c, int y, float *dst) {
+  const int sy = y - top;
+  memset(dst, 0, sizeof(float) * (size_t)Wp);
+  if (c < C && sy >= 0 && sy < H) memcpy(dst + left, src + ((long)c * H + sy) * W, sizeof(float) * (size_t)W);
+}
+
+/* Weight slabs: class q, group g, [channel block][tap][lanes input channels][ocb*16 output channels],
  * zero past the channel counts. Forward: w[co][ci][i][j]; backward data: w[ci][co][i][j] (dy's
  * channels are the input). */
 static void pack_weights(const gz_conv2d *d, const plan *p, const float *w, float *wb) {
@@ -184,10 +195,10 @@ static void pack_weights(const gz_conv2d *d, const plan *p, const float *w, floa
 #pragma omp for schedule(static) nowait
     for (int g = 0; g < p->ngroup; g++) {
       int nob = p->OC - g * 32 > 16 ? 2 : 1;
-      float *o = wb + c->wofs + (long)g * p->nicb * c->ntap * 16 * 32;
+      float *o = wb + c->wofs + (long)g * p->nicb * c->ntap * p->lanes * 32;
       for (int icb = 0; icb < p->nicb; icb++)
         for (int t = 0; t < c->ntap; t++)
-          for (int ci = icb * 16; ci < icb * 16 + 16; ci++)
+          for (int ci = icb * p->lanes; ci < (icb + 1) * p->lanes; ci++)
             for (int co = g * 32; co < g * 32 + nob * 16; co++, o++) {
               int in = ci < p->C && co < p->OC;
               long at = p->bwd ? ((long)ci * d->ic + co) * khw : ((long)co * d->ic + ci) * khw;
@@ -203,7 +214,8 @@ static void run_image(const kernels *kn, const plan *p, const float *src, const 
 #pragma omp for collapse(2) schedule(static)
   for (int icb = 0; icb < p->nicb; icb++)
     for (int y = 0; y < p->Hp; y++)
-      kn->block_row(src, p->C, p->H, p->W, p->top, p->left, p->Wp, icb, y, img + ((long)icb * p->Hp + y) * p->Wp * 16);
+      (p->lanes == 1 ? plain_row : kn->block_row)(src, p->C, p->H, p->W, p->top, p->left, p->Wp, icb, y,
+                                                  img + ((long)icb * p->Hp + y) * p->Wp * p->lanes);
   const long ohw = (long)p->OH * p->OW;
   for (int q = 0; q < p->ncls; q++) {
     const cls *c = &p->k[q];
@@ -218,18 +230,19 @@ static void run_image(const kernels *kn, const plan *p, const float *src, const 
 #pragma omp for collapse(2) schedule(static)
     for (int g = 0; g < p->ngroup; g++)
       for (long a = 0; a < c->na_y; a++) {
-        gz_cdir_tile t = {.icbs = (long)p->Hp * p->Wp * 16, .nicb = p->nicb, .ntap = c->ntap, .s = p->ixs,
+        gz_cdir_tile t = {.icbs = (long)p->Hp * p->Wp * p->lanes, .nicb = p->nicb, .ntap = c->ntap, .s = p->ixs,
+                          .lanes = p->lanes,
                           .toff = c->toff, .noc = p->OC - g * 32 < 32 ? p->OC - g * 32 : 32,
-                          .w = wb + c->wofs + (long)g * p->nicb * c->ntap * 16 * 32, .chs = ohw, .ops = p->oxs,
+                          .w = wb + c->wofs + (long)g * p->nicb * c->ntap * p->lanes * 32, .chs = ohw, .ops = p->oxs,
                           .accumulate = accumulate, .bias = bias ? bias + g * 32 : NULL};
         t.ocb = t.noc > 16 ? 2 : 1;
         const long pxmax = t.ocb == 2 ? 12 : 24, nt = cdiv(c->na_x, pxmax);
-        const float *irow = img + ((a * p->iys + p->top0) * p->Wp + p->left0) * 16;
+        const float *irow = img + ((a * p->iys + p->top0) * p->Wp + p->left0) * p->lanes;
         float *orow = out + (long)g * 32 * ohw + (a * p->oys + c->ry) * p->OW + c->rx;
         for (long tt = 0; tt < nt; tt++) { /* equal tiles: 16 pixels are 8 + 8, not 12 + 4 */
           long b0 = c->na_x * tt / nt, b1 = c->na_x * (tt + 1) / nt;
           t.px = (int)(b1 - b0);
-          t.in = irow + b0 * p->ixs * 16;
+          t.in = irow + b0 * p->ixs * p->lanes;
           t.out = orow + b0 * p->oxs;
           kn->tile(&t);
         }
@@ -241,7 +254,9 @@ static void run(int isa, const gz_conv2d *d, int bwd, const float *src, const fl
                 float *out, int accumulate, void *ws) {
   const kernels kn = kernels_for(isa);
   plan p;
-  make_plan(d, bwd, &p);
+  /* Few input channels (the stem's 3): plain zero-padded planes, one channel per step, instead of blocks
+   * of 16 of which 3 would be busy; the tile's input values are broadcasts, so any layout serves. */
+  make_plan(d, bwd, !bwd && d->ic < 16 ? 1 : 16, &p);
   float *img = (float *)(((uintptr_t)ws + 63) & ~(uintptr_t)63), *wb = img + p.img_floats;
   const long ss = (long)p.C * p.H * p.W, os = (long)p.OC * p.OH * p.OW;
 #pragma omp parallel
@@ -270,7 +285,7 @@ void gz_cdir_backward_weights(int isa, const gz_conv2d *d, const float *x, const
                               int accumulate, void *ws) {
   const kernels kn = kernels_for(isa);
   plan p;
-  make_plan(d, 0, &p);
+  make_plan(d, 0, 16, &p);
   float *img = (float *)(((uintptr_t)ws + 63) & ~(uintptr_t)63), *acc = img + p.img_floats;
   const int no = gz_cdir_wtile_rows(isa, d->kw), ngo = (int)cdiv(d->oc, no), kh = d->kh, kw = d->kw;
   const long ohw = (long)p.OH * p.OW, xs = (long)d->ic * d->ih * d->iw, ys = (long)d->oc * ohw;

@@ -17,24 +17,25 @@
 
 #define AI static inline __attribute__((always_inline))
 
-/* PX pixels (input pixels S*16 floats apart) x the 16 output channels of half `h` of the tile. */
-AI void piece(const int PX, const int S, const gz_cdir_tile *t, int h, int p0) {
+/* PX pixels (input pixels S*L floats apart, L channels per input block: 16 or 1) x the 16 output channels
+ * of half `h` of the tile. */
+AI void piece(const int PX, const int S, const int L, const gz_cdir_tile *t, int h, int p0) {
   __m256 acc[6][2];
 #pragma GCC unroll 6
   for (int p = 0; p < PX; p++) acc[p][0] = acc[p][1] = _mm256_setzero_ps();
   const int wstep = t->ocb * 16;
   const float *w = t->w + h * 16;
   const int nstep = t->nicb * t->ntap;
-  const float *ib = t->in + (long)p0 * S * 16;
+  const float *ib = t->in + (long)p0 * S * L;
   for (int st = 0, k = 0; st < nstep; st++) { /* one flat loop: see conv_direct_avx512.c */
     const float *ip = ib + t->toff[k];
     if (++k == t->ntap) k = 0, ib += t->icbs;
 #pragma GCC unroll 2
-    for (int c = 0; c < 16; c++, w += wstep) {
+    for (int c = 0; c < L; c++, w += wstep) {
       const __m256 w0 = _mm256_loadu_ps(w), w1 = _mm256_loadu_ps(w + 8);
 #pragma GCC unroll 6
       for (int p = 0; p < PX; p++) {
-        const __m256 x = _mm256_broadcast_ss(ip + p * S * 16 + c);
+        const __m256 x = _mm256_broadcast_ss(ip + p * S * L + c);
         acc[p][0] = _mm256_fmadd_ps(x, w0, acc[p][0]);
         acc[p][1] = _mm256_fmadd_ps(x, w1, acc[p][1]);
       }
@@ -57,17 +58,18 @@ AI void piece(const int PX, const int S, const gz_cdir_tile *t, int h, int p0) {
   }
 }
 
-#define PIECE(S, PX)                                                                                                 \
+#define PIECE(S, L, PX)                                                                                              \
   case PX:                                                                                                           \
-    piece(PX, S, t, h, p0);                                                                                          \
+    piece(PX, S, L, t, h, p0);                                                                                       \
     break;
-
-static void piece_s1(const gz_cdir_tile *t, int h, int p0, int px) {
-  switch (px) { PIECE(1, 1) PIECE(1, 2) PIECE(1, 3) PIECE(1, 4) PIECE(1, 5) PIECE(1, 6) }
-}
-static void piece_s2(const gz_cdir_tile *t, int h, int p0, int px) {
-  switch (px) { PIECE(2, 1) PIECE(2, 2) PIECE(2, 3) PIECE(2, 4) PIECE(2, 5) PIECE(2, 6) }
-}
+#define PIECES(S, L)                                                                                                 \
+  static void piece_##S##_##L(const gz_cdir_tile *t, int h, int p0, int px) {                                        \
+    switch (px) { PIECE(S, L, 1) PIECE(S, L, 2) PIECE(S, L, 3) PIECE(S, L, 4) PIECE(S, L, 5) PIECE(S, L, 6) }        \
+  }
+PIECES(1, 16)
+PIECES(2, 16)
+PIECES(1, 1)
+PIECES(2, 1)
 
 void gz_cdir_tile_avx2(const gz_cdir_tile *t) {
   const int n = (t->px + 5) / 6; /* equal pieces: 8 pixels are 4 + 4, not 6 + 2 */
@@ -75,8 +77,8 @@ void gz_cdir_tile_avx2(const gz_cdir_tile *t) {
     if (h * 16 >= t->noc) break;
     for (int q = 0; q < n; q++) {
       const int p0 = t->px * q / n, p1 = t->px * (q + 1) / n;
-      if (t->s == 1) piece_s1(t, h, p0, p1 - p0);
-      else piece_s2(t, h, p0, p1 - p0);
+      if (t->lanes == 1) (t->s == 1 ? piece_1_1 : piece_2_1)(t, h, p0, p1 - p0);
+      else (t->s == 1 ? piece_1_16 : piece_2_16)(t, h, p0, p1 - p0);
     }
   }
 }

@@ -18,8 +18,9 @@
 #define AI static inline __attribute__((always_inline))
 
 
-/* OCB output blocks x PX pixels, input pixels S*16 floats apart (S = the stride in the blocked input). */
-AI void tile_body(const int OCB, const int PX, const int S, const gz_cdir_tile *t) {
+/* OCB output blocks x PX pixels, input pixels S*L floats apart (S = the stride, L = the channels per input
+ * block: 16, or 1 for plain planes where a "block" is one channel). */
+AI void tile_body(const int OCB, const int PX, const int S, const int L, const gz_cdir_tile *t) {
   __m512 acc[24][2]; /* fixed sizes: arrays sized by the parameters would be VLAs, kept in memory */
 #pragma GCC unroll 24
   for (int p = 0; p < PX; p++)
@@ -34,11 +35,11 @@ AI void tile_body(const int OCB, const int PX, const int S, const gz_cdir_tile *
     const float *ip = ib + t->toff[k];
     if (++k == t->ntap) k = 0, ib += t->icbs;
 #pragma GCC unroll 2
-    for (int c = 0; c < 16; c++, w += OCB * 16) {
+    for (int c = 0; c < L; c++, w += OCB * 16) {
       __m512 w0 = _mm512_load_ps(w), w1 = OCB > 1 ? _mm512_load_ps(w + 16) : w0;
 #pragma GCC unroll 24
       for (int p = 0; p < PX; p++) {
-        __m512 x = _mm512_set1_ps(ip[p * S * 16 + c]);
+        __m512 x = _mm512_set1_ps(ip[p * S * L + c]);
         acc[p][0] = _mm512_fmadd_ps(x, w0, acc[p][0]);
         if (OCB > 1) acc[p][OCB - 1] = _mm512_fmadd_ps(x, w1, acc[p][OCB - 1]);
       }
@@ -108,7 +109,7 @@ AI void tile_body(const int OCB, const int PX, const int S, const gz_cdir_tile *
 
 #define CASE(OCB, S, PX)                                                                                             \
   case PX:                                                                                                           \
-    tile_body(OCB, PX, S, t);                                                                                        \
+    tile_body(OCB, PX, S, L, t);                                                                                     \
     return;
 #define PX12(OCB, S)                                                                                                 \
   CASE(OCB, S, 1) CASE(OCB, S, 2) CASE(OCB, S, 3) CASE(OCB, S, 4) CASE(OCB, S, 5) CASE(OCB, S, 6) CASE(OCB, S, 7) \
@@ -118,22 +119,27 @@ AI void tile_body(const int OCB, const int PX, const int S, const gz_cdir_tile *
   CASE(OCB, S, 13) CASE(OCB, S, 14) CASE(OCB, S, 15) CASE(OCB, S, 16) CASE(OCB, S, 17) CASE(OCB, S, 18)         \
   CASE(OCB, S, 19) CASE(OCB, S, 20) CASE(OCB, S, 21) CASE(OCB, S, 22) CASE(OCB, S, 23) CASE(OCB, S, 24)
 
-static void tile_2_1(const gz_cdir_tile *t) {
-  switch (t->px) { PX12(2, 1) }
-}
-static void tile_2_2(const gz_cdir_tile *t) {
-  switch (t->px) { PX12(2, 2) }
-}
-static void tile_1_1(const gz_cdir_tile *t) {
-  switch (t->px) { PX24(1, 1) }
-}
-static void tile_1_2(const gz_cdir_tile *t) {
-  switch (t->px) { PX24(1, 2) }
-}
+/* tile_OCB_S_L */
+#define TILE(OCB, S, LL, PXS)                                                                                        \
+  static void tile_##OCB##_##S##_##LL(const gz_cdir_tile *t) {                                                       \
+    const int L = LL;                                                                                                \
+    switch (t->px) { PXS(OCB, S) }                                                                                   \
+  }
+TILE(2, 1, 16, PX12)
+TILE(2, 2, 16, PX12)
+TILE(1, 1, 16, PX24)
+TILE(1, 2, 16, PX24)
+TILE(2, 1, 1, PX12)
+TILE(2, 2, 1, PX12)
+TILE(1, 1, 1, PX24)
+TILE(1, 2, 1, PX24)
 
 void gz_cdir_tile_avx512(const gz_cdir_tile *t) {
-  if (t->ocb == 2) t->s == 1 ? tile_2_1(t) : tile_2_2(t);
-  else t->s == 1 ? tile_1_1(t) : tile_1_2(t);
+  if (t->lanes == 1) {
+    if (t->ocb == 2) t->s == 1 ? tile_2_1_1(t) : tile_2_2_1(t);
+    else t->s == 1 ? tile_1_1_1(t) : tile_1_2_1(t);
+  } else if (t->ocb == 2) t->s == 1 ? tile_2_1_16(t) : tile_2_2_16(t);
+  else t->s == 1 ? tile_1_1_16(t) : tile_1_2_16(t);
 }
 
 /* One padded row y of channel block icb: dst[x][16] for x in [0, Wp), from the NCHW image src (C x H x

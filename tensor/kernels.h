@@ -153,8 +153,9 @@ typedef struct gz_cdir_tile {
   const float *in; /* blocked input at the tile's first pixel, channel block 0 */
   long icbs;       /* floats between channel blocks of the input */
   int nicb, ntap, s, px, ocb, noc; /* s: input pixel step (stride) in pixels; noc: valid output channels */
+  int lanes;                       /* input channels per block: 16 (NCHW16c) or 1 (plain padded planes) */
   const long *toff;                /* input offset of each tap, floats */
-  const float *w;                  /* [nicb][ntap][16][ocb*16] */
+  const float *w;                  /* [nicb][ntap][lanes][ocb*16] */
   float *out;                      /* NCHW output at the tile's first pixel and channel */
   long chs;                        /* floats between output channels */
   int ops, accumulate;             /* floats between output pixels; add to out instead of storing */

@@ -3,6 +3,9 @@
 #ifndef GAZELOC_TESTS_NN_PARITY_H
 #define GAZELOC_TESTS_NN_PARITY_H
 
+#include <math.h>
+#include <stdlib.h>
+
 #include "nn/nn.h"
 #include "testutil.h"
 
@@ -14,6 +17,61 @@ static inline const float *ref_data(const gz_ckpt *ref, const char *name, int64_
   for (int d = 0; d < t->ndim; d++) m *= t->shape[d];
   ck_assert_msg(m == n, "'%s': %lld elements in the reference, %lld ours", name, (long long)m, (long long)n);
   return t->data;
+}
+
+#define PARITY_TOL 1e-4 /* the issues' bound: norm-wise relative error per tensor */
+
+/* The worst figures of a group of tensors. A tensor may be max(base, 2 x floor) from the exact answer,
+ * floor being PyTorch float32's own distance from it; ratio = distance / that allowance. */
+typedef struct {
+  double base, rel32, abs32, relx, absx, floor, ratio;
+  char worst[200];
+  int count, within32; /* tensors, and those within PARITY_TOL of PyTorch float32 */
+} parity_stats;
+
+static inline int64_t parity_numel(const gz_named *t) {
+  int64_t n = 1;
+  for (int d = 0; d < t->ndim; d++) n *= t->shape[d];
+  return n;
+}
+
+/* n floats of ours against PyTorch float32 (t32) and the exact answer x (float64, natural or on our ReLU
+ * branch), whose float32 noise floor is `floor`. GZ_PARITY_VERBOSE=1 prints every tensor. */
+static inline void parity_compare(const char *name, const float *ours, const float *t32, const float *x,
+                                  double floor, int64_t n, parity_stats *s) {
+  double a32, ax, r32 = tu_rel_err(ours, t32, n, &a32), rx = tu_rel_err(ours, x, n, &ax);
+  double ratio = rx / fmax(s->base, 2 * floor);
+  if (getenv("GZ_PARITY_VERBOSE"))
+    fprintf(stderr, "  %-50s vs t32 %.3g (abs %.3g)  vs exact %.3g (abs %.3g)  floor %.3g\n", name, r32, a32, rx, ax,
+            floor);
+  if (ratio > s->ratio) s->ratio = ratio, snprintf(s->worst, sizeof s->worst, "%s", name);
+  s->rel32 = fmax(s->rel32, r32), s->abs32 = fmax(s->abs32, a32), s->relx = fmax(s->relx, rx);
+  s->absx = fmax(s->absx, ax), s->floor = fmax(s->floor, floor);
+  s->count++, s->within32 += r32 <= PARITY_TOL;
+}
+
+/* Against `n32` (PyTorch float32) and `n64` (natural float64) in ref; the floor is their distance. */
+static inline void parity_compare64(const gz_ckpt *ref, const char *n32, const char *n64, const float *ours,
+                                    int64_t n, parity_stats *s) {
+  const float *t32 = ref_data(ref, n32, n), *t64 = ref_data(ref, n64, n);
+  parity_compare(n32, ours, t32, t64, tu_rel_err(t32, t64, n, NULL), n, s);
+}
+
+/* Against `n32` in ref (PyTorch float32) and in br (float64 on our ReLU branch); the floor is the scalar
+ * `nfloor` in ref (PyTorch float32's distance to float64 on its own branch). */
+static inline void parity_compare_branch(const gz_ckpt *ref, const gz_ckpt *br, const char *n32, const char *nfloor,
+                                         const float *ours, int64_t n, parity_stats *s) {
+  parity_compare(n32, ours, ref_data(ref, n32, n), ref_data(br, n32, n), *ref_data(ref, nfloor, 1), n, s);
+}
+
+/* Prints the group's figures (`who`: the suite's tag) and fails when a tensor is past its allowance. */
+static inline void parity_report(const char *who, const char *what, const char *exact, const parity_stats *s) {
+  fprintf(stderr,
+          "%s parity: %-34s %3d tensors: vs torch f32 worst rel %.2g, max abs %.2g (%d within 1e-4); vs %s worst "
+          "rel %.2g, max abs %.2g; torch f32 floor %.2g\n",
+          who, what, s->count, s->rel32, s->abs32, s->within32, exact, s->relx, s->absx, s->floor);
+  ck_assert_msg(s->ratio <= 1, "%s: '%s' is %.3g x its allowed distance from %s (max(%g, 2 x floor))", what,
+                s->worst, s->ratio, exact, s->base);
 }
 
 /* Our ReLU branch: one byte (y > 0) per element of every ReLU output recorded on the tape, in tape order

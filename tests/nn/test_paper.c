@@ -29,62 +29,30 @@
 #include "testutil.h"
 #include "parity.h"
 
-#define TOL 1e-4           /* the bound: forward values, and gradients on our ReLU branch */
+#define TOL PARITY_TOL      /* the bound: forward values, and gradients on our ReLU branch */
 #define ZERO_GRAD_ABS 1e-5 /* gradients that are exactly 0 in exact arithmetic */
 
-typedef struct {
-  double base, rel32, abs32, relx, absx, floor, ratio; /* ratio: relx / max(base, 2 x floor) */
-  char worst[200];
-  int count;
-} cmp_stats;
+typedef parity_stats cmp_stats;
 
-/* ours vs PyTorch float32 (t32) and the exact answer (x), whose float32 noise floor is `floor` */
-static void compare_to(const char *name, const float *ours, const float *t32, const float *x, double floor,
-                       int64_t n, cmp_stats *s) {
-  double a32, ax, r32 = tu_rel_err(ours, t32, n, &a32), rx = tu_rel_err(ours, x, n, &ax);
-  double ratio = rx / fmax(s->base, 2 * floor);
-  if (getenv("GZ_PARITY_VERBOSE"))
-    fprintf(stderr, "  %-50s vs t32 %.3g (abs %.3g)  vs exact %.3g (abs %.3g)  floor %.3g\n", name, r32, a32, rx, ax,
-            floor);
-  if (ratio > s->ratio) s->ratio = ratio, snprintf(s->worst, sizeof s->worst, "%s", name);
-  s->rel32 = fmax(s->rel32, r32), s->abs32 = fmax(s->abs32, a32), s->relx = fmax(s->relx, rx);
-  s->absx = fmax(s->absx, ax), s->floor = fmax(s->floor, floor), s->count++;
-}
-
-/* ours vs `MODE.name` (t32) and `MODE64.name` (float64); the floor is their distance */
+/* ours vs `MODE.name` (t32) and `MODE64.name` (float64) */
 static void compare(const gz_ckpt *ref, const char *mode, const char *name, const float *ours, int64_t n,
                     cmp_stats *s) {
   char n32[200], n64[200];
   snprintf(n32, sizeof n32, "%s.%s", mode, name);
   snprintf(n64, sizeof n64, "%s64.%s", mode, name);
-  const float *t32 = ref_data(ref, n32, n), *t64 = ref_data(ref, n64, n);
-  compare_to(n32, ours, t32, t64, tu_rel_err(t32, t64, n, NULL), n, s);
+  parity_compare64(ref, n32, n64, ours, n, s);
 }
 
-/* ours vs `MODE.name` in t32 (ref) and in float64 on our ReLU branch (br); the floor is the float32
- * network's error on its own branch (floor_MODE.name in ref) */
+/* ours vs `MODE.name` in t32 (ref) and in float64 on our ReLU branch (br); floor: floor_MODE.name */
 static void compare_branch(const gz_ckpt *ref, const gz_ckpt *br, const char *mode, const char *name,
                            const float *ours, int64_t n, cmp_stats *s) {
   char n32[200], nf[220];
   snprintf(n32, sizeof n32, "%s.%s", mode, name);
   snprintf(nf, sizeof nf, "floor_%s.%s", mode, name);
-  compare_to(n32, ours, ref_data(ref, n32, n), ref_data(br, n32, n), *ref_data(ref, nf, 1), n, s);
+  parity_compare_branch(ref, br, n32, nf, ours, n, s);
 }
 
-static void report(const char *what, const char *exact, const cmp_stats *s) {
-  fprintf(stderr,
-          "paper parity: %-34s %3d tensors: vs torch f32 worst rel %.2g, max abs %.2g; vs %s worst rel %.2g, "
-          "max abs %.2g; float32 floor %.2g\n",
-          what, s->count, s->rel32, s->abs32, exact, s->relx, s->absx, s->floor);
-  ck_assert_msg(s->ratio <= 1, "%s: '%s' is %.3g x its allowed distance from %s (max(%g, 2 x floor))", what,
-                s->worst, s->ratio, exact, s->base);
-}
-
-static int64_t numel_of(const gz_named *t) {
-  int64_t n = 1;
-  for (int d = 0; d < t->ndim; d++) n *= t->shape[d];
-  return n;
-}
+static void report(const char *what, const char *exact, const cmp_stats *s) { parity_report("paper", what, exact, s); }
 
 static void tensor_of(const gz_ckpt *ref, const char *name, gz_tensor *t) {
   const gz_ckpt_entry *r = gz_ckpt_find(ref, name);
@@ -111,7 +79,7 @@ START_TEST(structure) {
   ck_assert(p.dec_bn[0].momentum == 0.01f && p.b5_bn.momentum == 0.1f);
   /* PyTorch's default conv init: uniform in +-1/sqrt(fan_in), fan_in = 3072 * 9 */
   float mx = 0, bound = 1.0f / sqrtf(3072.f * 9);
-  for (int64_t i = 0; i < numel_of(w); i++) mx = fmaxf(mx, fabsf(((float *)w->data)[i]));
+  for (int64_t i = 0; i < parity_numel(w); i++) mx = fmaxf(mx, fabsf(((float *)w->data)[i]));
   ck_assert(mx <= bound && mx > 0.99f * bound);
   gz_paper_free(&p);
 
@@ -192,12 +160,12 @@ static void check_mode(gz_paper *p, gz_tape *t, const gz_ckpt *ref, const char *
     const float *g = (const float *)(p->m.params.grad.base + ((const char *)nt->data - p->m.params.param.base));
     if (training && !strncmp(nt->name, "decoder.", 8) && strstr(nt->name, ".conv.bias")) {
       double mx = 0;
-      for (int64_t j = 0; j < numel_of(nt); j++) mx = fmax(mx, fabs(g[j]));
+      for (int64_t j = 0; j < parity_numel(nt); j++) mx = fmax(mx, fabs(g[j]));
       fprintf(stderr, "paper parity: %s (exactly 0 before training-mode BN): max |ours| %.2g\n", nt->name, mx);
       ck_assert_msg(mx <= ZERO_GRAD_ABS, "%s: gradient %.3g, should be 0 up to rounding", nt->name, mx);
       continue;
     }
-    compare_branch(ref, br, mode, name, g, numel_of(nt), strncmp(nt->name, "encoder.", 8) ? &gh : &ge);
+    compare_branch(ref, br, mode, name, g, parity_numel(nt), strncmp(nt->name, "encoder.", 8) ? &gh : &ge);
   }
   snprintf(what, sizeof what, "encoder gradients (%s)", mode);
   report(what, "float64 on our branch", &ge);
@@ -220,7 +188,7 @@ static void check_mode(gz_paper *p, gz_tape *t, const gz_ckpt *ref, const char *
         ck_assert_msg(r && want == *(const int64_t *)nt->data, "%s differs", full);
         continue;
       }
-      compare(ref, mode, name, nt->data, numel_of(nt), &b);
+      compare(ref, mode, name, nt->data, parity_numel(nt), &b);
     }
     report("BN running statistics (train)", "float64", &b);
   }
@@ -342,7 +310,7 @@ START_TEST(load_encoder_from_torchvision_names) {
     char full[96];
     snprintf(full, sizeof full, "encoder.%s", names[i]);
     const gz_named *a = gz_model_find(&r.m, names[i]), *b = gz_model_find(&p.m, full);
-    ck_assert(a && b && !memcmp(a->data, b->data, (size_t)numel_of(a) * sizeof(float)));
+    ck_assert(a && b && !memcmp(a->data, b->data, (size_t)parity_numel(a) * sizeof(float)));
   }
   ck_assert(((float *)head->data)[0] == head0);
   /* a file without the encoder's tensors is refused by name */

@@ -50,68 +50,30 @@
 #include "testutil.h"
 #include "parity.h"
 
-#define TOL 1e-4       /* the bound: logits, gradients (on our branch), running statistics */
-#define CHAOS_TOL 1e-1 /* parameters and buffers after 5 training steps (see above) */
+#define TOL PARITY_TOL /* the bound: logits, gradients (on our branch), running statistics */
+#define CHAOS_TOL 1e-1   /* parameters and buffers after 5 training steps (see above) */
 
-typedef struct {
-  double base;                              /* a tensor may be max(base, 2 x floor) from the exact answer */
-  double rel32, abs32, relx, absx, floor, ratio; /* worst of each over the group; ratio = relx / allowed */
-  char worst[160];
-  int count, within32;                      /* tensors, and those within TOL of t32 */
-} cmp_stats;
+typedef parity_stats cmp_stats;
 
-/* Compares n floats of ours with PyTorch float32 (t32) and with the exact answer (x: float64, natural or
- * on our ReLU branch), whose float32 noise floor is `floor`. */
-static void compare(const char *name, const float *ours, const float *t32, const float *x, double floor, int64_t n,
-                    cmp_stats *s) {
-  double a32, ax, r32 = tu_rel_err(ours, t32, n, &a32), rx = tu_rel_err(ours, x, n, &ax);
-  double ratio = rx / fmax(s->base, 2 * floor);
-  if (getenv("GZ_PARITY_VERBOSE"))
-    fprintf(stderr, "  %-44s vs t32 %.3g (abs %.3g)  vs exact %.3g (abs %.3g)  floor %.3g\n", name, r32, a32, rx, ax,
-            floor);
-  if (ratio > s->ratio) {
-    s->ratio = ratio;
-    snprintf(s->worst, sizeof s->worst, "%s", name);
-  }
-  s->rel32 = fmax(s->rel32, r32), s->abs32 = fmax(s->abs32, a32), s->relx = fmax(s->relx, rx);
-  s->absx = fmax(s->absx, ax), s->floor = fmax(s->floor, floor);
-  s->count++, s->within32 += r32 <= TOL;
-}
-
-/* `prefix.name` in t32 and `prefix64.name` (natural float64) in the same file; floor = their distance. */
+/* `prefix.name` in t32 and `prefix64.name` (natural float64) in the same file. */
 static void compare64(const gz_ckpt *ref, const char *prefix, const char *prefix64, const char *name,
                       const float *ours, int64_t n, cmp_stats *s) {
   char n32[160], n64[160];
   snprintf(n32, sizeof n32, "%s%s", prefix, name);
   snprintf(n64, sizeof n64, "%s%s", prefix64, name);
-  const float *t32 = ref_data(ref, n32, n), *t64 = ref_data(ref, n64, n);
-  compare(n32, ours, t32, t64, tu_rel_err(t32, t64, n, NULL), n, s);
+  parity_compare64(ref, n32, n64, ours, n, s);
 }
 
-/* `prefix.name` in t32 (ref) and in the float64 run on our ReLU branch (br); the floor is PyTorch
- * float32's distance to float64 on its own branch (floor_<mode>.name in ref). */
+/* `prefix.name` in t32 (ref) and in the float64 run on our ReLU branch (br); floor: floor_<mode>.name. */
 static void compare_branch(const gz_ckpt *ref, const gz_ckpt *br, const char *prefix, const char *mode,
                            const char *name, const float *ours, int64_t n, cmp_stats *s) {
   char n32[160], nf[160];
   snprintf(n32, sizeof n32, "%s%s", prefix, name);
   snprintf(nf, sizeof nf, "floor_%s.%s", mode, *name ? name : "logits");
-  compare(n32, ours, ref_data(ref, n32, n), ref_data(br, n32, n), *ref_data(ref, nf, 1), n, s);
+  parity_compare_branch(ref, br, n32, nf, ours, n, s);
 }
 
-static void report(const char *what, const char *exact, const cmp_stats *s) {
-  fprintf(stderr,
-          "resnet50 parity: %-34s %3d tensors: vs torch f32 worst rel %.2g, max abs %.2g (%d within 1e-4); "
-          "vs %s worst rel %.2g, max abs %.2g; torch f32 floor %.2g\n",
-          what, s->count, s->rel32, s->abs32, s->within32, exact, s->relx, s->absx, s->floor);
-  ck_assert_msg(s->ratio <= 1, "%s: '%s' is %.3g x its allowed distance from %s (max(%g, 2 x floor))", what,
-                s->worst, s->ratio, exact, s->base);
-}
-
-static int64_t numel_of(const gz_named *t) {
-  int64_t n = 1;
-  for (int d = 0; d < t->ndim; d++) n *= t->shape[d];
-  return n;
-}
+static void report(const char *what, const char *exact, const cmp_stats *s) { parity_report("resnet50", what, exact, s); }
 
 /* Every parameter (or buffer) of the model against the natural float64 run; num_batches_tracked exact. */
 static void compare_model64(const gz_ckpt *ref, const gz_model *m, const char *prefix, const char *prefix64,
@@ -126,7 +88,7 @@ static void compare_model64(const gz_ckpt *ref, const gz_model *m, const char *p
       ck_assert_msg(r && *(const int64_t *)r->data == *(const int64_t *)t->data, "%s differs", name);
       continue;
     }
-    compare64(ref, prefix, prefix64, t->name, t->data, numel_of(t), s);
+    compare64(ref, prefix, prefix64, t->name, t->data, parity_numel(t), s);
   }
 }
 
@@ -138,7 +100,7 @@ static void compare_grads(const gz_ckpt *ref, const gz_ckpt *br, const gz_model 
     const gz_named *t = &m->named[i];
     if (!t->is_param) continue;
     const float *g = (const float *)(grads + ((const char *)t->data - m->params.param.base));
-    compare_branch(ref, br, prefix, mode, t->name, g, numel_of(t), s);
+    compare_branch(ref, br, prefix, mode, t->name, g, parity_numel(t), s);
   }
 }
 
@@ -173,7 +135,7 @@ START_TEST(structure_and_init) {
   ck_assert_ptr_nonnull(gz_model_find(&r.m, "layer4.2.bn3.num_batches_tracked"));
   /* kaiming normal, fan_out: layer3.0.conv2 is 256x256x3x3, std sqrt(2 / 2304) */
   const gz_named *c = gz_model_find(&r.m, "layer3.0.conv2.weight");
-  int64_t n = numel_of(c);
+  int64_t n = parity_numel(c);
   double s2 = 0, mean = 0;
   for (int64_t i = 0; i < n; i++) mean += ((float *)c->data)[i], s2 += (double)((float *)c->data)[i] * ((float *)c->data)[i];
   mean /= (double)n;
@@ -181,7 +143,7 @@ START_TEST(structure_and_init) {
   ck_assert_msg(fabs(sd / want - 1) < 0.01 && fabs(mean) < 0.01 * want, "std %g (want %g), mean %g", sd, want, mean);
   const gz_named *fc = gz_model_find(&r.m, "fc.weight");
   float mx = 0;
-  for (int64_t i = 0; i < numel_of(fc); i++) mx = fmaxf(mx, fabsf(((float *)fc->data)[i]));
+  for (int64_t i = 0; i < parity_numel(fc); i++) mx = fmaxf(mx, fabsf(((float *)fc->data)[i]));
   ck_assert(mx <= 1 / sqrtf(2048.f) && mx > 0.99f / sqrtf(2048.f));
   gz_resnet50_free(&r);
 }
@@ -272,7 +234,7 @@ START_TEST(parity_with_torchvision) {
         char name[160];
         snprintf(name, sizeof name, "t32.egrad.%s", nt->name);
         double a, rel = tu_rel_err((const float *)(egrad + ((const char *)nt->data - r.m.params.param.base)),
-                                   ref_data(br, name, numel_of(nt)), numel_of(nt), &a);
+                                   ref_data(br, name, parity_numel(nt)), parity_numel(nt), &a);
         w32 = fmax(w32, rel), w32abs = fmax(w32abs, a);
       }
       fprintf(stderr, "resnet50 parity: gradients (eval mode) vs torch f32 on our branch: worst rel %.2g, max abs %.2g\n",
@@ -309,7 +271,7 @@ START_TEST(parity_with_torchvision) {
       if (!nt->is_param) continue;
       char name[160];
       snprintf(name, sizeof name, "grad.%s", nt->name);
-      int64_t n = numel_of(nt);
+      int64_t n = parity_numel(nt);
       const float *g = ref_data(ref, name, n);
       float *dst = (float *)(r.m.params.grad.base + ((const char *)nt->data - r.m.params.param.base));
       for (int64_t j = 0; j < n; j++) dst[j] = g[j] * scales[k];
@@ -323,7 +285,7 @@ START_TEST(parity_with_torchvision) {
     if (!nt->is_param) continue;
     char name[160];
     snprintf(name, sizeof name, "adam.%s", nt->name);
-    int64_t n = numel_of(nt);
+    int64_t n = parity_numel(nt);
     const float *want = ref_data(ref, name, n);
     double a, rel = tu_rel_err(nt->data, want, n, &a);
     worst = fmax(worst, rel), worst_abs = fmax(worst_abs, a);

@@ -8,7 +8,7 @@
  * (gz_conv2d_set_method: what every shape ran before the blocked direct convolution), in the same run,
  * and prints the ratio of times ours/GEMM. GAZELOC_BENCH_CONV_METHOD=direct (or gemm) forces one method for
  * "ours" where it can run the shape (for tuning the per-shape choice of gz_cdir_wanted; GAZELOC_ISA picks
- * the ISA). */
+ * the ISA). GAZELOC_BENCH_CONV_ONLY=TEXT runs only the problems whose name contains TEXT. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -123,6 +123,7 @@ void bench_conv(bench_ctx *ctx) {
     fprintf(stderr, "gazeloc-bench: warning: GAZELOC_BENCH_CONV_METHOD='%s' is not direct or gemm; ignored\n",
             method_env);
   gz_conv2d_set_method(method);
+  const char *only = getenv("GAZELOC_BENCH_CONV_ONLY");
   printf("%-38s %-4s %8s %18s %7s %9s %11s%s\n", "problem", "dir", "GFLOP/s", "[min .. max]", "%peak", "torch",
          "t:ours/torch", both ? "    gemm t:ours/gemm" : "");
   double tot_ours[3] = {0}, tot_torch[3] = {0}, tot_flop = 0;
@@ -139,6 +140,7 @@ void bench_conv(bench_ctx *ctx) {
     char name[96];
     snprintf(name, sizeof name, "mb%d_ic%doc%d_ih%doh%dkh%dsh%dph%d%s", d->n, d->ic, d->oc, d->ih, oh, d->kh, d->sh,
              d->ph, p->bias ? "_bias" : "");
+    if (only && !strstr(name, only)) continue;
     long nx = (long)d->n * d->ic * d->ih * d->iw, nw = (long)d->oc * d->ic * d->kh * d->kw;
     long ny = (long)d->n * d->oc * oh * ow;
     conv_run r = {.p = p, .x = filled(nx, 1), .w = filled(nw, 0.1f), .b = filled(d->oc, 1), .dy = filled(ny, 1),

@@ -140,6 +140,28 @@ static long wacc_floats(int isa, const gz_conv2d *d, int nicb) {
   return cdiv(d->oc, no) * no * (long)nicb * 16 * d->kh * d->kw;
 }
 
+/* Weight gradient for few input channels (AVX-512). x as zero-padded phase planes [channel][column phase
+ * r][padded row][Wq], plane r holding the padded columns r, r + sw, r + 2 sw, ...: tap (c, i, j) of output
+ * pixel (oy, ox) is plane (c, j % sw), row oy sh + i, column ox + j / sw, so 16 consecutive output pixels
+ * are 16 consecutive floats and no im2col is needed. Tiles of GZ_CDIR_PO output channels x GZ_CDIR_PT taps. */
+typedef struct {
+  int Hp, Wq, ntap, ntg, nog, band;
+  long frame, acc; /* floats */
+} pplan;
+
+static void make_pplan(const gz_conv2d *d, pplan *q) {
+  q->Hp = d->ih + 2 * d->ph, q->Wq = (int)cdiv(d->iw + 2 * d->pw, d->sw);
+  q->ntap = d->ic * d->kh * d->kw, q->ntg = (int)cdiv(q->ntap, GZ_CDIR_PT), q->nog = (int)cdiv(d->oc, GZ_CDIR_PO);
+  q->frame = cdiv((long)d->ic * d->sw * q->Hp * q->Wq, 16) * 16;
+  q->acc = (long)q->nog * q->ntg * GZ_CDIR_PO * GZ_CDIR_PT * 16;
+  /* bands: dy rows of all output channels in about 256 KB (read once per tap group, from L2). Copying
+   * them with a 64-byte skew between channels (NCHW puts them 4 KB multiples apart) changed nothing. */
+  int oh, ow;
+  gz_conv2d_out(d, &oh, &ow, NULL);
+  q->band = (int)((256L << 10) / ((long)d->oc * ow * 4));
+  q->band = q->band < 1 ? 1 : q->band > oh ? oh : q->band;
+}
+
 size_t gz_cdir_workspace(const gz_conv2d *d) {
   int oh, ow;
   if (gz_conv2d_out(d, &oh, &ow, NULL) || !ok_sizes(d)) return 0;
@@ -151,6 +173,12 @@ size_t gz_cdir_workspace(const gz_conv2d *d) {
     for (int isa = GZ_ISA_AVX2; !bwd && d->kw <= 7 && isa <= GZ_ISA_AVX512; isa++)
       if (wacc_floats(isa, d, p.nicb) > extra) extra = wacc_floats(isa, d, p.nicb);
     size_t b = (size_t)(p.img_floats + (p.w_floats > extra ? p.w_floats : extra)) * sizeof(float) + 128;
+    if (b > best) best = b;
+  }
+  if (d->ic < 16) {
+    pplan q;
+    make_pplan(d, &q);
+    size_t b = (size_t)(q.frame + q.acc) * sizeof(float) + 128;
     if (b > best) best = b;
   }
   return best;
@@ -167,9 +195,9 @@ int gz_cdir_wanted(int isa, const gz_conv2d *d, int direction) {
    * the GEMM's K is long. */
   if (d->kh * d->kw == 1) return 0;
   /* Few input channels (the stem): the forward on plain planes wins on both ISAs (0.56x the GEMM's time
-   * on AVX-512, 0.64x on AVX2); the backward passes would use 3 of 16 lanes of a block and stay on the
-   * GEMM (direct 2-3.6x slower). */
-  if (d->ic < 16) return direction == 0;
+   * on AVX-512, 0.64x on AVX2), the weight gradient on phase planes on AVX-512 (0.76-0.89x); backward data
+   * would use 3 of 16 lanes of a block and stays on the GEMM (direct 2-3.6x slower). */
+  if (d->ic < 16) return direction == 0 || (direction == 2 && isa == GZ_ISA_AVX512);
   /* AVX2 (measured with GAZELOC_ISA=avx2, docs/kernels.md): the 6 x 16 tile wins forward up to 512 input
    * channels; both backward passes only up to 128 output channels (beyond, the GEMM's longer K wins). */
   if (isa == GZ_ISA_AVX2) return direction == 0 ? d->ic <= 512 : d->oc <= 128;
@@ -277,12 +305,74 @@ void gz_cdir_backward_data(int isa, const gz_conv2d *d, const float *dy, const f
   run(isa, d, 1, dy, w, NULL, dx, accumulate, ws);
 }
 
+static void backward_weights_planes(const gz_conv2d *d, const float *x, const float *dy, float *dw, int accumulate,
+                                    void *ws) {
+  pplan q;
+  make_pplan(d, &q);
+  float *fr = (float *)(((uintptr_t)ws + 63) & ~(uintptr_t)63), *acc = fr + q.frame;
+  int oh, ow;
+  gz_conv2d_out(d, &oh, &ow, NULL);
+  const long ohw = (long)oh * ow, xs = (long)d->ic * d->ih * d->iw, ys = (long)d->oc * ohw, khw = d->kh * d->kw;
+  long toff[GZ_CDIR_MAX_TAPS * 16 + GZ_CDIR_PT]; /* every tap, padded to whole groups with tap 0 (not stored) */
+  for (long t = 0; t < (long)q.ntg * GZ_CDIR_PT; t++) {
+    const long tt = t < q.ntap ? t : 0, c = tt / khw, i = tt / d->kw % d->kh, j = tt % d->kw;
+    toff[t] = ((c * d->sw + j % d->sw) * q.Hp + i) * q.Wq + j / d->sw;
+  }
+  const int band = q.band;
+#pragma omp parallel
+  {
+    for (int n = 0; n < d->n; n++) {
+#pragma omp for collapse(2) schedule(static)
+      for (int cr = 0; cr < d->ic * d->sw; cr++)
+        for (int y = 0; y < q.Hp; y++) {
+          const int c = cr / d->sw, r = cr % d->sw, sy = y - d->ph;
+          float *o = fr + ((long)cr * q.Hp + y) * q.Wq;
+          const float *src = x + n * xs + ((long)c * d->ih + sy) * d->iw;
+          for (int k = 0; k < q.Wq; k++) {
+            const int sx = k * d->sw + r - d->pw;
+            o[k] = sy >= 0 && sy < d->ih && sx >= 0 && sx < d->iw ? src[sx] : 0.0f;
+          }
+        }
+      for (int oy0 = 0; oy0 < oh; oy0 += band) {
+        const int rows = oh - oy0 < band ? oh - oy0 : band;
+#pragma omp for collapse(2) schedule(static)
+        for (int tg = 0; tg < q.ntg; tg++)
+          for (int og = 0; og < q.nog; og++) {
+            gz_cdir_ptile t = {.x = fr + (long)oy0 * d->sh * q.Wq, .xrow = (long)d->sh * q.Wq, .ow = ow,
+                               .toff = toff + tg * GZ_CDIR_PT, .rows = rows, .first = n == 0 && oy0 == 0,
+                               .acc = acc + ((long)og * q.ntg + tg) * GZ_CDIR_PO * GZ_CDIR_PT * 16};
+            for (int o = 0; o < GZ_CDIR_PO; o++) { /* past oc: a valid channel, its sums are not stored */
+              const int oc = og * GZ_CDIR_PO + o < d->oc ? og * GZ_CDIR_PO + o : d->oc - 1;
+              t.dy[o] = dy + n * ys + oc * ohw + (long)oy0 * ow;
+            }
+            gz_cdir_ptile_avx512(&t);
+          }
+      }
+    }
+    /* dw[o][tap] = the 16 lane sums, added in lane order */
+#pragma omp for schedule(static)
+    for (int o = 0; o < d->oc; o++)
+      for (int tap = 0; tap < q.ntap; tap++) {
+        const float *a = acc + (((long)(o / GZ_CDIR_PO) * q.ntg + tap / GZ_CDIR_PT) * GZ_CDIR_PO * GZ_CDIR_PT +
+                                (o % GZ_CDIR_PO) * GZ_CDIR_PT + tap % GZ_CDIR_PT) * 16;
+        float v = 0.0f;
+        for (int l = 0; l < 16; l++) v += a[l];
+        float *dst = dw + (long)o * q.ntap + tap;
+        *dst = accumulate ? *dst + v : v;
+      }
+  }
+}
+
 /* Weight gradient. Per image, x goes into the forward's blocked frame; output rows are cut into bands
  * (their x rows and dy in L2, from the shape only), and each band's sums are added to a blocked
  * accumulator in band order: dw[o][c][i][j] = sum over images, bands, then pixels in order, for any
  * thread count. Items of a band: (input channel block, kernel row, group of output channels). */
 void gz_cdir_backward_weights(int isa, const gz_conv2d *d, const float *x, const float *dy, float *dw,
                               int accumulate, void *ws) {
+  if (isa == GZ_ISA_AVX512 && d->ic < 16) {
+    backward_weights_planes(d, x, dy, dw, accumulate, ws);
+    return;
+  }
   const kernels kn = kernels_for(isa);
   plan p;
   make_plan(d, 0, 16, &p);

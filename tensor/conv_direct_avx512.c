@@ -212,3 +212,39 @@ void gz_cdir_wtile_avx512(const gz_cdir_wtile *t) {
   case 7: wtile_body(3, 7, t); return;
   }
 }
+
+/* Weight gradient on plain phase planes (few input channels, tensor/conv_direct.c): PO output channels x PT
+ * taps, 16 consecutive output pixels per zmm lane set. Per 16 pixels: PO dy vectors read straight from NCHW,
+ * PT input vectors (contiguous in the phase planes), PO x PT FMAs (2 x 12: dy, the larger stream, is read once
+ * per 12 taps). Lane sums stay in the accumulator acc[o][t][16]
+ * across bands (fixed order); conv_direct.c adds the 16 lanes at the end. */
+#define PO GZ_CDIR_PO
+#define PT GZ_CDIR_PT
+void gz_cdir_ptile_avx512(const gz_cdir_ptile *t) {
+  __m512 acc[PO][PT];
+#pragma GCC unroll 4
+  for (int o = 0; o < PO; o++)
+#pragma GCC unroll 12
+    for (int k = 0; k < PT; k++) acc[o][k] = t->first ? _mm512_setzero_ps() : _mm512_load_ps(t->acc + (o * PT + k) * 16);
+  for (int r = 0; r < t->rows; r++) {
+    const float *xr = t->x + r * t->xrow;
+    const long dr = (long)r * t->ow;
+    for (long p0 = 0; p0 < t->ow; p0 += 16) {
+      const int np = t->ow - p0 < 16 ? (int)(t->ow - p0) : 16;
+      const __mmask16 m = (__mmask16)(np == 16 ? 0xFFFF : (1u << np) - 1);
+      __m512 g[PO];
+#pragma GCC unroll 4
+      for (int o = 0; o < PO; o++) g[o] = _mm512_maskz_loadu_ps(m, t->dy[o] + dr + p0);
+#pragma GCC unroll 12
+      for (int k = 0; k < PT; k++) {
+        const __m512 xv = _mm512_maskz_loadu_ps(m, xr + t->toff[k] + p0);
+#pragma GCC unroll 4
+        for (int o = 0; o < PO; o++) acc[o][k] = _mm512_fmadd_ps(g[o], xv, acc[o][k]);
+      }
+    }
+  }
+#pragma GCC unroll 4
+  for (int o = 0; o < PO; o++)
+#pragma GCC unroll 12
+    for (int k = 0; k < PT; k++) _mm512_store_ps(t->acc + (o * PT + k) * 16, acc[o][k]);
+}

@@ -173,6 +173,20 @@ typedef struct gz_cdir_wtile {
   float *acc;
 } gz_cdir_wtile;
 int gz_cdir_wtile_rows(int isa, int kw);
+/* Weight-gradient tile on plain phase planes (few input channels, AVX-512): GZ_CDIR_PO output channels x
+ * GZ_CDIR_PT taps, lane sums over the pixels of `rows` output rows of ow pixels, kept in acc[PO][PT][16]
+ * (zeroed first when first). */
+#define GZ_CDIR_PO 4
+#define GZ_CDIR_PT 6
+typedef struct gz_cdir_ptile {
+  const float *x;     /* phase-plane frame at the band's first output row (row offset applied) */
+  long xrow, ow;      /* floats between the input rows of consecutive output rows; output row width */
+  const long *toff;   /* the PT taps' offsets in the frame */
+  int rows, first;
+  const float *dy[GZ_CDIR_PO]; /* NCHW dy of each output channel at the band's first pixel */
+  float *acc;                  /* 64-byte aligned */
+} gz_cdir_ptile;
+void gz_cdir_ptile_avx512(const gz_cdir_ptile *t);
 void gz_cdir_wtile_avx512(const gz_cdir_wtile *t);
 void gz_cdir_wtile_avx2(const gz_cdir_wtile *t);
 void gz_cdir_block_row_avx512(const float *src, int C, int H, int W, int top, int left, int Wp, int icb, int y,

@@ -127,11 +127,9 @@ static kernels kernels_for(int isa) {
   return (kernels){gz_cdir_tile_avx2, gz_cdir_wtile_avx2, gz_cdir_block_row_avx2};
 }
 
-/* Output channels per weight-gradient tile: NO x kw accumulators of 16 channels fill the register file
- * (32 zmm on AVX-512, 16 ymm on AVX2, where 16 channels take two). */
+/* Output channels per weight-gradient tile, as each ISA's tile defines it. */
 int gz_cdir_wtile_rows(int isa, int kw) {
-  if (isa == GZ_ISA_AVX512) return kw <= 3 ? 8 : kw == 4 ? 6 : kw <= 6 ? 4 : 3;
-  return kw == 1 ? 6 : kw == 2 ? 3 : kw == 3 ? 2 : 1;
+  return isa == GZ_ISA_AVX512 ? gz_cdir_wtile_rows_avx512(kw) : gz_cdir_wtile_rows_avx2(kw);
 }
 
 /* Weight gradient: the accumulator [group of NO output channels][channel block][kernel row][NO][kw][16]. */

@@ -132,14 +132,20 @@ AI void wtile_body(const int NO, const int KW, const gz_cdir_wtile *t) {
         _mm256_storeu_ps(d + h * 8, t->first ? acc[o][j][h] : _mm256_add_ps(_mm256_loadu_ps(d + h * 8), acc[o][j][h]));
 }
 
+/* Output channels per tile for kernel width kw: NO x kw x 2 ymm accumulators, at most 14 of the 16. The one
+ * definition of the accumulator layout's group size (gz_cdir_wtile_rows reports it to the driver). */
+#define NO(kw) ((kw) == 1 ? 6 : (kw) == 2 ? 3 : (kw) == 3 ? 2 : 1)
+
+int gz_cdir_wtile_rows_avx2(int kw) { return NO(kw); }
+
 void gz_cdir_wtile_avx2(const gz_cdir_wtile *t) {
-  switch (t->kw) { /* NO = gz_cdir_wtile_rows(GZ_ISA_AVX2, kw) */
-  case 1: wtile_body(6, 1, t); return;
-  case 2: wtile_body(3, 2, t); return;
-  case 3: wtile_body(2, 3, t); return;
-  case 4: wtile_body(1, 4, t); return;
-  case 5: wtile_body(1, 5, t); return;
-  case 6: wtile_body(1, 6, t); return;
-  case 7: wtile_body(1, 7, t); return;
+  switch (t->kw) {
+  case 1: wtile_body(NO(1), 1, t); return;
+  case 2: wtile_body(NO(2), 2, t); return;
+  case 3: wtile_body(NO(3), 3, t); return;
+  case 4: wtile_body(NO(4), 4, t); return;
+  case 5: wtile_body(NO(5), 5, t); return;
+  case 6: wtile_body(NO(6), 6, t); return;
+  case 7: wtile_body(NO(7), 7, t); return;
   }
 }

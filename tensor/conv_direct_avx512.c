@@ -201,15 +201,21 @@ AI void wtile_body(const int NO, const int KW, const gz_cdir_wtile *t) {
       _mm512_store_ps(d, t->first ? acc[o][j] : _mm512_add_ps(_mm512_load_ps(d), acc[o][j]));
 }
 
+/* Output channels per tile for kernel width kw: NO x kw zmm accumulators of the 32. The one definition of
+ * the accumulator layout's group size (gz_cdir_wtile_rows reports it to the driver). */
+#define NO(kw) ((kw) <= 3 ? 8 : (kw) == 4 ? 6 : (kw) <= 6 ? 4 : 3)
+
+int gz_cdir_wtile_rows_avx512(int kw) { return NO(kw); }
+
 void gz_cdir_wtile_avx512(const gz_cdir_wtile *t) {
-  switch (t->kw) { /* NO = gz_cdir_wtile_rows(GZ_ISA_AVX512, kw) */
-  case 1: wtile_body(8, 1, t); return;
-  case 2: wtile_body(8, 2, t); return;
-  case 3: wtile_body(8, 3, t); return;
-  case 4: wtile_body(6, 4, t); return;
-  case 5: wtile_body(4, 5, t); return;
-  case 6: wtile_body(4, 6, t); return;
-  case 7: wtile_body(3, 7, t); return;
+  switch (t->kw) {
+  case 1: wtile_body(NO(1), 1, t); return;
+  case 2: wtile_body(NO(2), 2, t); return;
+  case 3: wtile_body(NO(3), 3, t); return;
+  case 4: wtile_body(NO(4), 4, t); return;
+  case 5: wtile_body(NO(5), 5, t); return;
+  case 6: wtile_body(NO(6), 6, t); return;
+  case 7: wtile_body(NO(7), 7, t); return;
   }
 }
 

@@ -173,6 +173,8 @@ typedef struct gz_cdir_wtile {
   float *acc;
 } gz_cdir_wtile;
 int gz_cdir_wtile_rows(int isa, int kw);
+int gz_cdir_wtile_rows_avx512(int kw);
+int gz_cdir_wtile_rows_avx2(int kw);
 /* Weight-gradient tile on plain phase planes (few input channels, AVX-512): GZ_CDIR_PO output channels x
  * GZ_CDIR_PT taps, lane sums over the pixels of `rows` output rows of ow pixels, kept in acc[PO][PT][16]
  * (zeroed first when first). */

@@ -32,11 +32,9 @@
 #define TOL PARITY_TOL      /* the bound: forward values, and gradients on our ReLU branch */
 #define ZERO_GRAD_ABS 1e-5 /* gradients that are exactly 0 in exact arithmetic */
 
-typedef parity_stats cmp_stats;
-
 /* ours vs `MODE.name` (t32) and `MODE64.name` (float64) */
 static void compare(const gz_ckpt *ref, const char *mode, const char *name, const float *ours, int64_t n,
-                    cmp_stats *s) {
+                    parity_stats *s) {
   char n32[200], n64[200];
   snprintf(n32, sizeof n32, "%s.%s", mode, name);
   snprintf(n64, sizeof n64, "%s64.%s", mode, name);
@@ -45,14 +43,14 @@ static void compare(const gz_ckpt *ref, const char *mode, const char *name, cons
 
 /* ours vs `MODE.name` in t32 (ref) and in float64 on our ReLU branch (br); floor: floor_MODE.name */
 static void compare_branch(const gz_ckpt *ref, const gz_ckpt *br, const char *mode, const char *name,
-                           const float *ours, int64_t n, cmp_stats *s) {
+                           const float *ours, int64_t n, parity_stats *s) {
   char n32[200], nf[220];
   snprintf(n32, sizeof n32, "%s.%s", mode, name);
   snprintf(nf, sizeof nf, "floor_%s.%s", mode, name);
   parity_compare_branch(ref, br, n32, nf, ours, n, s);
 }
 
-static void report(const char *what, const char *exact, const cmp_stats *s) { parity_report("paper", what, exact, s); }
+static void report(const char *what, const char *exact, const parity_stats *s) { parity_report("paper", what, exact, s); }
 
 static void tensor_of(const gz_ckpt *ref, const char *name, gz_tensor *t) {
   const gz_ckpt_entry *r = gz_ckpt_find(ref, name);
@@ -141,7 +139,7 @@ static void check_mode(gz_paper *p, gz_tape *t, const gz_ckpt *ref, const char *
           mode, (long long)parity_flips(masks, masks64), *ref_data(ref, flips, 1));
 
   char what[64];
-  cmp_stats f = {.base = TOL};
+  parity_stats f = {.base = TOL};
   compare(ref, mode, "gamma", o.gamma->data.data, gz_tensor_numel(&o.gamma->data), &f);
   compare(ref, mode, "dec", o.dec->data.data, gz_tensor_numel(&o.dec->data), &f);
   compare(ref, mode, "ck", ck->data.data, gz_tensor_numel(&ck->data), &f);
@@ -151,7 +149,7 @@ static void check_mode(gz_paper *p, gz_tape *t, const gz_ckpt *ref, const char *
   snprintf(what, sizeof what, "forward values (%s)", mode);
   report(what, "float64", &f);
 
-  cmp_stats ge = {.base = TOL}, gh = {.base = TOL};
+  parity_stats ge = {.base = TOL}, gh = {.base = TOL};
   for (int i = 0; i < p->m.n; i++) {
     const gz_named *nt = &p->m.named[i];
     if (!nt->is_param) continue;
@@ -173,7 +171,7 @@ static void check_mode(gz_paper *p, gz_tape *t, const gz_ckpt *ref, const char *
   report(what, "float64 on our branch", &gh);
 
   if (training) {
-    cmp_stats b = {.base = TOL};
+    parity_stats b = {.base = TOL};
     for (int i = 0; i < p->m.n; i++) {
       const gz_named *nt = &p->m.named[i];
       if (nt->is_param) continue;
@@ -199,7 +197,7 @@ static void check_mode(gz_paper *p, gz_tape *t, const gz_ckpt *ref, const char *
   for (int i = 0; i < nb; i++) seed[i * GZ_PAPER_CLASSES + 3] = 1.0f;
   ck_assert_msg(gz_tape_backward(t, ck, seed, &e) == 0, "%s", e.msg);
   ck_assert_ptr_nonnull(o.act->grad.data);
-  cmp_stats a = {.base = TOL};
+  parity_stats a = {.base = TOL};
   compare_branch(ref, br, mode, "dact", o.act->grad.data, gz_tensor_numel(&o.act->data), &a);
   snprintf(what, sizeof what, "GradCAM dC_3/dA (%s)", mode);
   report(what, "float64 on our branch", &a);

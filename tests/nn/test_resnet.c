@@ -53,11 +53,9 @@
 #define TOL PARITY_TOL /* the bound: logits, gradients (on our branch), running statistics */
 #define CHAOS_TOL 1e-1   /* parameters and buffers after 5 training steps (see above) */
 
-typedef parity_stats cmp_stats;
-
 /* `prefix.name` in t32 and `prefix64.name` (natural float64) in the same file. */
 static void compare64(const gz_ckpt *ref, const char *prefix, const char *prefix64, const char *name,
-                      const float *ours, int64_t n, cmp_stats *s) {
+                      const float *ours, int64_t n, parity_stats *s) {
   char n32[160], n64[160];
   snprintf(n32, sizeof n32, "%s%s", prefix, name);
   snprintf(n64, sizeof n64, "%s%s", prefix64, name);
@@ -66,18 +64,18 @@ static void compare64(const gz_ckpt *ref, const char *prefix, const char *prefix
 
 /* `prefix.name` in t32 (ref) and in the float64 run on our ReLU branch (br); floor: floor_<mode>.name. */
 static void compare_branch(const gz_ckpt *ref, const gz_ckpt *br, const char *prefix, const char *mode,
-                           const char *name, const float *ours, int64_t n, cmp_stats *s) {
+                           const char *name, const float *ours, int64_t n, parity_stats *s) {
   char n32[160], nf[160];
   snprintf(n32, sizeof n32, "%s%s", prefix, name);
   snprintf(nf, sizeof nf, "floor_%s.%s", mode, *name ? name : "logits");
   parity_compare_branch(ref, br, n32, nf, ours, n, s);
 }
 
-static void report(const char *what, const char *exact, const cmp_stats *s) { parity_report("resnet50", what, exact, s); }
+static void report(const char *what, const char *exact, const parity_stats *s) { parity_report("resnet50", what, exact, s); }
 
 /* Every parameter (or buffer) of the model against the natural float64 run; num_batches_tracked exact. */
 static void compare_model64(const gz_ckpt *ref, const gz_model *m, const char *prefix, const char *prefix64,
-                            int params, cmp_stats *s) {
+                            int params, parity_stats *s) {
   for (int i = 0; i < m->n; i++) {
     const gz_named *t = &m->named[i];
     if (t->is_param != params) continue;
@@ -95,7 +93,7 @@ static void compare_model64(const gz_ckpt *ref, const gz_model *m, const char *p
 /* Every parameter gradient (grads: the model's grad arena or a copy of it) against the float64 run on
  * our ReLU branch. */
 static void compare_grads(const gz_ckpt *ref, const gz_ckpt *br, const gz_model *m, const char *grads,
-                          const char *prefix, const char *mode, cmp_stats *s) {
+                          const char *prefix, const char *mode, parity_stats *s) {
   for (int i = 0; i < m->n; i++) {
     const gz_named *t = &m->named[i];
     if (!t->is_param) continue;
@@ -181,7 +179,7 @@ START_TEST(parity_with_torchvision) {
   {
     gz_value *x = gz_tape_wrap(&t, &xt, 0, &e), *target = gz_tape_wrap(&t, &tt, 0, &e);
     gz_value *logits = forward_backward(&r, &t, x, target, 0, NULL, mask_e, &e);
-    cmp_stats s = {.base = TOL};
+    parity_stats s = {.base = TOL};
     compare64(ref, "eval_logits", "eval_logits64", "", logits->data.data, gz_tensor_numel(&logits->data), &s);
     report("logits (eval mode)", "float64", &s);
     ck_assert_msg(s.rel32 <= TOL, "eval logits: %.3g from PyTorch float32", s.rel32);
@@ -223,7 +221,7 @@ START_TEST(parity_with_torchvision) {
                 "torch f32 %.0f\n", mode ? "training" : "eval", (long long)parity_flips(mode ? mask_t : mask_e, mask64),
                 *ref_data(ref, flips, 1));
       }
-      cmp_stats g = {.base = TOL};
+      parity_stats g = {.base = TOL};
       compare_grads(ref, br, &r.m, egrad, "egrad.", "eval", &g);
       report("gradients (eval mode)", "float64 on our branch", &g);
       /* and PyTorch float32 itself on our branch: the 1e-4, literally */
@@ -240,7 +238,7 @@ START_TEST(parity_with_torchvision) {
       fprintf(stderr, "resnet50 parity: gradients (eval mode) vs torch f32 on our branch: worst rel %.2g, max abs %.2g\n",
               w32, w32abs);
       ck_assert_msg(w32 <= TOL, "eval gradients: %.3g from PyTorch float32 on our ReLU branch", w32);
-      cmp_stats s = {.base = TOL}, gt = {.base = TOL}, b = {.base = TOL};
+      parity_stats s = {.base = TOL}, gt = {.base = TOL}, b = {.base = TOL};
       compare64(ref, "logits", "logits64", "", logits->data.data, gz_tensor_numel(&logits->data), &s);
       report("logits (training mode)", "float64", &s);
       compare_grads(ref, br, &r.m, r.m.params.grad.base, "grad.", "train", &gt);
@@ -253,7 +251,7 @@ START_TEST(parity_with_torchvision) {
     gz_tape_reset(&t);
   }
   free(egrad);
-  cmp_stats p = {.base = CHAOS_TOL}, b = {.base = CHAOS_TOL};
+  parity_stats p = {.base = CHAOS_TOL}, b = {.base = CHAOS_TOL};
   compare_model64(ref, &r.m, "final.", "final64.", 1, &p);
   report("parameters after 5 training steps", "float64", &p);
   compare_model64(ref, &r.m, "final.", "final64.", 0, &b);

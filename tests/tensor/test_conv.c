@@ -129,8 +129,13 @@ static int last_path(void) {
 
 static const char *path_name(int path) { return path < 0 ? "reference" : paths[path].name; }
 
-/* The GEMM on the best ISA (the banded im2col lives there). */
-static int gemm_path(void) { return best_isa() == GZ_ISA_SCALAR ? 0 : last_path() - 1; }
+/* The path of an ISA and method (the CPU must have the ISA). */
+static int path_of(int isa, int method) {
+  for (int p = 0; p <= last_path(); p++)
+    if (paths[p].isa == isa && paths[p].method == method) return p;
+  ck_abort_msg("no conv path for ISA %d, method %d", isa, method);
+  return -1;
+}
 
 static void run_path(int path, const gz_conv2d *d, const conv_data *c, int bias, int accumulate, float *y, float *dx,
                      float *dw, float *db) {
@@ -260,7 +265,7 @@ START_TEST(banded_im2col_matches_reference) {
   const long n[4] = {c.ny, c.nx, c.nw, d.oc};
   for (int q = 0; q < 4; q++) r[q] = malloc(sizeof(float) * (size_t)n[q]), f[q] = malloc(sizeof(float) * (size_t)n[q]);
   run_path(-1, &d, &c, 1, 0, r[0], r[1], r[2], r[3]);
-  run_path(gemm_path(), &d, &c, 1, 0, f[0], f[1], f[2], f[3]);
+  run_path(path_of(best_isa(), GZ_CONV_GEMM), &d, &c, 1, 0, f[0], f[1], f[2], f[3]); /* the banded im2col */
   const double terms[4] = {256 * 9 + 1, 4 * 9, 100 * 100, 100 * 100}, u = ldexp(1.0, -24);
   for (int q = 0; q < 4; q++)
     for (long i = 0; i < n[q]; i++)
@@ -330,7 +335,8 @@ START_TEST(direct_avx2_same_bits_as_avx512) {
     for (int k = 0; k < 2; k++) {
       out[k][0] = malloc(sizeof(float) * (size_t)c.ny), out[k][1] = rnd(c.nx, 5, -1);
       out[k][2] = rnd(c.nw, 6, -1), out[k][3] = rnd(d->oc, 7, -1);
-      run_path(k == 0 ? 2 : 4, d, &c, 1, 1, out[k][0], out[k][1], out[k][2], out[k][3]);
+      run_path(path_of(k == 0 ? GZ_ISA_AVX2 : GZ_ISA_AVX512, GZ_CONV_DIRECT), d, &c, 1, 1, out[k][0], out[k][1],
+               out[k][2], out[k][3]);
     }
     for (int q = 0; q < 4; q++) /* the weight gradient of < 16 input channels: phase planes on AVX-512 only */
       ck_assert_msg((q == 2 && d->ic < 16) || memcmp(out[0][q], out[1][q], sizeof(float) * (size_t)n[q]) == 0,

@@ -206,18 +206,23 @@ void gz_log(int level, const char *fmt, ...) GZ_PRINTF(2, 3);
 
 /* ------------------------------------------------------------------ cpu */
 
-enum gz_isa { GZ_ISA_SCALAR = 0, GZ_ISA_AVX2 = 1, GZ_ISA_AVX512 = 2 };
+/* GZ_ISA_REFERENCE is not a SIMD level but the audit path: every op on its plain-C reference kernel
+ * (single sums in float64, float32 storage; tensor/kernels.h), available on every CPU. */
+enum gz_isa { GZ_ISA_REFERENCE = -1, GZ_ISA_SCALAR = 0, GZ_ISA_AVX2 = 1, GZ_ISA_AVX512 = 2 };
 enum gz_cpu_feature { GZ_CPU_AVX2 = 1u << 0, GZ_CPU_FMA = 1u << 1, GZ_CPU_AVX512F = 1u << 2,
                       GZ_CPU_AVX512BW = 1u << 3, GZ_CPU_AVX512VL = 1u << 4, GZ_CPU_AVX512DQ = 1u << 5 };
 
 unsigned gz_cpu_features(void); /* what this CPU and OS support (CPUID + XGETBV) */
 const char *gz_isa_name(int isa);
-/* The best ISA the features allow, or the one `request` names ("scalar", "avx2", "avx512"); a request
+/* The best ISA the features allow, or the one `request` names ("reference", "scalar", "avx2", "avx512"); a request
  * the features lack or an unknown name is an error. request may be NULL or "" (= best). */
 int gz_isa_resolve(const char *request, unsigned features, int *isa, gz_err *e);
 /* The ISA for this process: GAZELOC_ISA if set, else the best the CPU has. Cached after the first call;
  * returns -1 (and fills e) when GAZELOC_ISA asks for something impossible. */
 int gz_isa_active(int *isa, gz_err *e);
+/* Replaces the process's ISA (tests and tools that compare paths in one process; not thread-safe: call it
+ * between computations). Fails, changing nothing, for an ISA this CPU lacks. */
+int gz_isa_override(int isa, gz_err *e);
 
 /* ------------------------------------------------------------------ images (stb_image, stb_image_write) */
 

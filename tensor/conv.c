@@ -340,6 +340,7 @@ int gz_conv2d_forward_isa(int isa, const gz_conv2d *d, const float *x, const flo
   float *col;
   void *gws;
   size_t gwsb;
+  if (isa == GZ_ISA_REFERENCE) return gz_conv2d_forward_ref(d, x, w, bias, y, e);
   if (prepare(isa, d, x, w, y, workspace, workspace_bytes, &g, &col, &gws, &gwsb, "conv2d forward", e)) return -1;
   if (gz_cdir_wanted(isa, d, 0)) { /* blocked direct convolution (conv_direct.c) */
     gz_cdir_forward(isa, d, x, w, bias, y, workspace);
@@ -375,6 +376,7 @@ int gz_conv2d_backward_data_isa(int isa, const gz_conv2d *d, const float *dy, co
   float *col;
   void *gws;
   size_t gwsb;
+  if (isa == GZ_ISA_REFERENCE) return gz_conv2d_backward_data_ref(d, dy, w, dx, accumulate, e);
   if (prepare(isa, d, dy, w, dx, workspace, workspace_bytes, &g, &col, &gws, &gwsb, "conv2d backward data", e))
     return -1;
   if (gz_cdir_wanted(isa, d, 1)) {
@@ -411,6 +413,7 @@ int gz_conv2d_backward_weights_isa(int isa, const gz_conv2d *d, const float *x, 
   float *col;
   void *gws;
   size_t gwsb;
+  if (isa == GZ_ISA_REFERENCE) return gz_conv2d_backward_weights_ref(d, x, dy, dw, dbias, accumulate, e);
   if (prepare(isa, d, x, dy, dw, workspace, workspace_bytes, &g, &col, &gws, &gwsb, "conv2d backward weights", e))
     return -1;
   const long xs = (long)d->ic * d->ih * d->iw, ys = (long)d->oc * g.ohw;

@@ -293,6 +293,7 @@ static int sgemm_run(int isa, int transA, int transB, long M, long N, long K, fl
 int gz_sgemm_isa(int isa, int transA, int transB, long M, long N, long K, float alpha, const float *A, long lda,
                  const float *B, long ldb, float beta, float *C, long ldc, void *workspace, size_t workspace_bytes,
                  gz_err *e) {
+  if (isa == GZ_ISA_REFERENCE) return gz_sgemm_ref(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, e);
   return sgemm_run(isa, transA, transB, M, N, K, alpha, A, lda, B, ldb, NULL, NULL, beta, C, ldc, workspace,
                    workspace_bytes, e);
 }
@@ -322,16 +323,18 @@ int gz_sgemm_ref(int transA, int transB, long M, long N, long K, float alpha, co
     scale_c(M, N, beta, C, ldc);
     return 0;
   }
+  /* Each element is one float64 sum in increasing k, rounded once; rows in parallel change no bit. */
+#pragma omp parallel for schedule(static)
   for (long i = 0; i < M; i++)
     for (long jj = 0; jj < N; jj++) {
-      float s = 0.0f;
+      double s = 0.0;
       for (long k = 0; k < K; k++) {
         float a = transA ? A[k * lda + i] : A[i * lda + k];
         float b = transB ? B[jj * ldb + k] : B[k * ldb + jj];
-        s += a * b;
+        s += (double)a * b;
       }
-      float t = alpha * s;
-      C[i * ldc + jj] = beta == 0.0f ? t : t + beta * C[i * ldc + jj];
+      double t = alpha * s;
+      C[i * ldc + jj] = (float)(beta == 0.0f ? t : t + (double)beta * C[i * ldc + jj]);
     }
   return 0;
 }

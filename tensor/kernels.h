@@ -10,7 +10,8 @@
  * - Every function returns 0, or -1 with `e` filled (GZ_EINVAL / GZ_ERANGE) for a bad shape, a
  *   leading dimension too small, a NULL buffer or a workspace too small. Nothing is written then.
  * - Each operation has a plain-C reference (`*_ref`, the audit baseline, kept forever) and a fast
- *   version; the plain name picks the ISA with gz_isa_active() (GAZELOC_ISA honoured), `*_isa`
+ *   version; the plain name picks the ISA with gz_isa_active() (GAZELOC_ISA honoured; `reference`
+ *   runs the `*_ref` versions), `*_isa`
  *   runs a given ISA (tests force each path the CPU has; asking for one it lacks is an error).
  * - Determinism: for a given ISA and machine, results are bitwise identical for any
  *   OMP_NUM_THREADS. Threads only split independent output blocks; every reduction (GEMM's K,
@@ -36,7 +37,8 @@ int gz_sgemm(int transA, int transB, long M, long N, long K, float alpha, const 
 int gz_sgemm_isa(int isa, int transA, int transB, long M, long N, long K, float alpha, const float *A, long lda,
                  const float *B, long ldb, float beta, float *C, long ldc, void *workspace, size_t workspace_bytes,
                  gz_err *e);
-/* Plain triple loop, float accumulation in increasing k. */
+/* Plain triple loop: each element one float64 sum in increasing k, rounded to float once (rows split over
+ * threads, which changes no bit). GAZELOC_ISA=reference runs every product through it. */
 int gz_sgemm_ref(int transA, int transB, long M, long N, long K, float alpha, const float *A, long lda, const float *B,
                  long ldb, float beta, float *C, long ldc, gz_err *e);
 
@@ -114,7 +116,9 @@ int gz_conv2d_backward_data_isa(int isa, const gz_conv2d *d, const float *dy, co
 int gz_conv2d_backward_weights_isa(int isa, const gz_conv2d *d, const float *x, const float *dy, float *dw,
                                    float *dbias, int accumulate, void *workspace, size_t workspace_bytes, gz_err *e);
 
-/* Plain direct loops (single thread, float accumulation), same semantics. */
+/* Plain direct loops, same semantics: each output one float64 sum over its taps in a fixed order, rounded
+ * to float once (independent outputs split over threads, which changes no bit). gz_conv2d_*_isa with
+ * GZ_ISA_REFERENCE (GAZELOC_ISA=reference) runs these and ignores the workspace. */
 int gz_conv2d_forward_ref(const gz_conv2d *d, const float *x, const float *w, const float *bias, float *y, gz_err *e);
 int gz_conv2d_backward_data_ref(const gz_conv2d *d, const float *dy, const float *w, float *dx, int accumulate,
                                 gz_err *e);

@@ -9,6 +9,7 @@
 
 const gz_ops_table *gz_ops_cpu(int isa) {
   switch (isa) {
+  case GZ_ISA_REFERENCE: return gz_ops_reference();
   case GZ_ISA_SCALAR: return &gz_ops_table_scalar;
   case GZ_ISA_AVX2: return (gz_cpu_features() & (GZ_CPU_AVX2 | GZ_CPU_FMA)) == (GZ_CPU_AVX2 | GZ_CPU_FMA) ? &gz_ops_table_avx2 : NULL;
   case GZ_ISA_AVX512: {

@@ -40,11 +40,25 @@ START_TEST(isa_resolution) {
   ck_assert_int_eq(e.code, GZ_EUNSUPPORTED);
   ck_assert_str_eq(e.msg, "GAZELOC_ISA=avx512 asked for, but this CPU supports at most avx2");
   ck_assert_int_eq(gz_isa_resolve("sse9", all, &isa, &e), -1);
-  ck_assert_str_eq(e.msg, "GAZELOC_ISA='sse9' is not one of scalar, avx2, avx512");
+  ck_assert_str_eq(e.msg, "GAZELOC_ISA='sse9' is not one of reference, scalar, avx2, avx512");
+  /* The reference kernels need no CPU feature. */
+  ck_assert_int_eq(gz_isa_resolve("reference", 0, &isa, &e), 0);
+  ck_assert_int_eq(isa, GZ_ISA_REFERENCE);
+  ck_assert_str_eq(gz_isa_name(GZ_ISA_REFERENCE), "reference");
   /* On this machine the active ISA is whatever GAZELOC_ISA says, or the best available. */
   ck_assert_int_eq(gz_isa_active(&isa, &e), 0);
-  ck_assert_int_ge(isa, GZ_ISA_SCALAR);
+  ck_assert_int_ge(isa, GZ_ISA_REFERENCE);
   ck_assert_int_le(isa, GZ_ISA_AVX512);
+  /* An override replaces it; an impossible one changes nothing. */
+  int before = isa, now;
+  ck_assert_int_eq(gz_isa_override(GZ_ISA_REFERENCE, &e), 0);
+  ck_assert_int_eq(gz_isa_active(&now, &e), 0);
+  ck_assert_int_eq(now, GZ_ISA_REFERENCE);
+  ck_assert_int_eq(gz_isa_override(7, &e), -1);
+  ck_assert_int_eq(e.code, GZ_EUNSUPPORTED);
+  ck_assert_int_eq(gz_isa_active(&now, &e), 0);
+  ck_assert_int_eq(now, GZ_ISA_REFERENCE);
+  ck_assert_int_eq(gz_isa_override(before, &e), 0);
 }
 END_TEST
 

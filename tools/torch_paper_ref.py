@@ -5,7 +5,7 @@ DecodingNetwork), and the losses of sections 1-2 written literally (normalize_p_
 loss_fn_li, loss_unet: products in the working precision, +1e-20 inside the logs).
 
     /usr/bin/python3 tools/torch_paper_ref.py OUTDIR [--size 128] [--batch 2]
-    /usr/bin/python3 tools/torch_paper_ref.py OUTDIR --branch MODE [--size 128] [--batch 2]
+    /usr/bin/python3 tools/torch_paper_ref.py OUTDIR --branch MODE [--tag TAG] [--size 128] [--batch 2]
 
 Writes, with tools/pth_to_safetensors.py:
   OUTDIR/init.safetensors  the initial state_dict under gazeloc's names (nn.h: encoder.*, block5.*, decoder.*)
@@ -25,10 +25,12 @@ Writes, with tools/pth_to_safetensors.py:
                              MIL loss lose up to 4e-2 of the gradient, which would hide the network's
                              error), b the float64 run with t32's ReLU masks; flips_MODE: float32's ReLU
                              inputs on the other side of 0 than in float64, whose masks go to
-                             OUTDIR/mask64_MODE.bin.
+                             OUTDIR/mask64_MODE.bin (max-pool indices: mask64_MODE_pool.bin);
+                             pool_flips_MODE: max-pool windows float32 routes to another pixel.
 With --branch MODE (eval or train): reads gazeloc's ReLU masks of that pass from OUTDIR/ours_masks_MODE.bin
+(and its max-pool indices from ours_masks_MODE_pool.bin; with --tag TAG, oursTAG_masks_MODE[_pool].bin)
 and writes OUTDIR/branch_MODE.safetensors: MODE.grad.<param> and MODE.dact from float64 on that branch, the
-exact answer gazeloc's float32 gradients approach.
+exact answer gazeloc's float32 gradients approach (branchTAG_MODE.safetensors with --tag).
 """
 import argparse
 import os
@@ -39,7 +41,7 @@ import torchvision
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from pth_to_safetensors import convert  # noqa: E402
-from torch_relu_branch import ReluBranch, flips, read_masks, write_masks  # noqa: E402
+from torch_relu_branch import ReluBranch, flips, pool_flips, read_masks, shapes_of, write_masks  # noqa: E402
 
 MEAN, STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 LAMBDA_A, LAMBDA_T, GRADCAM_CLASS = 3.0, 300.0, 3
@@ -120,6 +122,7 @@ def main():
     ap.add_argument("--size", type=int, default=128)
     ap.add_argument("--batch", type=int, default=2)
     ap.add_argument("--branch", choices=("eval", "train"))
+    ap.add_argument("--tag", default="")
     a = ap.parse_args()
     torch.manual_seed(0)
     init = {k: v.clone() for k, v in Paper().state_dict().items()}
@@ -141,10 +144,10 @@ def main():
         model.load_state_dict(init)
         with torch.no_grad(), ReluBranch(model.train(a.branch == "train")) as rb:
             model(x)  # the ReLUs' shapes
-        shapes = [m.shape for m in rb.masks]
-        masks = read_masks(os.path.join(a.outdir, "ours_masks_%s.bin" % a.branch), shapes)
+        shapes = shapes_of(rb.masks)
+        masks = read_masks(os.path.join(a.outdir, "ours%s_masks_%s.bin" % (a.tag, a.branch)), shapes)
         res, _ = run(init, out, a.branch, torch.float64, masks)
-        write(os.path.join(a.outdir, "branch_%s.safetensors" % a.branch),
+        write(os.path.join(a.outdir, "branch%s_%s.safetensors" % (a.tag, a.branch)),
               {"%s.%s" % (a.branch, k): f32(v) for k, v in res.items() if k.startswith(("grad.", "dact"))})
         return
     write(os.path.join(a.outdir, "init.safetensors"), init)
@@ -162,6 +165,7 @@ def main():
                 err = float((r32[k].double() - v).norm() / v.norm()) if v.norm() > 0 else 0.0
                 out["floor_%s.%s" % (mode, k)] = torch.tensor([err], dtype=torch.float32)
         out["flips_" + mode] = torch.tensor([flips(masks[""], masks["64"])], dtype=torch.float32)
+        out["pool_flips_" + mode] = torch.tensor([pool_flips(masks[""], masks["64"])], dtype=torch.float32)
         write_masks(os.path.join(a.outdir, "mask64_%s.bin" % mode), masks["64"])
     write(os.path.join(a.outdir, "ref.safetensors"), out)
 

@@ -2,7 +2,7 @@
 """PyTorch reference for gazeloc's ResNet-50 parity test (tests/nn/test_resnet.c), the llm.c way.
 
     /usr/bin/python3 tools/torch_resnet_ref.py OUTDIR [--size 64] [--batch 2] [--steps 5]
-    /usr/bin/python3 tools/torch_resnet_ref.py OUTDIR --branch [--size 64] [--batch 2]
+    /usr/bin/python3 tools/torch_resnet_ref.py OUTDIR --branch [--tag TAG] [--size 64] [--batch 2]
 
 Builds torchvision's resnet50 with a fixed seed and writes, with tools/pth_to_safetensors.py:
   OUTDIR/init.safetensors  its initial state_dict (torchvision names): the weights both sides start from
@@ -16,18 +16,22 @@ Builds torchvision's resnet50 with a fixed seed and writes, with tools/pth_to_sa
                                ReLU branch (tools/torch_relu_branch.py), name = logits or a parameter:
                                ||t32 - b|| / ||b|| where b is the float64 run with float32's ReLU masks
                            flips_eval, flips_train: how many ReLU inputs float32 puts on the other side
-                               of 0 than float64
+                               of 0 than float64; pool_flips_eval, pool_flips_train: how many max-pool
+                               windows it routes to another pixel
                            step1[_64].<buffer>: BN running statistics and num_batches_tracked after it
                            final[64].<name>: the state_dict after `steps` training steps of Adam(lr=1e-3,
                                betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-4, amsgrad=True), each a
                                forward and backward on the same batch
                            adam.<param>: the optimizer alone, `steps` steps with the gradient sequence
                                grad.<param> * OPT_SCALES[k] (float32)
-  OUTDIR/mask64_eval.bin, mask64_train.bin  float64's ReLU masks (uint8, ReLUs in call order)
+  OUTDIR/mask64_eval.bin, mask64_train.bin  float64's ReLU masks (uint8, ReLUs in call order), and its
+                           max-pool indices in mask64_{eval,train}_pool.bin (tools/torch_relu_branch.py)
 With --branch: reads OUTDIR/ours_masks_eval.bin and ours_masks_train.bin (gazeloc's ReLU masks of the
-eval pass and of training step 1) and writes OUTDIR/branch.safetensors: eval_logits, egrad.<param>,
+eval pass and of training step 1, and the max-pool indices in ours_masks_{eval,train}_pool.bin) and writes OUTDIR/branch.safetensors: eval_logits, egrad.<param>,
 logits, grad.<param> from float64 on gazeloc's branch: the exact answer its float32 gradients approach;
-t32.eval_logits, t32.egrad.<param>: PyTorch float32 on that branch (eval mode).
+t32.eval_logits, t32.egrad.<param>: PyTorch float32 on that branch (eval mode). With --tag TAG the masks
+are OUTDIR/oursTAG_masks_{eval,train}.bin and the output OUTDIR/branchTAG.safetensors (the test's second
+run, on the reference kernels, uses TAG = _ref).
 """
 import argparse
 import os
@@ -39,7 +43,7 @@ import torchvision
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from pth_to_safetensors import convert  # noqa: E402
 from torch_audit import trace_forward  # noqa: E402
-from torch_relu_branch import ReluBranch, flips, read_masks, write_masks  # noqa: E402
+from torch_relu_branch import ReluBranch, flips, pool_flips, read_masks, shapes_of, write_masks  # noqa: E402
 
 LR, WD = 1e-3, 1e-4
 OPT_SCALES = (1.0, -0.5, 2.0, 0.25, 1.5)  # keep in step with tests/nn/test_resnet.c
@@ -57,6 +61,7 @@ def main():
     ap.add_argument("--batch", type=int, default=2)
     ap.add_argument("--steps", type=int, default=5)
     ap.add_argument("--branch", action="store_true")
+    ap.add_argument("--tag", default="")
     a = ap.parse_args()
     torch.manual_seed(0)
     model = torchvision.models.resnet50()
@@ -65,7 +70,7 @@ def main():
     x = torch.randn(a.batch, 3, a.size, a.size, generator=g)
     target = (torch.rand(a.batch, 1000, generator=g) < 0.3).float()
     if a.branch:
-        return on_branch(init, x, target, a.outdir)
+        return on_branch(init, x, target, a.outdir, a.tag)
     pth = os.path.join(a.outdir, "init.pth")
     torch.save(init, pth)  # through the converter, as a user's .pth would go
     write(os.path.join(a.outdir, "init.safetensors"), torch.load(pth))
@@ -84,6 +89,8 @@ def main():
             out["floor_%s.%s" % (mode, n)] = torch.tensor([float((u.double() - v).norm() / v.norm())
                                                            if v.norm() > 0 else 0.0], dtype=torch.float32)
         out["flips_" + mode] = torch.tensor([flips(masks["", mode], masks["64", mode])], dtype=torch.float32)
+        out["pool_flips_" + mode] = torch.tensor([pool_flips(masks["", mode], masks["64", mode])],
+                                                 dtype=torch.float32)
         write_masks(os.path.join(a.outdir, "mask64_%s.bin" % mode), masks["64", mode])
     optimizer_only(init, a.steps, out)
     del out["__dir"]
@@ -102,16 +109,16 @@ def one_pass(init, x, target, dtype, training, masks):
     return logits.detach().double(), {n: p.grad.double() for n, p in model.named_parameters()}
 
 
-def on_branch(init, x, target, outdir):
+def on_branch(init, x, target, outdir, tag):
     """--branch: float64 on gazeloc's ReLU branch, for the eval pass and training step 1."""
     model = torchvision.models.resnet50()
     model.load_state_dict(init)
     with torch.no_grad(), ReluBranch(model) as rb:
         model.eval()(x)
-    shapes = [m.shape for m in rb.masks]
+    shapes = shapes_of(rb.masks)
     out = {}
     for mode, lname, gname in (("eval", "eval_logits", "egrad."), ("train", "logits", "grad.")):
-        masks = read_masks(os.path.join(outdir, "ours_masks_%s.bin" % mode), shapes)
+        masks = read_masks(os.path.join(outdir, "ours%s_masks_%s.bin" % (tag, mode)), shapes)
         logits, grads = one_pass(init, x, target, torch.float64, mode == "train", masks)
         out[lname] = logits.float()
         for n, gr in grads.items():
@@ -121,7 +128,7 @@ def on_branch(init, x, target, outdir):
             out["t32." + lname] = logits.float()
             for n, gr in grads.items():
                 out["t32." + gname + n] = gr.float()
-    write(os.path.join(outdir, "branch.safetensors"), out)
+    write(os.path.join(outdir, "branch%s.safetensors" % tag), out)
 
 
 def f32(t):

@@ -5,6 +5,7 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "nn/nn.h"
 #include "testutil.h"
@@ -22,11 +23,13 @@ static inline const float *ref_data(const gz_ckpt *ref, const char *name, int64_
 #define PARITY_TOL 1e-4 /* the issues' bound: norm-wise relative error per tensor */
 
 /* The worst figures of a group of tensors. A tensor may be max(base, 2 x floor) from the exact answer,
- * floor being PyTorch float32's own distance from it; ratio = distance / that allowance. */
+ * floor being PyTorch float32's own distance from it, or base alone when `strict`; ratio = distance / that
+ * allowance. */
 typedef struct {
   double base, rel32, abs32, relx, absx, floor, ratio;
   char worst[200];
   int count, within32; /* tensors, and those within PARITY_TOL of PyTorch float32 */
+  int strict;
 } parity_stats;
 
 static inline int64_t parity_numel(const gz_named *t) {
@@ -40,7 +43,7 @@ static inline int64_t parity_numel(const gz_named *t) {
 static inline void parity_compare(const char *name, const float *ours, const float *t32, const float *x,
                                   double floor, int64_t n, parity_stats *s) {
   double a32, ax, r32 = tu_rel_err(ours, t32, n, &a32), rx = tu_rel_err(ours, x, n, &ax);
-  double ratio = rx / fmax(s->base, 2 * floor);
+  double ratio = rx / (s->strict ? s->base : fmax(s->base, 2 * floor));
   if (getenv("GZ_PARITY_VERBOSE"))
     fprintf(stderr, "  %-50s vs t32 %.3g (abs %.3g)  vs exact %.3g (abs %.3g)  floor %.3g\n", name, r32, a32, rx, ax,
             floor);
@@ -70,41 +73,82 @@ static inline void parity_report(const char *who, const char *what, const char *
           "%s parity: %-34s %3d tensors: vs torch f32 worst rel %.2g, max abs %.2g (%d within 1e-4); vs %s worst "
           "rel %.2g, max abs %.2g; torch f32 floor %.2g\n",
           who, what, s->count, s->rel32, s->abs32, s->within32, exact, s->relx, s->absx, s->floor);
-  ck_assert_msg(s->ratio <= 1, "%s: '%s' is %.3g x its allowed distance from %s (max(%g, 2 x floor))", what,
-                s->worst, s->ratio, exact, s->base);
+  ck_assert_msg(s->ratio <= 1, "%s: '%s' is %.3g x its allowed distance from %s (%s%g%s)", what, s->worst,
+                s->ratio, exact, s->strict ? "" : "max(", s->base, s->strict ? "" : ", 2 x floor)");
 }
 
-/* Our ReLU branch: one byte (y > 0) per element of every ReLU output recorded on the tape, in tape order
- * (the forward's call order), for the float64 oracle to follow (tools/torch_relu_branch.py). Call right
- * after the forward: the ReLUs' outputs are then still in place. Returns the number of bytes. */
+/* The file of a branch's max-pool indices beside its ReLU mask file PATH.bin: PATH_pool.bin
+ * (tools/torch_relu_branch.py pool_path). */
+static inline void parity_pool_path(const char *masks, char *out, size_t size) {
+  size_t n = strlen(masks);
+  ck_assert_msg(n > 4 && !strcmp(masks + n - 4, ".bin") && n + 6 <= size, "mask file name %s", masks);
+  snprintf(out, size, "%.*s_pool.bin", (int)(n - 4), masks);
+}
+
+/* Our branch, for the float64 oracle to follow (tools/torch_relu_branch.py): to `path` one byte (y > 0) per
+ * element of every ReLU output recorded on the tape, in tape order (the forward's call order); to its pool
+ * file the int32 argmax of every max-pool output (the window's gradient goes there). Call right after the
+ * forward: the ReLUs' outputs are then still in place. Returns the number of ReLU bytes. */
 static inline int64_t parity_write_masks(const gz_tape *t, const char *path) {
-  FILE *f = fopen(path, "wb");
-  ck_assert_msg(f != NULL, "cannot write %s", path);
+  char pool[4300];
+  parity_pool_path(path, pool, sizeof pool);
+  FILE *f = fopen(path, "wb"), *fp = fopen(pool, "wb");
+  ck_assert_msg(f && fp, "cannot write %s or %s", path, pool);
   int64_t total = 0;
   for (int i = 0; i < t->n; i++) {
-    if (t->nodes[i].op != GZ_OP_RELU) continue;
     const gz_tensor *y = &t->nodes[i].out->data;
     int64_t n = gz_tensor_numel(y);
+    if (t->nodes[i].op == GZ_OP_MAXPOOL) {
+      ck_assert_msg(fwrite(t->nodes[i].idx, sizeof(int32_t), (size_t)n, fp) == (size_t)n, "cannot write %s", pool);
+      continue;
+    }
+    if (t->nodes[i].op != GZ_OP_RELU) continue;
     for (int64_t j = 0; j < n; j++) fputc(y->data[j] > 0.0f, f);
     total += n;
   }
-  ck_assert_msg(fclose(f) == 0, "cannot write %s", path);
+  ck_assert_msg(fclose(f) == 0 && fclose(fp) == 0, "cannot write %s or %s", path, pool);
   return total;
 }
 
-/* How many bytes of two mask files differ: the ReLU inputs two runs put on different sides of 0. */
-static inline int64_t parity_flips(const char *a, const char *b) {
+/* How many records of `size` bytes differ between two files of the same length. */
+static inline int64_t parity_records_differ(const char *a, const char *b, size_t size) {
   FILE *fa = fopen(a, "rb"), *fb = fopen(b, "rb");
   ck_assert_msg(fa && fb, "cannot read %s or %s", a, b);
   int64_t n = 0;
-  int ca, cb;
+  unsigned char ra[8], rb[8];
+  size_t ka, kb;
   do {
-    ca = fgetc(fa), cb = fgetc(fb);
-    n += ca != cb;
-  } while (ca != EOF && cb != EOF);
-  ck_assert_msg(ca == EOF && cb == EOF, "%s and %s differ in length", a, b);
+    ka = fread(ra, 1, size, fa), kb = fread(rb, 1, size, fb);
+    n += ka == size && kb == size && memcmp(ra, rb, size);
+  } while (ka == size && kb == size);
+  ck_assert_msg(ka == 0 && kb == 0, "%s and %s differ in length", a, b);
   fclose(fa), fclose(fb);
   return n;
+}
+
+/* The ReLU inputs two runs (their mask files) put on different sides of 0. */
+static inline int64_t parity_flips(const char *a, const char *b) { return parity_records_differ(a, b, 1); }
+
+/* The max-pool windows two runs (their mask files) route to different pixels. */
+static inline int64_t parity_pool_flips(const char *a, const char *b) {
+  char pa[4300], pb[4300];
+  parity_pool_path(a, pa, sizeof pa), parity_pool_path(b, pb, sizeof pb);
+  return parity_records_differ(pa, pb, sizeof(int32_t));
+}
+
+/* Prints how far our branch (mask file `ours`) is from float64's (`mask64`): ReLU inputs on the other side
+ * of 0 and max-pool windows routed elsewhere; with ref, PyTorch float32's counts beside (flips_<mode>,
+ * pool_flips_<mode> in ref). */
+static inline void parity_print_flips(const char *who, const char *what, const char *ours, const char *mask64,
+                                      const gz_ckpt *ref, const char *mode) {
+  char fr[64], fp[64], theirs[128] = "";
+  if (ref) {
+    snprintf(fr, sizeof fr, "flips_%s", mode), snprintf(fp, sizeof fp, "pool_flips_%s", mode);
+    snprintf(theirs, sizeof theirs, " (torch f32 %.0f and %.0f)", *ref_data(ref, fr, 1), *ref_data(ref, fp, 1));
+  }
+  fprintf(stderr, "%s parity: %s: ReLU inputs on the other side of 0 than in float64, max-pool windows routed to "
+          "another pixel: %lld and %lld%s\n", who, what, (long long)parity_flips(ours, mask64),
+          (long long)parity_pool_flips(ours, mask64), theirs);
 }
 
 #endif

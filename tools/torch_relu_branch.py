@@ -38,7 +38,10 @@ class Branch(NamedTuple):
 
 
 def pool_path(path):
-    return path[:-4] + "_pool.bin" if path.endswith(".bin") else path + ".pool"
+    """X.bin -> X_pool.bin (tests/nn/parity.h parity_pool_path names it the same way)."""
+    if not path.endswith(".bin"):
+        raise SystemExit("torch_relu_branch: error: mask file %s does not end in .bin" % path)
+    return path[:-4] + "_pool.bin"
 
 
 class ReluBranch:

@@ -168,7 +168,7 @@ static void check_mode(gz_paper *p, gz_tape *t, const gz_ckpt *ref, const char *
     if (training && !strncmp(nt->name, "decoder.", 8) && strstr(nt->name, ".conv.bias")) {
       double mx = 0;
       for (int64_t j = 0; j < parity_numel(nt); j++) mx = fmax(mx, fabs(g[j]));
-      fprintf(stderr, "paper parity: %s (exactly 0 before training-mode BN): max |ours| %.2g\n", nt->name, mx);
+      fprintf(stderr, "paper parity: %s (exactly 0 before training-mode BN%s): max |ours| %.2g\n", nt->name, kind, mx);
       ck_assert_msg(mx <= ZERO_GRAD_ABS, "%s: gradient %.3g, should be 0 up to rounding", nt->name, mx);
       continue;
     }

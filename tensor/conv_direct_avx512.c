@@ -226,28 +226,42 @@ void gz_cdir_wtile_avx512(const gz_cdir_wtile *t) {
  * across bands (fixed order); conv_direct.c adds the 16 lanes at the end. */
 #define PO GZ_CDIR_PO
 #define PT GZ_CDIR_PT
+/* PO x PT lanes of 16 pixels: the body of one row step, full (unmasked loads) or the row's masked tail. */
+AI void ptile_step(__m512 acc[PO][PT], const float *const dyo[PO], const float *const xk[PT], long p0, __mmask16 m,
+                   int full) {
+  __m512 g[PO];
+#pragma GCC unroll 4
+  for (int o = 0; o < PO; o++) g[o] = full ? _mm512_loadu_ps(dyo[o] + p0) : _mm512_maskz_loadu_ps(m, dyo[o] + p0);
+#pragma GCC unroll 12
+  for (int k = 0; k < PT; k++) {
+    const __m512 xv = full ? _mm512_loadu_ps(xk[k] + p0) : _mm512_maskz_loadu_ps(m, xk[k] + p0);
+#pragma GCC unroll 4
+    for (int o = 0; o < PO; o++) acc[o][k] = _mm512_fmadd_ps(g[o], xv, acc[o][k]);
+  }
+}
+
 void gz_cdir_ptile_avx512(const gz_cdir_ptile *t) {
   __m512 acc[PO][PT];
 #pragma GCC unroll 4
   for (int o = 0; o < PO; o++)
 #pragma GCC unroll 12
     for (int k = 0; k < PT; k++) acc[o][k] = t->first ? _mm512_setzero_ps() : _mm512_load_ps(t->acc + (o * PT + k) * 16);
-  for (int r = 0; r < t->rows; r++) {
-    const float *xr = t->x + r * t->xrow;
-    const long dr = (long)r * t->ow;
-    for (long p0 = 0; p0 < t->ow; p0 += 16) {
-      const int np = t->ow - p0 < 16 ? (int)(t->ow - p0) : 16;
-      const __mmask16 m = (__mmask16)(np == 16 ? 0xFFFF : (1u << np) - 1);
-      __m512 g[PO];
+  /* the row pointers live in registers: reloading the tap offsets and the masks every 16 pixels cost a
+   * quarter of the kernel's time (135-175 -> 200 GFLOP/s on one thread, data in L1/L2) */
+  const float *dyo[PO], *xk[PT];
 #pragma GCC unroll 4
-      for (int o = 0; o < PO; o++) g[o] = _mm512_maskz_loadu_ps(m, t->dy[o] + dr + p0);
+  for (int o = 0; o < PO; o++) dyo[o] = t->dy[o];
 #pragma GCC unroll 12
-      for (int k = 0; k < PT; k++) {
-        const __m512 xv = _mm512_maskz_loadu_ps(m, xr + t->toff[k] + p0);
+  for (int k = 0; k < PT; k++) xk[k] = t->x + t->toff[k];
+  const long full = t->ow & ~15L;
+  const __mmask16 tail = (__mmask16)((1u << (t->ow - full)) - 1);
+  for (int r = 0; r < t->rows; r++) {
+    for (long p0 = 0; p0 < full; p0 += 16) ptile_step(acc, dyo, xk, p0, 0, 1);
+    if (tail) ptile_step(acc, dyo, xk, full, tail, 0);
 #pragma GCC unroll 4
-        for (int o = 0; o < PO; o++) acc[o][k] = _mm512_fmadd_ps(g[o], xv, acc[o][k]);
-      }
-    }
+    for (int o = 0; o < PO; o++) dyo[o] += t->ow;
+#pragma GCC unroll 12
+    for (int k = 0; k < PT; k++) xk[k] += t->xrow;
   }
 #pragma GCC unroll 4
   for (int o = 0; o < PO; o++)

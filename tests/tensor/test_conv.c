@@ -226,7 +226,7 @@ END_TEST
 START_TEST(bitwise_across_thread_counts) {
   const gz_conv2d shapes[] = {{3, 16, 20, 21, 24, 3, 3, 1, 1, 1, 1}, {3, 40, 15, 17, 48, 1, 1, 1, 1, 0, 0},
                               {2, 3, 30, 31, 16, 7, 7, 2, 2, 3, 3}, {2, 24, 14, 13, 36, 1, 1, 2, 2, 0, 0},
-                              {3, 35, 9, 30, 45, 3, 3, 2, 2, 1, 1}};
+                              {3, 35, 9, 30, 45, 3, 3, 2, 2, 1, 1}, {2, 3, 36, 256, 64, 7, 7, 2, 2, 3, 3}};
   for (int path = 0; path <= last_path(); path++)
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
       const gz_conv2d *d = &shapes[s];
@@ -271,6 +271,29 @@ START_TEST(banded_im2col_matches_reference) {
     for (long i = 0; i < n[q]; i++)
       ck_assert_msg(fabs(f[q][i] - r[q][i]) <= 4 * (terms[q] + 2) * u * r[q][i], "output %d [%ld]: %.9g vs %.9g", q,
                     i, f[q][i], r[q][i]);
+  for (int q = 0; q < 4; q++) free(r[q]), free(f[q]);
+  free(c.x), free(c.w), free(c.b), free(c.dy);
+}
+END_TEST
+
+/* The stem's weight gradient on phase planes (AVX-512 direct) with several bands of output rows per image
+ * (256 KB of dy per band: 8 of the 18 rows here), full 16-pixel steps and no tail (ow = 128), against the
+ * reference. Each band's lane sums go to the accumulator of the thread that owns the tile, the bands without
+ * a barrier between them: a thread mixing up tiles would fail here. Values in [0, 1): tolerance as above. */
+START_TEST(phase_planes_in_bands_match_reference) {
+  if (best_isa() < GZ_ISA_AVX512) return;
+  const gz_conv2d d = {2, 3, 36, 256, 64, 7, 7, 2, 2, 3, 3};
+  conv_data c;
+  sizes(&d, &c.nx, &c.nw, &c.ny);
+  c.x = rnd(c.nx, 1, 0), c.w = rnd(c.nw, 2, 0), c.b = rnd(d.oc, 3, 0), c.dy = rnd(c.ny, 4, 0);
+  float *r[4], *f[4];
+  const long n[4] = {c.ny, c.nx, c.nw, d.oc};
+  for (int q = 0; q < 4; q++) r[q] = malloc(sizeof(float) * (size_t)n[q]), f[q] = malloc(sizeof(float) * (size_t)n[q]);
+  run_path(-1, &d, &c, 1, 0, r[0], r[1], r[2], r[3]);
+  run_path(path_of(GZ_ISA_AVX512, GZ_CONV_DIRECT), &d, &c, 1, 0, f[0], f[1], f[2], f[3]);
+  const double terms = 2.0 * 18 * 128, u = ldexp(1.0, -24);
+  for (long i = 0; i < n[2]; i++)
+    ck_assert_msg(fabs(f[2][i] - r[2][i]) <= 4 * (terms + 2) * u * r[2][i], "dw[%ld]: %.9g vs %.9g", i, f[2][i], r[2][i]);
   for (int q = 0; q < 4; q++) free(r[q]), free(f[q]);
   free(c.x), free(c.w), free(c.b), free(c.dy);
 }
@@ -390,6 +413,7 @@ Suite *suite_tensor_conv(void) {
   tcase_add_test(t, direct_avx2_same_bits_as_avx512);
   tcase_add_test(t, bitwise_across_thread_counts);
   tcase_add_test(t, banded_im2col_matches_reference);
+  tcase_add_test(t, phase_planes_in_bands_match_reference);
   tcase_add_test(t, image_groups_match_one_image_at_a_time);
   tcase_add_test(t, bad_input);
   suite_add_tcase(s, t);

@@ -86,8 +86,11 @@ static void make_plan(const gz_conv2d *d, int bwd, int lanes, plan *p) {
         c->ry = ry, c->rx = rx;
         c->na_y = ry < d->ih ? cdiv(d->ih - ry, d->sh) : 0;
         c->na_x = rx < d->iw ? cdiv(d->iw - rx, d->sw) : 0;
-        for (int i = 0; i < d->kh; i++)
-          for (int j = 0; j < d->kw; j++)
+        /* taps from the last: their dy offsets then ascend, as in the forward. In the natural order the
+         * tile walked its input backwards and backward data ran 10-25 % slower than the forward of the same
+         * shape (3x3 stride 1, 64-256 channels: 279 -> 332, 316 -> 388 GFLOP/s; measured, not explained) */
+        for (int i = d->kh - 1; i >= 0; i--)
+          for (int j = d->kw - 1; j >= 0; j--)
             if ((ry + d->ph - i) % d->sh == 0 && (rx + d->pw - j) % d->sw == 0) {
               c->ti[c->ntap] = i, c->tj[c->ntap] = j, c->ntap++;
               /* the frame must hold the last row and column this tap reads */

@@ -257,6 +257,51 @@ static void col2im(const gz_conv2d *d, const geom *g, const float *col, long ld,
   }
 }
 
+/* p[0 .. n) = 0 on all threads (a whole dx image is up to 64 MB). */
+static void zero(float *p, long n) {
+  const long chunk = 1L << 16;
+#pragma omp parallel for schedule(static)
+  for (long i = 0; i < n; i += chunk) memset(p + i, 0, sizeof(float) * (size_t)(n - i < chunk ? n - i : chunk));
+}
+
+/* 1x1, no padding, not pointwise (so strided): dx comes from col2im_strided_1x1 below, written whole. */
+static int strided_1x1(const gz_conv2d *d) { return d->kh * d->kw == 1 && d->ph == 0 && d->pw == 0; }
+
+/* col2im of a strided 1x1 conv without padding (ResNet's downsampling shortcuts): dx row oy sh holds col's
+ * row oy at every sw-th pixel, the other pixels and rows of the band are zero. Written once, each dx element
+ * set (or, accumulating, added to) in one pass. Against zeroing dx first (on one thread) and then adding the
+ * columns: the 256 -> 512 shortcut's backward data 8.8-10.2 -> 7.0-7.4 ms, 512 -> 1024 unchanged (6.3 ms). */
+static void col2im_strided_1x1(const gz_conv2d *d, const geom *g, const float *col, long ld, int oy0, int oy1,
+                               float *dx, int accumulate) {
+  const int y1 = oy1 * d->sh < d->ih ? oy1 * d->sh : d->ih;
+#pragma omp parallel for schedule(static)
+  for (int c = 0; c < d->ic; c++) {
+    const float *src = col + (long)c * ld;
+    float *dst = dx + (long)c * d->ih * d->iw;
+    for (int y = oy0 * d->sh; y < y1; y++) {
+      float *t = dst + (long)y * d->iw;
+      if (y % d->sh) {
+        if (!accumulate) memset(t, 0, sizeof(float) * (size_t)d->iw);
+        continue;
+      }
+      const float *r = src + (long)(y / d->sh - oy0) * g->ow;
+      if (accumulate) {
+        for (long ox = 0; ox < g->ow; ox++) t[ox * d->sw] += r[ox];
+        continue;
+      }
+      const long whole = d->iw / d->sw; /* pixels ox with all sw columns inside the row */
+      if (d->sw == 2)
+        for (long ox = 0; ox < whole; ox++) t[2 * ox] = r[ox], t[2 * ox + 1] = 0.0f;
+      else
+        for (long ox = 0; ox < whole; ox++) {
+          t[ox * d->sw] = r[ox];
+          for (int k = 1; k < d->sw; k++) t[ox * d->sw + k] = 0.0f;
+        }
+      for (long x = whole * d->sw; x < d->iw; x++) t[x] = x % d->sw ? 0.0f : r[x / d->sw];
+    }
+  }
+}
+
 /* ------------------------------------------------------------------ small images, G per GEMM */
 
 /* dst[c][k * ohw + p] = src[n0 + k][c][p] for the G images of a group (P = G x ohw columns). */
@@ -321,7 +366,11 @@ static int run_groups(int isa, int dir, const gz_conv2d *d, const geom *g, const
       if (gz_sgemm_isa(isa, 1, 0, R, P, d->oc, 1.0f, w, R, ops, P, 0.0f, col, P, gws, gwsb, e)) return -1;
       for (int k = 0; k < G; k++) {
         float *dxn = out + (n0 + k) * xs;
-        if (!accumulate) memset(dxn, 0, sizeof(float) * (size_t)xs);
+        if (strided_1x1(d)) {
+          col2im_strided_1x1(d, g, col + k * g->ohw, P, 0, g->oh, dxn, accumulate);
+          continue;
+        }
+        if (!accumulate) zero(dxn, xs);
         col2im(d, g, col + k * g->ohw, P, 0, g->oh, dxn);
       }
     } else { /* in = x, out = dW */
@@ -394,14 +443,15 @@ int gz_conv2d_backward_data_isa(int isa, const gz_conv2d *d, const float *dy, co
         return -1;
       continue;
     }
-    if (!accumulate) memset(dxn, 0, sizeof(float) * (size_t)xs);
+    if (!accumulate && !strided_1x1(d)) zero(dxn, xs);
     for (int oy = 0; oy < g.oh; oy += (int)g.drows) {
       int oy1 = oy + (int)g.drows < g.oh ? oy + (int)g.drows : g.oh;
       long np = (long)(oy1 - oy) * g.ow;
       if (gz_sgemm_isa(isa, 1, 0, g.kc, np, d->oc, 1.0f, w, g.kc, dyn + (long)oy * g.ow, g.ohw, 0.0f, col, np, gws,
                        gwsb, e))
         return -1;
-      col2im(d, &g, col, np, oy, oy1, dxn);
+      if (strided_1x1(d)) col2im_strided_1x1(d, &g, col, np, oy, oy1, dxn, accumulate);
+      else col2im(d, &g, col, np, oy, oy1, dxn);
     }
   }
   return 0;

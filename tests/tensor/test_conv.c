@@ -28,6 +28,8 @@ static const conv_case cases[] = {
     {"k3s2", {2, 17, 12, 11, 18, 3, 3, 2, 2, 1, 1}, 1},
     {"k1s1", {3, 19, 7, 9, 20, 1, 1, 1, 1, 0, 0}, 1},
     {"k1s2", {1, 6, 9, 8, 4, 1, 1, 2, 2, 0, 0}, 0},
+    {"k1s2_odd", {1, 5, 11, 13, 6, 1, 1, 2, 2, 0, 0}, 1}, /* 1x1 strided: dx written whole (tensor/conv.c) */
+    {"k1s3_groups", {2, 4, 10, 11, 3, 1, 1, 3, 3, 0, 0}, 0},
     {"kernel_over_input", {3, 2, 3, 2, 3, 7, 7, 1, 1, 3, 3}, 1},
     {"k3_on_1x1", {1, 4, 1, 1, 3, 3, 3, 1, 1, 1, 1}, 0},
     {"k3_nopad", {2, 33, 6, 5, 17, 3, 3, 1, 1, 0, 0}, 0},
@@ -254,25 +256,34 @@ START_TEST(bitwise_across_thread_counts) {
 }
 END_TEST
 
-/* A shape whose backward passes take several im2col bands per image (4 MB bands, and more than the
- * 64 MB cap in all). Values in [0, 1), so the scale S of the tolerance is the result itself. */
+/* Shapes whose backward passes take several im2col bands per image (4 MB bands, and more than the
+ * 64 MB cap in all for the first). Values in [0, 1), so the scale S of the tolerance is the result itself. */
 START_TEST(banded_im2col_matches_reference) {
-  const gz_conv2d d = {1, 256, 100, 100, 4, 3, 3, 1, 1, 1, 1};
-  conv_data c;
-  sizes(&d, &c.nx, &c.nw, &c.ny);
-  c.x = rnd(c.nx, 1, 0), c.w = rnd(c.nw, 2, 0), c.b = rnd(d.oc, 3, 0), c.dy = rnd(c.ny, 4, 0);
-  float *r[4], *f[4];
-  const long n[4] = {c.ny, c.nx, c.nw, d.oc};
-  for (int q = 0; q < 4; q++) r[q] = malloc(sizeof(float) * (size_t)n[q]), f[q] = malloc(sizeof(float) * (size_t)n[q]);
-  run_path(-1, &d, &c, 1, 0, r[0], r[1], r[2], r[3]);
-  run_path(path_of(best_isa(), GZ_CONV_GEMM), &d, &c, 1, 0, f[0], f[1], f[2], f[3]); /* the banded im2col */
-  const double terms[4] = {256 * 9 + 1, 4 * 9, 100 * 100, 100 * 100}, u = ldexp(1.0, -24);
-  for (int q = 0; q < 4; q++)
-    for (long i = 0; i < n[q]; i++)
-      ck_assert_msg(fabs(f[q][i] - r[q][i]) <= 4 * (terms[q] + 2) * u * r[q][i], "output %d [%ld]: %.9g vs %.9g", q,
-                    i, f[q][i], r[q][i]);
-  for (int q = 0; q < 4; q++) free(r[q]), free(f[q]);
-  free(c.x), free(c.w), free(c.b), free(c.dy);
+  /* a 3x3 conv, and a strided 1x1 whose dx rows (zeros between) are written band by band */
+  const gz_conv2d shapes[] = {{1, 256, 100, 100, 4, 3, 3, 1, 1, 1, 1}, {1, 64, 301, 258, 8, 1, 1, 2, 2, 0, 0}};
+  for (int s = 0; s < 2; s++) {
+    const gz_conv2d d = shapes[s];
+    int oh, ow;
+    gz_conv2d_out(&d, &oh, &ow, NULL);
+    conv_data c;
+    sizes(&d, &c.nx, &c.nw, &c.ny);
+    c.x = rnd(c.nx, 1, 0), c.w = rnd(c.nw, 2, 0), c.b = rnd(d.oc, 3, 0), c.dy = rnd(c.ny, 4, 0);
+    float *r[4], *f[4];
+    const long n[4] = {c.ny, c.nx, c.nw, d.oc};
+    for (int q = 0; q < 4; q++) r[q] = malloc(sizeof(float) * (size_t)n[q]), f[q] = malloc(sizeof(float) * (size_t)n[q]);
+    run_path(-1, &d, &c, 1, 0, r[0], r[1], r[2], r[3]);
+    for (int q = 0; q < 4; q++) /* overwriting: nothing may be read, every element written */
+      for (long i = 0; i < n[q]; i++) f[q][i] = NAN;
+    run_path(path_of(best_isa(), GZ_CONV_GEMM), &d, &c, 1, 0, f[0], f[1], f[2], f[3]); /* the banded im2col */
+    const double khw = d.kh * d.kw, terms[4] = {d.ic * khw + 1, d.oc * khw, (double)oh * ow, (double)oh * ow};
+    const double u = ldexp(1.0, -24);
+    for (int q = 0; q < 4; q++)
+      for (long i = 0; i < n[q]; i++)
+        ck_assert_msg(fabs(f[q][i] - r[q][i]) <= 4 * (terms[q] + 2) * u * r[q][i],
+                      "shape %d output %d [%ld]: %.9g vs %.9g", s, q, i, f[q][i], r[q][i]);
+    for (int q = 0; q < 4; q++) free(r[q]), free(f[q]);
+    free(c.x), free(c.w), free(c.b), free(c.dy);
+  }
 }
 END_TEST
 

@@ -256,57 +256,49 @@ START_TEST(bitwise_across_thread_counts) {
 }
 END_TEST
 
-/* Shapes whose backward passes take several im2col bands per image (4 MB bands, and more than the
- * 64 MB cap in all for the first). Values in [0, 1), so the scale S of the tolerance is the result itself. */
-START_TEST(banded_im2col_matches_reference) {
-  /* a 3x3 conv, and a strided 1x1 whose dx rows (zeros between) are written band by band */
-  const gz_conv2d shapes[] = {{1, 256, 100, 100, 4, 3, 3, 1, 1, 1, 1}, {1, 64, 301, 258, 8, 1, 1, 2, 2, 0, 0}};
-  for (int s = 0; s < 2; s++) {
-    const gz_conv2d d = shapes[s];
-    int oh, ow;
-    gz_conv2d_out(&d, &oh, &ow, NULL);
-    conv_data c;
-    sizes(&d, &c.nx, &c.nw, &c.ny);
-    c.x = rnd(c.nx, 1, 0), c.w = rnd(c.nw, 2, 0), c.b = rnd(d.oc, 3, 0), c.dy = rnd(c.ny, 4, 0);
-    float *r[4], *f[4];
-    const long n[4] = {c.ny, c.nx, c.nw, d.oc};
-    for (int q = 0; q < 4; q++) r[q] = malloc(sizeof(float) * (size_t)n[q]), f[q] = malloc(sizeof(float) * (size_t)n[q]);
-    run_path(-1, &d, &c, 1, 0, r[0], r[1], r[2], r[3]);
-    for (int q = 0; q < 4; q++) /* overwriting: nothing may be read, every element written */
-      for (long i = 0; i < n[q]; i++) f[q][i] = NAN;
-    run_path(path_of(best_isa(), GZ_CONV_GEMM), &d, &c, 1, 0, f[0], f[1], f[2], f[3]); /* the banded im2col */
-    const double khw = d.kh * d.kw, terms[4] = {d.ic * khw + 1, d.oc * khw, (double)oh * ow, (double)oh * ow};
-    const double u = ldexp(1.0, -24);
-    for (int q = 0; q < 4; q++)
-      for (long i = 0; i < n[q]; i++)
-        ck_assert_msg(fabs(f[q][i] - r[q][i]) <= 4 * (terms[q] + 2) * u * r[q][i],
-                      "shape %d output %d [%ld]: %.9g vs %.9g", s, q, i, f[q][i], r[q][i]);
-    for (int q = 0; q < 4; q++) free(r[q]), free(f[q]);
-    free(c.x), free(c.w), free(c.b), free(c.dy);
+/* All four outputs of one path against the reference, inputs in [0, 1) (so the scale S of the tolerance is
+ * the result itself), buffers prefilled with NaN: overwriting must read nothing and write every element. */
+static void path_matches_reference(const gz_conv2d *d, int path, int label) {
+  int oh, ow;
+  gz_conv2d_out(d, &oh, &ow, NULL);
+  conv_data c;
+  sizes(d, &c.nx, &c.nw, &c.ny);
+  c.x = rnd(c.nx, 1, 0), c.w = rnd(c.nw, 2, 0), c.b = rnd(d->oc, 3, 0), c.dy = rnd(c.ny, 4, 0);
+  float *r[4], *f[4];
+  const long n[4] = {c.ny, c.nx, c.nw, d->oc};
+  for (int q = 0; q < 4; q++) {
+    r[q] = malloc(sizeof(float) * (size_t)n[q]), f[q] = malloc(sizeof(float) * (size_t)n[q]);
+    for (long i = 0; i < n[q]; i++) f[q][i] = NAN;
   }
+  run_path(-1, d, &c, 1, 0, r[0], r[1], r[2], r[3]);
+  run_path(path, d, &c, 1, 0, f[0], f[1], f[2], f[3]);
+  const double khw = d->kh * d->kw, px = (double)d->n * oh * ow, u = ldexp(1.0, -24);
+  const double terms[4] = {d->ic * khw + 1, d->oc * khw, px, px};
+  for (int q = 0; q < 4; q++)
+    for (long i = 0; i < n[q]; i++)
+      ck_assert_msg(fabs(f[q][i] - r[q][i]) <= 4 * (terms[q] + 2) * u * r[q][i],
+                    "%s shape %d output %d [%ld]: %.9g vs %.9g", path_name(path), label, q, i, f[q][i], r[q][i]);
+  for (int q = 0; q < 4; q++) free(r[q]), free(f[q]);
+  free(c.x), free(c.w), free(c.b), free(c.dy);
+}
+
+/* Shapes whose backward passes take several im2col bands per image (4 MB bands, and more than the
+ * 64 MB cap in all for the first): a 3x3 conv, and a strided 1x1 whose dx rows (zeros between) are
+ * written band by band. */
+START_TEST(banded_im2col_matches_reference) {
+  const gz_conv2d shapes[] = {{1, 256, 100, 100, 4, 3, 3, 1, 1, 1, 1}, {1, 64, 301, 258, 8, 1, 1, 2, 2, 0, 0}};
+  for (int s = 0; s < 2; s++) path_matches_reference(&shapes[s], path_of(best_isa(), GZ_CONV_GEMM), s);
 }
 END_TEST
 
 /* The stem's weight gradient on phase planes (AVX-512 direct) with several bands of output rows per image
  * (256 KB of dy per band: 8 of the 18 rows here), full 16-pixel steps and no tail (ow = 128), against the
  * reference. Each band's lane sums go to the accumulator of the thread that owns the tile, the bands without
- * a barrier between them: a thread mixing up tiles would fail here. Values in [0, 1): tolerance as above. */
+ * a barrier between them: a thread mixing up tiles would fail here. */
 START_TEST(phase_planes_in_bands_match_reference) {
   if (best_isa() < GZ_ISA_AVX512) return;
   const gz_conv2d d = {2, 3, 36, 256, 64, 7, 7, 2, 2, 3, 3};
-  conv_data c;
-  sizes(&d, &c.nx, &c.nw, &c.ny);
-  c.x = rnd(c.nx, 1, 0), c.w = rnd(c.nw, 2, 0), c.b = rnd(d.oc, 3, 0), c.dy = rnd(c.ny, 4, 0);
-  float *r[4], *f[4];
-  const long n[4] = {c.ny, c.nx, c.nw, d.oc};
-  for (int q = 0; q < 4; q++) r[q] = malloc(sizeof(float) * (size_t)n[q]), f[q] = malloc(sizeof(float) * (size_t)n[q]);
-  run_path(-1, &d, &c, 1, 0, r[0], r[1], r[2], r[3]);
-  run_path(path_of(GZ_ISA_AVX512, GZ_CONV_DIRECT), &d, &c, 1, 0, f[0], f[1], f[2], f[3]);
-  const double terms = 2.0 * 18 * 128, u = ldexp(1.0, -24);
-  for (long i = 0; i < n[2]; i++)
-    ck_assert_msg(fabs(f[2][i] - r[2][i]) <= 4 * (terms + 2) * u * r[2][i], "dw[%ld]: %.9g vs %.9g", i, f[2][i], r[2][i]);
-  for (int q = 0; q < 4; q++) free(r[q]), free(f[q]);
-  free(c.x), free(c.w), free(c.b), free(c.dy);
+  path_matches_reference(&d, path_of(GZ_ISA_AVX512, GZ_CONV_DIRECT), 0);
 }
 END_TEST
 

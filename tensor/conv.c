@@ -264,9 +264,6 @@ static void zero(float *p, long n) {
   for (long i = 0; i < n; i += chunk) memset(p + i, 0, sizeof(float) * (size_t)(n - i < chunk ? n - i : chunk));
 }
 
-/* 1x1, no padding, not pointwise (so strided): dx comes from col2im_strided_1x1 below, written whole. */
-static int strided_1x1(const gz_conv2d *d) { return d->kh * d->kw == 1 && d->ph == 0 && d->pw == 0; }
-
 /* col2im of a strided 1x1 conv without padding (ResNet's downsampling shortcuts): dx row oy sh holds col's
  * row oy at every sw-th pixel, the other pixels and rows of the band are zero. Written once, each dx element
  * set (or, accumulating, added to) in one pass. Against zeroing dx first (on one thread) and then adding the
@@ -300,6 +297,19 @@ static void col2im_strided_1x1(const gz_conv2d *d, const geom *g, const float *c
       for (long x = whole * d->sw; x < d->iw; x++) t[x] = x % d->sw ? 0.0f : r[x / d->sw];
     }
   }
+}
+
+/* Backward data's last step for output rows oy0..oy1 (bands in order): dx (+)= col2im(col). A strided 1x1
+ * without padding (the only 1x1 that gets here: pointwise ones skip col) writes its rows whole; any other
+ * conv zeroes dx at the first band and adds the columns. */
+static void col_to_dx(const gz_conv2d *d, const geom *g, const float *col, long ld, int oy0, int oy1, float *dx,
+                      int accumulate) {
+  if (d->kh * d->kw == 1 && d->ph == 0 && d->pw == 0) {
+    col2im_strided_1x1(d, g, col, ld, oy0, oy1, dx, accumulate);
+    return;
+  }
+  if (!accumulate && oy0 == 0) zero(dx, (long)d->ic * d->ih * d->iw);
+  col2im(d, g, col, ld, oy0, oy1, dx);
 }
 
 /* ------------------------------------------------------------------ small images, G per GEMM */
@@ -366,12 +376,7 @@ static int run_groups(int isa, int dir, const gz_conv2d *d, const geom *g, const
       if (gz_sgemm_isa(isa, 1, 0, R, P, d->oc, 1.0f, w, R, ops, P, 0.0f, col, P, gws, gwsb, e)) return -1;
       for (int k = 0; k < G; k++) {
         float *dxn = out + (n0 + k) * xs;
-        if (strided_1x1(d)) {
-          col2im_strided_1x1(d, g, col + k * g->ohw, P, 0, g->oh, dxn, accumulate);
-          continue;
-        }
-        if (!accumulate) zero(dxn, xs);
-        col2im(d, g, col + k * g->ohw, P, 0, g->oh, dxn);
+        col_to_dx(d, g, col + k * g->ohw, P, 0, g->oh, dxn, accumulate);
       }
     } else { /* in = x, out = dW */
       gather(dy, d->oc, g->ohw, n0, G, ops);
@@ -443,15 +448,13 @@ int gz_conv2d_backward_data_isa(int isa, const gz_conv2d *d, const float *dy, co
         return -1;
       continue;
     }
-    if (!accumulate && !strided_1x1(d)) zero(dxn, xs);
     for (int oy = 0; oy < g.oh; oy += (int)g.drows) {
       int oy1 = oy + (int)g.drows < g.oh ? oy + (int)g.drows : g.oh;
       long np = (long)(oy1 - oy) * g.ow;
       if (gz_sgemm_isa(isa, 1, 0, g.kc, np, d->oc, 1.0f, w, g.kc, dyn + (long)oy * g.ow, g.ohw, 0.0f, col, np, gws,
                        gwsb, e))
         return -1;
-      if (strided_1x1(d)) col2im_strided_1x1(d, &g, col, np, oy, oy1, dxn, accumulate);
-      else col2im(d, &g, col, np, oy, oy1, dxn);
+      col_to_dx(d, &g, col, np, oy, oy1, dxn, accumulate);
     }
   }
   return 0;

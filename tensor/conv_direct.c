@@ -11,8 +11,9 @@
  * Stride 1 is one class with all taps (the usual flipped kernel); a 3x3 stride-2 conv has classes of
  * 1, 2, 2 and 4 taps. A class without taps (1x1 stride 2: odd rows or columns) gets zeros.
  *
- * Threads take (group of output channels, output row) items of one image and class; each output
- * element is written by one tile with one fixed sum, so results do not depend on the thread count. */
+ * Threads take (group of output channels, class row) items of one image, each doing that row of every
+ * class; each output element is written by one tile with one fixed sum, so results do not depend on the
+ * thread count. */
 #include <omp.h>
 #include <stdint.h>
 #include <string.h>
@@ -246,19 +247,26 @@ static void run_image(const kernels *kn, const plan *p, const float *src, const 
       (p->lanes == 1 ? plain_row : kn->block_row)(src, p->C, p->H, p->W, p->top, p->left, p->Wp, icb, y,
                                                   img + ((long)icb * p->Hp + y) * p->Wp * p->lanes);
   const long ohw = (long)p->OH * p->OW;
+  long na_y = 0; /* class rows: item a covers row a of every class (dx rows a sh .. a sh + sh - 1) */
   for (int q = 0; q < p->ncls; q++) {
     const cls *c = &p->k[q];
-    if (c->ntap == 0) { /* no tap reaches these outputs */
-      if (accumulate) continue;
+    if (c->ntap > 0 && c->na_y > na_y) na_y = c->na_y;
+    if (c->ntap > 0 || accumulate) continue;
+#pragma omp for collapse(2) schedule(static) nowait
+    for (int o = 0; o < p->OC; o++) /* no tap reaches these outputs */
+      for (long a = 0; a < c->na_y; a++)
+        for (long b = 0; b < c->na_x; b++) out[o * ohw + (a * p->oys + c->ry) * p->OW + b * p->oxs + c->rx] = 0.0f;
+  }
+  /* One loop over all classes, no barrier between them: each class's tile writes only its own pixels
+   * (masked or scalar stores, never a load + merge of a neighbour's), so the classes of one item may
+   * share cache lines, and an item writes its dx rows whole while they are in cache. Work per item is
+   * the same for every (g, a), so the static schedule stays balanced. */
 #pragma omp for collapse(2) schedule(static)
-      for (int o = 0; o < p->OC; o++)
-        for (long a = 0; a < c->na_y; a++)
-          for (long b = 0; b < c->na_x; b++) out[o * ohw + (a * p->oys + c->ry) * p->OW + b * p->oxs + c->rx] = 0.0f;
-      continue;
-    }
-#pragma omp for collapse(2) schedule(static)
-    for (int g = 0; g < p->ngroup; g++)
-      for (long a = 0; a < c->na_y; a++) {
+  for (int g = 0; g < p->ngroup; g++)
+    for (long a = 0; a < na_y; a++)
+      for (int q = 0; q < p->ncls; q++) {
+        const cls *c = &p->k[q];
+        if (c->ntap == 0 || a >= c->na_y) continue;
         gz_cdir_tile t = {.icbs = (long)p->Hp * p->Wp * p->lanes, .nicb = p->nicb, .ntap = c->ntap, .s = p->ixs,
                           .lanes = p->lanes,
                           .toff = c->toff, .noc = p->OC - g * 32 < 32 ? p->OC - g * 32 : 32,
@@ -276,7 +284,6 @@ static void run_image(const kernels *kn, const plan *p, const float *src, const 
           kn->tile(&t);
         }
       }
-  }
 }
 
 static void run(int isa, const gz_conv2d *d, int bwd, const float *src, const float *w, const float *bias,

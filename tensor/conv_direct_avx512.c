@@ -72,24 +72,24 @@ AI void tile_body(const int OCB, const int PX, const int S, const int L, const g
           continue;
         }
         /* Every other pixel (a stride-2 phase class of backward data): the np values are spread over
-         * 2 np - 1 floats and merged into the pixels between them, which belong to another class,
-         * written in another (earlier or later) parallel loop. */
+         * 2 np - 1 floats by permutes and written by masked stores that leave the pixels between them,
+         * another class's, untouched. No load of dx unless accumulating: merging by load + blend made
+         * those loads, cache misses on dx, a fifth of the tile's time (perf, 3x3 stride 2). */
         const __m512i ilo = _mm512_set_epi32(7, 7, 6, 6, 5, 5, 4, 4, 3, 3, 2, 2, 1, 1, 0, 0);
         const __m512i ihi = _mm512_set_epi32(15, 15, 14, 14, 13, 13, 12, 12, 11, 11, 10, 10, 9, 9, 8, 8);
         const int span = 2 * np - 1;
-        const __mmask16 mlo = (__mmask16)(span >= 16 ? 0xFFFF : (1u << span) - 1);
-        const __mmask16 mhi = (__mmask16)(span <= 16 ? 0 : (1u << (span - 16)) - 1);
+        const __mmask16 mlo = (__mmask16)((span >= 16 ? 0xFFFF : (1u << span) - 1) & 0x5555);
+        const __mmask16 mhi = (__mmask16)((span <= 16 ? 0 : (1u << (span - 16)) - 1) & 0x5555);
         for (int o = 0; o < nv; o++) {
           float *yo = yb + (long)o * t->chs + 2L * p0;
           __m512 v = bias ? _mm512_add_ps(r[o], _mm512_set1_ps(bias[o])) : r[o];
-          __m512 lo = _mm512_maskz_loadu_ps(mlo, yo), hi = _mm512_maskz_loadu_ps(mhi, yo + 16);
           __m512 vlo = _mm512_permutexvar_ps(ilo, v), vhi = _mm512_permutexvar_ps(ihi, v);
           if (t->accumulate) {
-            vlo = _mm512_add_ps(lo, vlo);
-            vhi = _mm512_add_ps(hi, vhi);
+            vlo = _mm512_add_ps(_mm512_maskz_loadu_ps(mlo, yo), vlo);
+            vhi = _mm512_add_ps(_mm512_maskz_loadu_ps(mhi, yo + 16), vhi);
           }
-          _mm512_mask_storeu_ps(yo, mlo, _mm512_mask_blend_ps(0x5555, lo, vlo));
-          _mm512_mask_storeu_ps(yo + 16, mhi, _mm512_mask_blend_ps(0x5555, hi, vhi));
+          _mm512_mask_storeu_ps(yo, mlo, vlo);
+          _mm512_mask_storeu_ps(yo + 16, mhi, vhi);
         }
       }
       continue;

@@ -40,6 +40,7 @@ typedef struct {
  * and reads input (a*iys + top0, b*ixs + left0) plus the tap offset. */
 typedef struct {
   int C, H, W, top, left, Hp, Wp, nicb, lanes; /* lanes: channels per block, 16 or 1 (plain planes) */
+  int chunk;                                   /* channel blocks summed per pass (run_image) */
   int OC, OH, OW, ngroup;
   int oys, oxs, iys, ixs, top0, left0;
   int ncls, bwd;
@@ -103,6 +104,7 @@ static void make_plan(const gz_conv2d *d, int bwd, int lanes, plan *p) {
       }
   }
   p->nicb = (int)cdiv(p->C, lanes);
+  p->chunk = lanes == 16 ? GZ_CDIR_CHUNK : p->nicb; /* plain planes (the stem's 3 channels): one pass */
   p->ngroup = (int)cdiv(p->OC, 32);
   p->img_floats = cdiv((long)p->nicb * p->Hp * p->Wp * lanes, 16) * 16; /* the weight slabs follow, aligned */
   long wofs = 0;
@@ -205,7 +207,14 @@ int gz_cdir_wanted(int isa, const gz_conv2d *d, int direction) {
   if (isa == GZ_ISA_AVX2) return direction == 0 ? d->ic <= 512 : d->oc <= 128;
   int oh, ow;
   gz_conv2d_out(d, &oh, &ow, NULL);
-  return (direction == 0 ? d->ic : d->oc) <= 256 || (long)oh * ow >= 4096;
+  /* Over 256 channels summed on images under 64x64 (the direct method sums them in L2-sized chunks,
+   * run_image; A/B on 2 threads, 2026-12-06, GFLOP/s GEMM -> direct): the forward is direct unless strided
+   * (512 at 16^2 257 -> 268, Block 5's 3072 -> 512 at 32^2 348 -> 365; strided 512 at 32^2 265 -> 248);
+   * backward data is direct where dx's class rows are at least 32 pixels wide (Block 5: 281 -> 360;
+   * 512 at 16^2: 284 -> 273, 8-pixel tiles); the weight gradient stays on the GEMM (355 -> 290, 321 -> 301). */
+  if ((direction == 0 ? d->ic : d->oc) <= 256 || (long)oh * ow >= 4096) return 1;
+  if (direction == 0) return d->sh == 1 && d->sw == 1;
+  return direction == 1 && d->iw / d->sw >= 32;
 }
 
 /* One padded row of one channel plane (the plain layout, lanes = 1): dst[x] for x in [0, Wp). */
@@ -260,30 +269,40 @@ static void run_image(const kernels *kn, const plan *p, const float *src, const 
   /* One loop over all classes, no barrier between them: each class's tile writes only its own pixels
    * (masked or scalar stores, never a load + merge of a neighbour's), so the classes of one item may
    * share cache lines, and an item writes its dx rows whole while they are in cache. Work per item is
-   * the same for every (g, a), so the static schedule stays balanced. */
-#pragma omp for collapse(2) schedule(static)
-  for (int g = 0; g < p->ngroup; g++)
-    for (long a = 0; a < na_y; a++)
-      for (int q = 0; q < p->ncls; q++) {
-        const cls *c = &p->k[q];
-        if (c->ntap == 0 || a >= c->na_y) continue;
-        gz_cdir_tile t = {.icbs = (long)p->Hp * p->Wp * p->lanes, .nicb = p->nicb, .ntap = c->ntap, .s = p->ixs,
-                          .lanes = p->lanes,
-                          .toff = c->toff, .noc = p->OC - g * 32 < 32 ? p->OC - g * 32 : 32,
-                          .w = wb + c->wofs + (long)g * p->nicb * c->ntap * p->lanes * 32, .chs = ohw, .ops = p->oxs,
-                          .accumulate = accumulate, .bias = bias ? bias + g * 32 : NULL};
-        t.ocb = t.noc > 16 ? 2 : 1;
-        const long pxmax = t.ocb == 2 ? 12 : 24, nt = cdiv(c->na_x, pxmax);
-        const float *irow = img + ((a * p->iys + p->top0) * p->Wp + p->left0) * p->lanes;
-        float *orow = out + (long)g * 32 * ohw + (a * p->oys + c->ry) * p->OW + c->rx;
-        for (long tt = 0; tt < nt; tt++) { /* equal tiles: 16 pixels are 8 + 8, not 12 + 4 */
-          long b0 = c->na_x * tt / nt, b1 = c->na_x * (tt + 1) / nt;
-          t.px = (int)(b1 - b0);
-          t.in = irow + b0 * p->ixs * p->lanes;
-          t.out = orow + b0 * p->oxs;
-          kn->tile(&t);
+   * the same for every (g, a), so the static schedule stays balanced.
+   * Channel chunks (p->chunk blocks each, from the shape only): every item's tiles sum one chunk, the
+   * next chunk adds to the stored output, so a group's weight slab for one chunk stays in L2 over all
+   * rows instead of being streamed from L3 once per row (3072 channels: 3.5 MB per group). No barrier
+   * between chunks: schedule(static) gives each thread the same items in every chunk, so an output is
+   * read and written by one thread in chunk order. */
+  const int nchunk = (int)cdiv(p->nicb, p->chunk);
+  for (int ch = 0; ch < nchunk; ch++) {
+    const int cb0 = (int)((long)p->nicb * ch / nchunk), cb1 = (int)((long)p->nicb * (ch + 1) / nchunk);
+#pragma omp for collapse(2) schedule(static) nowait
+    for (int g = 0; g < p->ngroup; g++)
+      for (long a = 0; a < na_y; a++)
+        for (int q = 0; q < p->ncls; q++) {
+          const cls *c = &p->k[q];
+          if (c->ntap == 0 || a >= c->na_y) continue;
+          const int noc = p->OC - g * 32 < 32 ? p->OC - g * 32 : 32, ocb = noc > 16 ? 2 : 1;
+          gz_cdir_tile t = {.icbs = (long)p->Hp * p->Wp * p->lanes, .nicb = cb1 - cb0, .ntap = c->ntap, .s = p->ixs,
+                            .lanes = p->lanes, .toff = c->toff, .noc = noc, .ocb = ocb,
+                            .w = wb + c->wofs + ((long)g * p->nicb * 32 + (long)cb0 * ocb * 16) * c->ntap * p->lanes,
+                            .chs = ohw, .ops = p->oxs, .accumulate = accumulate || ch > 0,
+                            .bias = bias && ch == 0 ? bias + g * 32 : NULL};
+          const long pxmax = ocb == 2 ? 12 : 24, nt = cdiv(c->na_x, pxmax);
+          const float *irow = img + (long)cb0 * t.icbs + ((a * p->iys + p->top0) * p->Wp + p->left0) * p->lanes;
+          float *orow = out + (long)g * 32 * ohw + (a * p->oys + c->ry) * p->OW + c->rx;
+          for (long tt = 0; tt < nt; tt++) { /* equal tiles: 16 pixels are 8 + 8, not 12 + 4 */
+            long b0 = c->na_x * tt / nt, b1 = c->na_x * (tt + 1) / nt;
+            t.px = (int)(b1 - b0);
+            t.in = irow + b0 * p->ixs * p->lanes;
+            t.out = orow + b0 * p->oxs;
+            kn->tile(&t);
+          }
         }
-      }
+  }
+#pragma omp barrier /* before the next image overwrites the frame */
 }
 
 static void run(int isa, const gz_conv2d *d, int bwd, const float *src, const float *w, const float *bias,

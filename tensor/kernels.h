@@ -135,6 +135,7 @@ double gz_conv2d_macs(const gz_conv2d *d);
  * gz_conv2d_*_isa where gz_cdir_wanted() says so. The workspace it needs is part of
  * gz_conv2d_workspace(). */
 #define GZ_CDIR_MAX_TAPS 64
+#define GZ_CDIR_CHUNK 16 /* input channel blocks summed in registers per pass (tensor/conv_direct.c) */
 enum { GZ_CONV_AUTO = -1, GZ_CONV_GEMM = 0, GZ_CONV_DIRECT = 1 };
 /* Test and benchmark hook: force a method for every conv2d call (GZ_CONV_AUTO: chosen per shape).
  * Not thread-safe; a forced method that cannot run a shape falls back to the GEMM. */

@@ -191,8 +191,8 @@ static void gemm_rect(const gemm_job *j, long m0, long m1, long n0, long n1, flo
     for (long p0 = 0; p0 < j->K; p0 += j->bl.kc) {
       long kcb = minl(j->bl.kc, j->K - p0);
       float beta = p0 == 0 ? j->beta : 1.0f;
-      if (!j->ta && mr == GZ_GEMM_MR_AVX512 && j->ukr == gz_gemm_ukr_avx512)
-        gz_gemm_packa_avx512(j->A, j->lda, i0, mcb, p0, kcb, apack, 0, mt);
+      if (mr == GZ_GEMM_MR_AVX512 && j->ukr == gz_gemm_ukr_avx512)
+        (j->ta ? gz_gemm_packa_t_avx512 : gz_gemm_packa_avx512)(j->A, j->lda, i0, mcb, p0, kcb, apack, 0, mt);
       else pack_a(j->ta, j->A, j->lda, i0, mcb, p0, kcb, mr, apack, 0, mt);
       for (long j0 = n0; j0 < n1; j0 += j->bl.nc) {
         long ncb = minl(j->bl.nc, n1 - j0), ntl = cdiv(ncb, nr);

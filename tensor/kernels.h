@@ -79,6 +79,9 @@ void gz_gemm_packb_avx512(int trans, const float *B, long ldb, long j0, long col
 /* Packs A micro-panels [t_lo, t_hi) (A stored M x K) of the panel at rows i0 (rows tall), depth p0.. */
 void gz_gemm_packa_avx512(const float *A, long lda, long i0, long rows, long p0, long kcb, float *dst, long t_lo,
                           long t_hi);
+/* The same when A is stored K x M (op(A) = A^T). */
+void gz_gemm_packa_t_avx512(const float *A, long lda, long i0, long rows, long p0, long kcb, float *dst, long t_lo,
+                            long t_hi);
 void gz_gemm_ukr_avx2(long kc, const float *a, const float *b, float *c, long ldc, float alpha, float beta, int m,
                       int n);
 

@@ -41,6 +41,7 @@ typedef struct {
 typedef struct {
   int C, H, W, top, left, Hp, Wp, nicb, lanes; /* lanes: channels per block, 16 or 1 (plain planes) */
   int chunk;                                   /* channel blocks summed per pass (run_image) */
+  long rows;                                   /* class rows with taps: run_image's item a is row a of each */
   int OC, OH, OW, ngroup;
   int oys, oxs, iys, ixs, top0, left0;
   int ncls, bwd;
@@ -117,8 +118,17 @@ static void make_plan(const gz_conv2d *d, int bwd, int lanes, plan *p) {
     }
     c->wofs = wofs;
     wofs += (long)p->ngroup * p->nicb * c->ntap * lanes * 32;
+    if (c->ntap > 0 && c->na_y > p->rows) p->rows = c->na_y;
   }
   p->w_floats = wofs;
+}
+
+/* Where class c's weights for output-channel group g start at input block icb (floats into the slabs):
+ * [block][tap][lanes][ocw] per group, groups 32 channels apart (ocw = 16 for a last group of at most 16
+ * channels). Written by pack_weights, read by the tiles of run_image. */
+static long slab_at(const plan *p, const cls *c, int g, int icb) {
+  const int ocw = p->OC - g * 32 > 16 ? 32 : 16;
+  return c->wofs + ((long)g * p->nicb * 32 + (long)icb * ocw) * c->ntap * p->lanes;
 }
 
 /* The register tiles of one ISA (tensor/conv_direct_avx512.c, tensor/conv_direct_avx2.c). */
@@ -242,7 +252,7 @@ static void pack_weights(const gz_conv2d *d, const plan *p, const float *w, floa
         const float *k = w + (p->bwd ? (long)ci * d->ic + co : (long)co * d->ic + ci) * khw;
         for (int q = 0; q < p->ncls; q++) {
           const cls *c = &p->k[q];
-          float *o = wb + c->wofs + ((long)g * p->nicb * 32 + (long)icb * ocw) * c->ntap * p->lanes + (long)l * ocw + j;
+          float *o = wb + slab_at(p, c, g, icb) + (long)l * ocw + j;
           for (int t = 0; t < c->ntap; t++) o[(long)t * n] = in ? k[c->ti[t] * d->kw + c->tj[t]] : 0.0f;
         }
       }
@@ -258,10 +268,8 @@ static void run_image(const kernels *kn, const plan *p, const float *src, const 
       (p->lanes == 1 ? plain_row : kn->block_row)(src, p->C, p->H, p->W, p->top, p->left, p->Wp, icb, y,
                                                   img + ((long)icb * p->Hp + y) * p->Wp * p->lanes);
   const long ohw = (long)p->OH * p->OW;
-  long na_y = 0; /* class rows: item a covers row a of every class (dx rows a sh .. a sh + sh - 1) */
   for (int q = 0; q < p->ncls; q++) {
     const cls *c = &p->k[q];
-    if (c->ntap > 0 && c->na_y > na_y) na_y = c->na_y;
     if (c->ntap > 0 || accumulate) continue;
 #pragma omp for collapse(2) schedule(static) nowait
     for (int o = 0; o < p->OC; o++) /* no tap reaches these outputs */
@@ -282,14 +290,14 @@ static void run_image(const kernels *kn, const plan *p, const float *src, const 
     const int cb0 = (int)((long)p->nicb * ch / nchunk), cb1 = (int)((long)p->nicb * (ch + 1) / nchunk);
 #pragma omp for collapse(2) schedule(static) nowait
     for (int g = 0; g < p->ngroup; g++)
-      for (long a = 0; a < na_y; a++)
+      for (long a = 0; a < p->rows; a++) /* row a of every class: dx rows a sh .. a sh + sh - 1 */
         for (int q = 0; q < p->ncls; q++) {
           const cls *c = &p->k[q];
           if (c->ntap == 0 || a >= c->na_y) continue;
           const int noc = p->OC - g * 32 < 32 ? p->OC - g * 32 : 32, ocb = noc > 16 ? 2 : 1;
           gz_cdir_tile t = {.icbs = (long)p->Hp * p->Wp * p->lanes, .nicb = cb1 - cb0, .ntap = c->ntap, .s = p->ixs,
                             .lanes = p->lanes, .toff = c->toff, .noc = noc, .ocb = ocb,
-                            .w = wb + c->wofs + ((long)g * p->nicb * 32 + (long)cb0 * ocb * 16) * c->ntap * p->lanes,
+                            .w = wb + slab_at(p, c, g, cb0),
                             .chs = ohw, .ops = p->oxs, .accumulate = accumulate || ch > 0,
                             .bias = bias && ch == 0 ? bias + g * 32 : NULL};
           const long pxmax = ocb == 2 ? 12 : 24, nt = cdiv(c->na_x, pxmax);

@@ -27,4 +27,16 @@ void bench_section(const char *title);
  * Returns 1 with the times and the memory the step added (PEAK - BASE), 0 when there is no figure. */
 int bench_torch_step(const bench_ctx *ctx, const char *script, int batch, int size, double med_min_max[3], double *mem);
 
+/* A PyTorch process serving timings for a whole section (apps/bench/torch_peer.c): tools/SCRIPT --serve
+ * THREADS, asked "KEY REPS", answers REPS times in seconds. NULL (with a warning) if it cannot start. */
+typedef struct torch_peer torch_peer;
+torch_peer *torch_peer_start(const bench_ctx *ctx, const char *script);
+int torch_peer_time(torch_peer *p, const char *key, int reps, double *t); /* 0, or -1 on any failure */
+void torch_peer_stop(torch_peer *p);
+/* Ours and PyTorch's runs of one problem alternated: ctx->warmup runs of ours, then ctx->reps rounds of a
+ * turn of ours and a turn of PyTorch's for each of the nkeys keys (a turn: 10 ms of untimed runs, then one
+ * timed run). Ours' statistics returned, PyTorch's in torch[k] (zeros if the peer is NULL or fails). */
+bench_stat bench_paired(const bench_ctx *ctx, void (*fn)(void *), void *arg, torch_peer *peer, int nkeys,
+                        const char *const *keys, bench_stat *torch);
+
 #endif

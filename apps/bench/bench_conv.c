@@ -2,9 +2,10 @@
  * Block 5, decoder) at batch 2 and 512x512 input, forward, backward data and backward weights (+ bias
  * gradient where the layer has a bias): ours in GFLOP/s and % of the FMA peak measured in the same
  * run, PyTorch's (oneDNN) for the same problem from tools/torch_conv_bench.py in the same run, and the
- * ratio of times ours/PyTorch (below 1 = faster). PyTorch runs right before ours for each problem (one
- * python process per problem, about a second of start-up each), so both halves of a line see the same
- * load on a shared machine. With GAZELOC_BENCH_CONV_GEMM=1 each line also times the GEMM method alone
+ * ratio of times ours/PyTorch (below 1 = faster). One PyTorch process serves the whole section, and runs
+ * of ours and of PyTorch alternate one by one (bench_paired), so both halves of a line see the same
+ * moments of a shared machine. The table is printed when all shapes are done, each line's % against the
+ * highest FMA peak of the section (progress goes to stderr meanwhile). With GAZELOC_BENCH_CONV_GEMM=1 each line also times the GEMM method alone
  * (gz_conv2d_set_method: what every shape ran before the blocked direct convolution), in the same run,
  * and prints the ratio of times ours/GEMM. GAZELOC_BENCH_CONV_METHOD=direct (or gemm) forces one method for
  * "ours" where it can run the shape (for tuning the per-shape choice of gz_cdir_wanted; GAZELOC_ISA picks
@@ -14,6 +15,7 @@
 
 #include "apps/bench/bench.h"
 #include "apps/bench/peak.h"
+#include "base/base.h"
 #include "tensor/kernels.h"
 
 typedef struct {
@@ -81,37 +83,23 @@ static void run_bwd_weights(void *arg) {
          &e);
 }
 
-/* PyTorch's medians/min/max for one problem (fwd, bwd data, bwd weights); zeros where unavailable. One
- * python run per problem, right before ours, so that both see the same load on a shared machine. */
-static void torch_times(const bench_ctx *ctx, const conv_problem *p, bench_stat out[3]) {
-  memset(out, 0, sizeof(bench_stat) * 3);
-  char cmd[2048];
-  const gz_conv2d *d = &p->d;
-  snprintf(cmd, sizeof cmd, "'%s' '%s/tools/torch_conv_bench.py' %d %d %d %d,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d",
-           ctx->python, ctx->root, ctx->threads, ctx->warmup, ctx->reps, d->n, d->ic, d->ih, d->iw, d->oc, d->kh,
-           d->kw, d->sh, d->sw, d->ph, d->pw, p->bias);
-  FILE *f = popen(cmd, "r");
-  if (!f) return;
-  char line[512];
-  bench_stat s[3];
-  if (fgets(line, sizeof line, f) &&
-      sscanf(line, "%lf %lf %lf %lf %lf %lf %lf %lf %lf", &s[0].median, &s[0].min, &s[0].max, &s[1].median,
-             &s[1].min, &s[1].max, &s[2].median, &s[2].min, &s[2].max) == 9)
-    memcpy(out, s, sizeof s);
-  if (pclose(f) != 0) fprintf(stderr, "gazeloc-bench: warning: PyTorch reference failed; its column is empty\n");
-}
-
 static float *filled(long n, float scale) {
   float *p = malloc(sizeof(float) * (size_t)n);
   for (long i = 0; i < n; i++) p[i] = scale * ((float)(i * 7919 % 1000) / 1000.0f - 0.5f);
   return p;
 }
 
+/* One line of the table: measured during the run, printed at the end against the final peak. */
+typedef struct {
+  char name[48];
+  int dir;
+  double gf;                  /* GFLOP per call */
+  bench_stat ours, torch, gemm; /* torch / gemm median 0: no figure */
+} conv_line;
+
 void bench_conv(bench_ctx *ctx) {
   bench_section("conv: the model's convolutions, batch 2, 512x512 input; ours vs PyTorch (oneDNN), same threads");
-  double peak = peak_refresh(ctx->threads);
-  printf("fma peak %d threads: %.1f GFLOP/s; t:ours/torch < 1 means ours is faster\n", ctx->threads, peak);
-  bench_stat torch[NPROB][3];
+  torch_peer *peer = torch_peer_start(ctx, "torch_conv_bench.py");
   const char *both_env = getenv("GAZELOC_BENCH_CONV_GEMM");
   const int both = both_env && atoi(both_env) > 0;
   const char *method_env = getenv("GAZELOC_BENCH_CONV_METHOD");
@@ -124,10 +112,10 @@ void bench_conv(bench_ctx *ctx) {
             method_env);
   gz_conv2d_set_method(method);
   const char *only = getenv("GAZELOC_BENCH_CONV_ONLY");
-  printf("%-38s %-4s %8s %18s %7s %9s %11s%s\n", "problem", "dir", "GFLOP/s", "[min .. max]", "%peak", "torch",
-         "t:ours/torch", both ? "    gemm t:ours/gemm" : "");
-  double tot_ours[3] = {0}, tot_torch[3] = {0}, tot_flop = 0;
-  int meet = 0, lines = 0;
+  static conv_line rows[NPROB * 3];
+  int nrows = 0;
+  const double t_start = gz_now();
+  double peak = peak_refresh(ctx->threads);
   for (size_t i = 0; i < NPROB; i++) {
     const conv_problem *p = &problems[i];
     const gz_conv2d *d = &p->d;
@@ -137,10 +125,14 @@ void bench_conv(bench_ctx *ctx) {
       fprintf(stderr, "gazeloc-bench: error: %s\n", e.msg);
       continue;
     }
-    char name[96];
+    char name[48];
     snprintf(name, sizeof name, "mb%d_ic%doc%d_ih%doh%dkh%dsh%dph%d%s", d->n, d->ic, d->oc, d->ih, oh, d->kh, d->sh,
              d->ph, p->bias ? "_bias" : "");
     if (only && !strstr(name, only)) continue;
+    const double el = gz_now() - t_start;
+    fprintf(stderr, "gazeloc-bench conv: shape %zu of %zu, %s, %.0f s so far", i + 1, (size_t)NPROB, name, el);
+    if (i > 0 && !only) fprintf(stderr, ", about %.0f s to go", el / (double)i * (double)(NPROB - i));
+    fprintf(stderr, "\n");
     long nx = (long)d->n * d->ic * d->ih * d->iw, nw = (long)d->oc * d->ic * d->kh * d->kw;
     long ny = (long)d->n * d->oc * oh * ow;
     conv_run r = {.p = p, .x = filled(nx, 1), .w = filled(nw, 0.1f), .b = filled(d->oc, 1), .dy = filled(ny, 1),
@@ -149,43 +141,61 @@ void bench_conv(bench_ctx *ctx) {
     r.wsb = gz_conv2d_workspace(d);
     r.ws = malloc(r.wsb);
     void (*fns[3])(void *) = {run_fwd, run_bwd_data, run_bwd_weights};
-    const char *dirs[3] = {"fwd", "bwdd", "bwdw"};
-    double gf = 2.0 * gz_conv2d_macs(d) / 1e9;
-    peak = peak_refresh(ctx->threads); /* highest so far: a loaded moment must not inflate the % */
-    torch_times(ctx, p, torch[i]);
-    tot_flop += 3 * gf;
+    peak = peak_refresh(ctx->threads);
     for (int k = 0; k < 3; k++) {
-      bench_stat s = bench_time(ctx, fns[k], &r), sg = {0, 0, 0};
+      conv_line *l = &rows[nrows++];
+      memset(l, 0, sizeof *l);
+      snprintf(l->name, sizeof l->name, "%s", name);
+      l->dir = k, l->gf = 2.0 * gz_conv2d_macs(d) / 1e9;
+      char key[128];
+      const char *keys[1] = {key};
+      snprintf(key, sizeof key, "%d,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d:%d", d->n, d->ic, d->ih, d->iw, d->oc, d->kh,
+               d->kw, d->sh, d->sw, d->ph, d->pw, p->bias, k);
+      l->ours = bench_paired(ctx, fns[k], &r, peer, 1, keys, &l->torch);
       if (both) {
         gz_conv2d_set_method(GZ_CONV_GEMM);
-        sg = bench_time(ctx, fns[k], &r);
+        l->gemm = bench_time(ctx, fns[k], &r);
         gz_conv2d_set_method(method);
       }
-      double pct = 100 * gf / s.median / peak;
-      printf("%-38s %-4s %8.1f [%7.1f .. %7.1f] %6.1f%%", name, dirs[k], gf / s.median, gf / s.max, gf / s.min, pct);
-      tot_ours[k] += s.median;
-      lines++;
-      if (torch[i][k].median > 0) {
-        double ratio = s.median / torch[i][k].median;
-        printf(" %9.1f %11.2f", gf / torch[i][k].median, ratio);
-        if (both) printf(" %7.1f %5.2f", gf / sg.median, s.median / sg.median);
-        printf("%s\n", pct >= 75 && ratio <= 1.0 ? "" : "  (misses)");
-        tot_torch[k] += torch[i][k].median;
-        meet += pct >= 75 && ratio <= 1.0;
-      } else {
-        printf(" %9s %11s", "-", "-");
-        if (both) printf(" %7.1f %5.2f", gf / sg.median, s.median / sg.median);
-        printf("\n");
-      }
-      fflush(stdout);
     }
     free(r.x), free(r.w), free(r.b), free(r.dy), free(r.y), free(r.dx), free(r.dw), free(r.db), free(r.ws);
   }
-  double ours = tot_ours[0] + tot_ours[1] + tot_ours[2], th = tot_torch[0] + tot_torch[1] + tot_torch[2];
-  printf("all shapes once, fwd+bwd: ours %.3f s (%.1f GFLOP/s, %.1f%% of peak)", ours, tot_flop / ours,
-         100 * tot_flop / ours / peak);
-  if (th > 0) printf(", PyTorch %.3f s (%.1f GFLOP/s), t:ours/torch %.2f", th, tot_flop / th, ours / th);
-  printf("\nfma peak re-measured at the end: %.1f GFLOP/s (the %% above used %.1f)", peak_refresh(ctx->threads), peak);
+  torch_peer_stop(peer);
   gz_conv2d_set_method(GZ_CONV_AUTO);
-  printf("\nlines meeting both targets (>= 75%% of peak and t:ours/torch <= 1.0): %d of %d\n", meet, lines);
+  /* The table, against the highest peak seen in the whole section: the machine's speed drifts over a run
+   * (413 -> 459 GFLOP/s in one), and a line measured early must not count against a lower figure. */
+  peak = peak_refresh(ctx->threads);
+  printf("fma peak %d threads: %.1f GFLOP/s (highest of the measurements before each shape and after the last);\n"
+         "ours and PyTorch alternate run by run on each line; t:ours/torch < 1 means ours is faster\n",
+         ctx->threads, peak);
+  printf("%-38s %-4s %8s %18s %7s %9s %11s%s\n", "problem", "dir", "GFLOP/s", "[min .. max]", "%peak", "torch",
+         "t:ours/torch", both ? "    gemm t:ours/gemm" : "");
+  const char *dirs[3] = {"fwd", "bwdd", "bwdw"};
+  double tot_ours = 0, tot_torch = 0, tot_flop = 0;
+  int meet = 0, all_torch = 1;
+  for (int i = 0; i < nrows; i++) {
+    const conv_line *l = &rows[i];
+    const double pct = 100 * l->gf / l->ours.median / peak;
+    printf("%-38s %-4s %8.1f [%7.1f .. %7.1f] %6.1f%%", l->name, dirs[l->dir], l->gf / l->ours.median,
+           l->gf / l->ours.max, l->gf / l->ours.min, pct);
+    tot_ours += l->ours.median, tot_flop += l->gf;
+    if (l->torch.median > 0) {
+      const double ratio = l->ours.median / l->torch.median;
+      printf(" %9.1f %11.2f", l->gf / l->torch.median, ratio);
+      tot_torch += l->torch.median;
+      meet += pct >= 75 && ratio <= 1.0;
+      if (both) printf(" %7.1f %5.2f", l->gf / l->gemm.median, l->ours.median / l->gemm.median);
+      printf("%s\n", pct >= 75 && ratio <= 1.0 ? "" : "  (misses)");
+    } else {
+      all_torch = 0;
+      printf(" %9s %11s", "-", "-");
+      if (both) printf(" %7.1f %5.2f", l->gf / l->gemm.median, l->ours.median / l->gemm.median);
+      printf("\n");
+    }
+  }
+  printf("all shapes once, fwd+bwd: ours %.3f s (%.1f GFLOP/s, %.1f%% of peak)", tot_ours, tot_flop / tot_ours,
+         100 * tot_flop / tot_ours / peak);
+  if (all_torch && nrows > 0)
+    printf(", PyTorch %.3f s (%.1f GFLOP/s), t:ours/torch %.2f", tot_torch, tot_flop / tot_torch, tot_ours / tot_torch);
+  printf("\nlines meeting both targets (>= 75%% of peak and t:ours/torch <= 1.0): %d of %d\n", meet, nrows);
 }

@@ -1,8 +1,8 @@
 /* gazeloc-bench gemm: our SGEMM beside PyTorch's torch.mm (OpenBLAS 0.3.21 in Debian's python3-torch)
  * for the same problems, both on ctx->threads threads, in the same run, and the FMA peak. Cubes, the
  * transposed variants at 1024, and ResNet-50's 1x1 stride-1 convolutions at 512x512 input as the
- * per-image GEMMs they are (M = out channels, N = pixels, K = in channels). PyTorch runs right before
- * ours for each problem. Debian's torch may be linked to netlib's reference BLAS (then torch.mm is
+ * per-image GEMMs they are (M = out channels, N = pixels, K = in channels). Runs of ours, of torch.mm and
+ * of the oneDNN product alternate one by one (bench_paired, one PyTorch process for the section). Debian's torch may be linked to netlib's reference BLAS (then torch.mm is
  * ~8 GFLOP/s); the oneDNN column (the product as a 1x1 convolution) is PyTorch's fast GEMM. */
 #include <stdlib.h>
 #include <string.h>
@@ -58,36 +58,14 @@ static void run_ours(void *arg) {
     fprintf(stderr, "gazeloc-bench: error: %s\n", e.msg);
 }
 
-/* PyTorch's median/min/max for one problem (torch.mm, and oneDNN via a 1x1 conv); zeros where
- * unavailable. One python run per problem, right before ours, so both see the same load. */
-static void torch_times(const bench_ctx *ctx, const gemm_problem *p, bench_stat *mm, bench_stat *dnn) {
-  memset(mm, 0, sizeof *mm);
-  memset(dnn, 0, sizeof *dnn);
-  char cmd[2048];
-  snprintf(cmd, sizeof cmd, "'%s' '%s/tools/torch_gemm_bench.py' %d %d %d %ld,%ld,%ld,%d,%d", ctx->python, ctx->root,
-           ctx->threads, ctx->warmup, ctx->reps, p->m, p->n, p->k, p->ta, p->tb);
-  FILE *f = popen(cmd, "r");
-  if (!f) return;
-  char line[512];
-  long m, n, k;
-  int ta, tb;
-  bench_stat s, d;
-  if (fgets(line, sizeof line, f) &&
-      sscanf(line, "%ld %ld %ld %d %d %lf %lf %lf %lf %lf %lf", &m, &n, &k, &ta, &tb, &s.median, &s.min, &s.max,
-             &d.median, &d.min, &d.max) == 11)
-    *mm = s, *dnn = d;
-  if (pclose(f) != 0) fprintf(stderr, "gazeloc-bench: warning: PyTorch reference failed; its column is empty\n");
-}
-
 void bench_gemm(bench_ctx *ctx) {
   bench_section("gemm: SGEMM C = A B (row-major); PyTorch: torch.mm (its BLAS) and oneDNN (1x1 conv); same threads");
+  torch_peer *peer = torch_peer_start(ctx, "torch_gemm_bench.py");
+  static bench_stat ours[NPROB], torch[NPROB][2];
   double peak = peak_refresh(ctx->threads);
-  printf("fma peak %d threads: %.1f GFLOP/s\n", ctx->threads, peak);
-  bench_stat torch[NPROB], dnn[NPROB];
-  printf("%-22s %8s %18s %7s %9s %9s %9s %9s\n", "problem", "GFLOP/s", "[min .. max]", "%peak", "torch.mm", "t:ours/mm",
-         "oneDNN", "t:ours/dnn");
   for (size_t i = 0; i < NPROB; i++) {
     const gemm_problem *p = &problems[i];
+    fprintf(stderr, "gazeloc-bench gemm: problem %zu of %zu, %s\n", i + 1, (size_t)NPROB, p->name);
     gemm_run r = {.p = p};
     float *a = malloc(sizeof(float) * (size_t)(p->m * p->k)), *b = malloc(sizeof(float) * (size_t)(p->k * p->n));
     r.c = malloc(sizeof(float) * (size_t)(p->m * p->n));
@@ -96,18 +74,31 @@ void bench_gemm(bench_ctx *ctx) {
     r.a = a, r.b = b;
     r.wsb = gz_sgemm_workspace(p->m, p->n, p->k);
     r.ws = malloc(r.wsb);
-    peak = peak_refresh(ctx->threads); /* highest so far: a loaded moment must not inflate the % */
-    torch_times(ctx, p, &torch[i], &dnn[i]);
-    bench_stat s = bench_time(ctx, run_ours, &r);
+    peak = peak_refresh(ctx->threads);
+    char mm[96], dnn[96];
+    snprintf(mm, sizeof mm, "%ld,%ld,%ld,%d,%d:mm", p->m, p->n, p->k, p->ta, p->tb);
+    snprintf(dnn, sizeof dnn, "%ld,%ld,%ld,%d,%d:dnn", p->m, p->n, p->k, p->ta, p->tb);
+    const char *keys[2] = {mm, dnn};
+    ours[i] = bench_paired(ctx, run_ours, &r, peer, 2, keys, torch[i]);
+    free(a), free(b), free(r.c), free(r.ws);
+  }
+  torch_peer_stop(peer);
+  /* the table against the highest peak of the section (bench_conv.c: the machine's speed drifts) */
+  peak = peak_refresh(ctx->threads);
+  printf("fma peak %d threads: %.1f GFLOP/s (highest of the measurements before each problem and after the last);\n"
+         "ours, torch.mm and oneDNN alternate run by run on each line\n",
+         ctx->threads, peak);
+  printf("%-22s %8s %18s %7s %9s %9s %9s %9s\n", "problem", "GFLOP/s", "[min .. max]", "%peak", "torch.mm", "t:ours/mm",
+         "oneDNN", "t:ours/dnn");
+  for (size_t i = 0; i < NPROB; i++) {
+    const gemm_problem *p = &problems[i];
+    const bench_stat s = ours[i];
     double gf = 2.0 * p->m * p->n * p->k / 1e9;
     printf("%-22s %8.1f [%7.1f .. %7.1f] %6.1f%%", p->name, gf / s.median, gf / s.max, gf / s.min,
            100 * gf / s.median / peak);
-    if (torch[i].median > 0)
-      printf(" %9.1f %9.2f %9.1f %9.2f\n", gf / torch[i].median, s.median / torch[i].median, gf / dnn[i].median,
-             s.median / dnn[i].median);
+    if (torch[i][0].median > 0)
+      printf(" %9.1f %9.2f %9.1f %9.2f\n", gf / torch[i][0].median, s.median / torch[i][0].median,
+             gf / torch[i][1].median, s.median / torch[i][1].median);
     else printf(" %9s %9s %9s %9s\n", "-", "-", "-", "-");
-    fflush(stdout);
-    free(a), free(b), free(r.c), free(r.ws);
   }
-  printf("fma peak re-measured at the end: %.1f GFLOP/s (the %% above used %.1f)\n", peak_refresh(ctx->threads), peak);
 }

@@ -15,10 +15,9 @@ usage: torch_gemm_bench.py --serve THREADS
   gazeloc-bench to alternate turns of ours and of PyTorch, apps/bench/torch_peer.c).
 """
 import sys
-import time
 
 import torch
-from torch_timing import timed
+from torch_timing import serve, timed
 import torch.nn.functional as F
 
 
@@ -38,33 +37,11 @@ def problem(spec):
     return {"mm": lambda: torch.mm(a2, b2, out=c), "dnn": lambda: F.conv2d(x, w)}
 
 
-def serve():
-    kept = (None, None)
-    for line in sys.stdin:
-        key, reps = line.split()
-        spec, which = key.split(":")
-        if kept[0] != spec:
-            kept = (None, None)  # free the last problem's operands first
-            kept = (spec, problem(spec))
-        fn = kept[1][which]
-        t0 = time.perf_counter()
-        while True:
-            fn()
-            if time.perf_counter() - t0 >= 0.010:
-                break
-        t = []
-        for _ in range(int(reps)):
-            t0 = time.perf_counter()
-            fn()
-            t.append(time.perf_counter() - t0)
-        print(" ".join("%.9f" % v for v in t), flush=True)
-
-
 def main():
     torch.manual_seed(0)
     if sys.argv[1] == "--serve":
         torch.set_num_threads(int(sys.argv[2]))
-        serve()
+        serve(problem)
         return
     threads, warmup, reps = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
     torch.set_num_threads(threads)

@@ -236,6 +236,10 @@ AI void ptile_step(__m512 acc[PO][PT], const float *const dyo[PO], const float *
   __m512 g[PO];
 #pragma GCC unroll 4
   for (int o = 0; o < PO; o++) g[o] = full ? _mm512_loadu_ps(dyo[o] + p0) : _mm512_maskz_loadu_ps(m, dyo[o] + p0);
+  /* dy 512 B ahead: an item's dy rows are short streams from L2 (the loads above held a third of the samples;
+   * stem weight gradient +3-8 % in interleaved A/B on 2 threads, +5 % on one) */
+#pragma GCC unroll 4
+  for (int o = 0; o < PO; o++) _mm_prefetch((const char *)(dyo[o] + p0 + 128), _MM_HINT_T0);
 #pragma GCC unroll 12
   for (int k = 0; k < PT; k++) {
     const __m512 xv = full ? _mm512_loadu_ps(xk[k] + p0) : _mm512_maskz_loadu_ps(m, xk[k] + p0);

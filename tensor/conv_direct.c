@@ -30,6 +30,7 @@ static long cdiv(long a, long b) { return (a + b - 1) / b; }
 typedef struct {
   int ntap, ry, rx;
   int ti[GZ_CDIR_MAX_TAPS], tj[GZ_CDIR_MAX_TAPS]; /* kernel tap of each entry */
+  int tsrc[GZ_CDIR_MAX_TAPS];                     /* its offset in a kh x kw kernel: ti kw + tj */
   long toff[GZ_CDIR_MAX_TAPS];                    /* its input offset in the blocked image (floats) */
   long na_y, na_x;                                /* output rows and columns of the class */
   long wofs;                                      /* its weight slab in the workspace (floats) */
@@ -115,6 +116,7 @@ static void make_plan(const gz_conv2d *d, int bwd, int lanes, plan *p) {
       int i = c->ti[t], j = c->tj[t];
       long dyr = bwd ? (c->ry + d->ph - i) / d->sh : i, dxc = bwd ? (c->rx + d->pw - j) / d->sw : j;
       c->toff[t] = (dyr * p->Wp + dxc) * lanes;
+      c->tsrc[t] = i * d->kw + j;
     }
     c->wofs = wofs;
     wofs += (long)p->ngroup * p->nicb * c->ntap * lanes * 32;
@@ -136,11 +138,14 @@ typedef struct {
   void (*tile)(const gz_cdir_tile *t);
   void (*wtile)(const gz_cdir_wtile *t);
   void (*block_row)(const float *src, int C, int H, int W, int top, int left, int Wp, int icb, int y, float *dst);
+  void (*pack_slab)(const float *k0, long sl, long sj, const int *tsrc, int ntap, int lanes, int nl, int nj, int ocw,
+                    float *o); /* NULL: the plain loop of pack_weights */
 } kernels;
 
 static kernels kernels_for(int isa) {
-  if (isa == GZ_ISA_AVX512) return (kernels){gz_cdir_tile_avx512, gz_cdir_wtile_avx512, gz_cdir_block_row_avx512};
-  return (kernels){gz_cdir_tile_avx2, gz_cdir_wtile_avx2, gz_cdir_block_row_avx2};
+  if (isa == GZ_ISA_AVX512)
+    return (kernels){gz_cdir_tile_avx512, gz_cdir_wtile_avx512, gz_cdir_block_row_avx512, gz_cdir_pack_slab_avx512};
+  return (kernels){gz_cdir_tile_avx2, gz_cdir_wtile_avx2, gz_cdir_block_row_avx2, NULL};
 }
 
 /* Output channels per weight-gradient tile, as each ISA's tile defines it. */
@@ -203,10 +208,8 @@ int gz_cdir_wanted(int isa, const gz_conv2d *d, int direction) {
   if (direction == 2 && d->kw > 7) return 0;
   if (method == GZ_CONV_DIRECT) return 1;
   /* Measured per shape (docs/kernels.md): the implicit GEMM stays ahead for 1x1 convs (strided ones
-   * included), for the backward passes of few input channels and for more than 256
-   * channels summed over (forward: input channels, backward: output channels) on images under 64x64:
-   * the weight slabs (forward, backward data) or dy bands (weight gradient) outgrow L2 there, while
-   * the GEMM's K is long. */
+   * included), for the backward passes of few input channels, and for weight gradients over more than 256
+   * output channels on images under 64x64 (the dy bands outgrow L2 there, while the GEMM's K is long). */
   if (d->kh * d->kw == 1) return 0;
   /* Few input channels (the stem): the forward on plain planes wins on both ISAs (0.56x the GEMM's time
    * on AVX-512, 0.64x on AVX2), the weight gradient on phase planes on AVX-512 (0.76-0.89x); backward data
@@ -218,13 +221,12 @@ int gz_cdir_wanted(int isa, const gz_conv2d *d, int direction) {
   int oh, ow;
   gz_conv2d_out(d, &oh, &ow, NULL);
   /* Over 256 channels summed on images under 64x64 (the direct method sums them in L2-sized chunks,
-   * run_image; A/B on 2 threads, 2026-12-06, GFLOP/s GEMM -> direct): the forward is direct unless strided
-   * (512 at 16^2 257 -> 268, Block 5's 3072 -> 512 at 32^2 348 -> 365; strided 512 at 32^2 265 -> 248);
-   * backward data is direct where dx's class rows are at least 32 pixels wide (Block 5: 281 -> 360;
-   * 512 at 16^2: 284 -> 273, 8-pixel tiles); the weight gradient stays on the GEMM (355 -> 290, 321 -> 301). */
-  if ((direction == 0 ? d->ic : d->oc) <= 256 || (long)oh * ow >= 4096) return 1;
-  if (direction == 0) return d->sh == 1 && d->sw == 1;
-  return direction == 1 && d->iw / d->sw >= 32;
+   * run_image): forward and backward data are direct. Since the weight slabs are packed by gathers
+   * (gz_cdir_pack_slab_avx512) the direct method wins every such shape of the model (interleaved A/B on 2
+   * threads, 2026-12-06, GFLOP/s GEMM -> direct): 512 at 16^2 forward 274 -> 377, backward data 308 -> 346;
+   * strided 512 at 32^2 forward 274 -> 340, backward data 278 -> 298 (8-pixel tiles); Block 5's backward data
+   * 296 -> 397. The weight gradient stays on the GEMM (355 -> 290, 321 -> 301). */
+  return direction != 2 || (long)oh * ow >= 4096 || d->oc <= 256;
 }
 
 /* One padded row of one channel plane (the plain layout, lanes = 1): dst[x] for x in [0, Wp). */
@@ -240,12 +242,24 @@ static void plain_row(const float *src, int C, int H, int W, int top, int left, 
  * in which they lie in w (forward: ci fastest, backward data: co fastest), and scatters their taps into
  * that item's slabs (a few KB each, in L1). Tap by tap gathers from w cost 10 % of a 256-channel 3x3
  * forward. */
-static void pack_weights(const gz_conv2d *d, const plan *p, const float *w, float *wb) {
+static void pack_weights(const kernels *kn, const gz_conv2d *d, const plan *p, const float *w, float *wb) {
   const int khw = d->kh * d->kw;
+  /* the kernel of (lane l, column j) of item (g, icb) starts at w + (icb lanes + l) sl + (g 32 + j) sj */
+  const long sl = p->bwd ? (long)d->ic * khw : khw, sj = p->bwd ? khw : (long)d->ic * khw;
+  const int gather = kn->pack_slab && 31 * sj < (1L << 31);
 #pragma omp for collapse(2) schedule(static) nowait
   for (int g = 0; g < p->ngroup; g++)
     for (int icb = 0; icb < p->nicb; icb++) {
       const int ocw = p->OC - g * 32 > 16 ? 32 : 16, n = p->lanes * ocw;
+      if (gather) { /* AVX-512: the slab row by row, 16 kernels' taps per gather (scalar: 18 % of a 512-channel
+                     * 3x3 stride-2 forward at batch 2, about 4 cycles per float) */
+        const int nl = p->C - icb * p->lanes < p->lanes ? p->C - icb * p->lanes : p->lanes;
+        const int nj = p->OC - g * 32 < ocw ? p->OC - g * 32 : ocw;
+        for (int q = 0; q < p->ncls; q++)
+          kn->pack_slab(w + (long)icb * p->lanes * sl + (long)g * 32 * sj, sl, sj, p->k[q].tsrc, p->k[q].ntap,
+                        p->lanes, nl, nj, ocw, wb + slab_at(p, &p->k[q], g, icb));
+        continue;
+      }
       for (int u = 0; u < n; u++) {
         const int l = p->bwd ? u / ocw : u % p->lanes, j = p->bwd ? u % ocw : u / p->lanes;
         const int ci = icb * p->lanes + l, co = g * 32 + j, in = ci < p->C && co < p->OC;
@@ -326,7 +340,7 @@ static void run(int isa, const gz_conv2d *d, int bwd, const float *src, const fl
   const long ss = (long)p.C * p.H * p.W, os = (long)p.OC * p.OH * p.OW;
 #pragma omp parallel
   {
-    pack_weights(d, &p, w, wb);
+    pack_weights(&kn, d, &p, w, wb);
 #pragma omp barrier
     for (int n = 0; n < d->n; n++) run_image(&kn, &p, src + n * ss, wb, bias, out + n * os, accumulate, img);
   }

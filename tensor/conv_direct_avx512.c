@@ -171,6 +171,22 @@ void gz_cdir_block_row_avx512(const float *src, int C, int H, int W, int top, in
   }
 }
 
+void gz_cdir_pack_slab_avx512(const float *k0, long sl, long sj, const int *tsrc, int ntap, int lanes, int nl, int nj,
+                              int ocw, float *o) {
+  const __m512i j16 = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+  const __m512i i0 = _mm512_mullo_epi32(j16, _mm512_set1_epi32((int)sj));
+  const __m512i i1 = _mm512_add_epi32(i0, _mm512_set1_epi32((int)(16 * sj)));
+  const __mmask16 m0 = (__mmask16)(nj >= 16 ? 0xFFFF : (1u << nj) - 1);
+  const __mmask16 m1 = (__mmask16)(nj >= 32 ? 0xFFFF : nj > 16 ? (1u << (nj - 16)) - 1 : 0);
+  const __m512 zero = _mm512_setzero_ps();
+  for (int t = 0; t < ntap; t++)
+    for (int l = 0; l < lanes; l++, o += ocw) {
+      const float *b = k0 + l * sl + tsrc[t];
+      _mm512_store_ps(o, l < nl ? _mm512_mask_i32gather_ps(zero, m0, i0, b, 4) : zero);
+      if (ocw == 32) _mm512_store_ps(o + 16, l < nl ? _mm512_mask_i32gather_ps(zero, m1, i1, b, 4) : zero);
+    }
+}
+
 /* Weight gradient tile: NO output channels x KW taps of one kernel row, 16 input channels per zmm:
  * acc[o][j] += dy[o][pixel] * x[channel block][input pixel + j][16], over the pixels of a band of
  * output rows, in order. Per pixel: KW input vectors (NCHW16c, contiguous), NO broadcasts of dy read

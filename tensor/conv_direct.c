@@ -238,10 +238,11 @@ static void plain_row(const float *src, int C, int H, int W, int top, int left, 
 
 /* Weight slabs: class q, group g, [channel block][tap][lanes input channels][ocb*16 output channels],
  * zero past the channel counts. Forward: w[co][ci][i][j]; backward data: w[ci][co][i][j] (dy's
- * channels are the input). Items (group, channel block): each reads whole kh x kw kernels, in the order
- * in which they lie in w (forward: ci fastest, backward data: co fastest), and scatters their taps into
- * that item's slabs (a few KB each, in L1). Tap by tap gathers from w cost 10 % of a 256-channel 3x3
- * forward. */
+ * channels are the input). Items (group, channel block). AVX-512 fills an item's slab row by row, 16
+ * kernels' taps per gather; the plain loop (AVX2) reads whole kh x kw kernels in the order in which they
+ * lie in w (forward: ci fastest, backward data: co fastest) and scatters their taps into the item's slab
+ * (a few KB, in L1). Scalar, either costs about 4 cycles per float: 18 % of a 512-channel 3x3 stride-2
+ * forward at batch 2 (9.4 MB of weights for 2.4 GFLOP), 14 % with the gathers, which wait on memory. */
 static void pack_weights(const kernels *kn, const gz_conv2d *d, const plan *p, const float *w, float *wb) {
   const int khw = d->kh * d->kw;
   /* the kernel of (lane l, column j) of item (g, icb) starts at w + (icb lanes + l) sl + (g 32 + j) sj */
@@ -251,23 +252,23 @@ static void pack_weights(const kernels *kn, const gz_conv2d *d, const plan *p, c
   for (int g = 0; g < p->ngroup; g++)
     for (int icb = 0; icb < p->nicb; icb++) {
       const int ocw = p->OC - g * 32 > 16 ? 32 : 16, n = p->lanes * ocw;
-      if (gather) { /* AVX-512: the slab row by row, 16 kernels' taps per gather (scalar: 18 % of a 512-channel
-                     * 3x3 stride-2 forward at batch 2, about 4 cycles per float) */
+      const float *k0 = w + (long)icb * p->lanes * sl + (long)g * 32 * sj;
+      if (gather) {
         const int nl = p->C - icb * p->lanes < p->lanes ? p->C - icb * p->lanes : p->lanes;
         const int nj = p->OC - g * 32 < ocw ? p->OC - g * 32 : ocw;
         for (int q = 0; q < p->ncls; q++)
-          kn->pack_slab(w + (long)icb * p->lanes * sl + (long)g * 32 * sj, sl, sj, p->k[q].tsrc, p->k[q].ntap,
-                        p->lanes, nl, nj, ocw, wb + slab_at(p, &p->k[q], g, icb));
+          kn->pack_slab(k0, sl, sj, p->k[q].tsrc, p->k[q].ntap, p->lanes, nl, nj, ocw,
+                        wb + slab_at(p, &p->k[q], g, icb));
         continue;
       }
       for (int u = 0; u < n; u++) {
         const int l = p->bwd ? u / ocw : u % p->lanes, j = p->bwd ? u % ocw : u / p->lanes;
-        const int ci = icb * p->lanes + l, co = g * 32 + j, in = ci < p->C && co < p->OC;
-        const float *k = w + (p->bwd ? (long)ci * d->ic + co : (long)co * d->ic + ci) * khw;
+        const int in = icb * p->lanes + l < p->C && g * 32 + j < p->OC;
+        const float *k = k0 + l * sl + j * sj;
         for (int q = 0; q < p->ncls; q++) {
           const cls *c = &p->k[q];
           float *o = wb + slab_at(p, c, g, icb) + (long)l * ocw + j;
-          for (int t = 0; t < c->ntap; t++) o[(long)t * n] = in ? k[c->ti[t] * d->kw + c->tj[t]] : 0.0f;
+          for (int t = 0; t < c->ntap; t++) o[(long)t * n] = in ? k[c->tsrc[t]] : 0.0f;
         }
       }
     }

@@ -29,8 +29,7 @@ static long cdiv(long a, long b) { return (a + b - 1) / b; }
 /* One phase class: its taps and where its output pixels and their inputs lie. */
 typedef struct {
   int ntap, ry, rx;
-  int ti[GZ_CDIR_MAX_TAPS], tj[GZ_CDIR_MAX_TAPS]; /* kernel tap of each entry */
-  int tsrc[GZ_CDIR_MAX_TAPS];                     /* its offset in a kh x kw kernel: ti kw + tj */
+  int tsrc[GZ_CDIR_MAX_TAPS];                     /* kernel tap (i, j) of each entry, as i kw + j */
   long toff[GZ_CDIR_MAX_TAPS];                    /* its input offset in the blocked image (floats) */
   long na_y, na_x;                                /* output rows and columns of the class */
   long wofs;                                      /* its weight slab in the workspace (floats) */
@@ -69,7 +68,7 @@ static void make_plan(const gz_conv2d *d, int bwd, int lanes, plan *p) {
     cls *c = &p->k[0];
     c->na_y = oh, c->na_x = ow;
     for (int i = 0; i < d->kh; i++)
-      for (int j = 0; j < d->kw; j++) c->ti[c->ntap] = i, c->tj[c->ntap] = j, c->ntap++;
+      for (int j = 0; j < d->kw; j++) c->tsrc[c->ntap++] = i * d->kw + j;
   } else {
     p->C = d->oc, p->H = oh, p->W = ow;
     p->OC = d->ic, p->OH = d->ih, p->OW = d->iw;
@@ -96,7 +95,7 @@ static void make_plan(const gz_conv2d *d, int bwd, int lanes, plan *p) {
         for (int i = d->kh - 1; i >= 0; i--)
           for (int j = d->kw - 1; j >= 0; j--)
             if ((ry + d->ph - i) % d->sh == 0 && (rx + d->pw - j) % d->sw == 0) {
-              c->ti[c->ntap] = i, c->tj[c->ntap] = j, c->ntap++;
+              c->tsrc[c->ntap++] = i * d->kw + j;
               /* the frame must hold the last row and column this tap reads */
               long yr = c->na_y - 1 + (ry + d->ph - i) / d->sh + pt + 1;
               long xr = c->na_x - 1 + (rx + d->pw - j) / d->sw + pl + 1;
@@ -113,10 +112,9 @@ static void make_plan(const gz_conv2d *d, int bwd, int lanes, plan *p) {
   for (int q = 0; q < p->ncls; q++) {
     cls *c = &p->k[q];
     for (int t = 0; t < c->ntap; t++) {
-      int i = c->ti[t], j = c->tj[t];
+      int i = c->tsrc[t] / d->kw, j = c->tsrc[t] % d->kw;
       long dyr = bwd ? (c->ry + d->ph - i) / d->sh : i, dxc = bwd ? (c->rx + d->pw - j) / d->sw : j;
       c->toff[t] = (dyr * p->Wp + dxc) * lanes;
-      c->tsrc[t] = i * d->kw + j;
     }
     c->wofs = wofs;
     wofs += (long)p->ngroup * p->nicb * c->ntap * lanes * 32;
@@ -253,9 +251,9 @@ static void pack_weights(const kernels *kn, const gz_conv2d *d, const plan *p, c
     for (int icb = 0; icb < p->nicb; icb++) {
       const int ocw = p->OC - g * 32 > 16 ? 32 : 16, n = p->lanes * ocw;
       const float *k0 = w + (long)icb * p->lanes * sl + (long)g * 32 * sj;
+      const int nl = p->C - icb * p->lanes < p->lanes ? p->C - icb * p->lanes : p->lanes; /* rows and columns */
+      const int nj = p->OC - g * 32 < ocw ? p->OC - g * 32 : ocw;                        /* with weights */
       if (gather) {
-        const int nl = p->C - icb * p->lanes < p->lanes ? p->C - icb * p->lanes : p->lanes;
-        const int nj = p->OC - g * 32 < ocw ? p->OC - g * 32 : ocw;
         for (int q = 0; q < p->ncls; q++)
           kn->pack_slab(k0, sl, sj, p->k[q].tsrc, p->k[q].ntap, p->lanes, nl, nj, ocw,
                         wb + slab_at(p, &p->k[q], g, icb));
@@ -263,7 +261,7 @@ static void pack_weights(const kernels *kn, const gz_conv2d *d, const plan *p, c
       }
       for (int u = 0; u < n; u++) {
         const int l = p->bwd ? u / ocw : u % p->lanes, j = p->bwd ? u % ocw : u / p->lanes;
-        const int in = icb * p->lanes + l < p->C && g * 32 + j < p->OC;
+        const int in = l < nl && j < nj;
         const float *k = k0 + l * sl + j * sj;
         for (int q = 0; q < p->ncls; q++) {
           const cls *c = &p->k[q];

@@ -162,12 +162,8 @@ void bench_conv(bench_ctx *ctx) {
   }
   torch_peer_stop(peer);
   gz_conv2d_set_method(GZ_CONV_AUTO);
-  /* The table, against the highest peak seen in the whole section: the machine's speed drifts over a run
-   * (413 -> 459 GFLOP/s in one), and a line measured early must not count against a lower figure. */
-  peak = peak_refresh(ctx->threads);
-  printf("fma peak %d threads: %.1f GFLOP/s (highest of the measurements before each shape and after the last);\n"
-         "ours and PyTorch alternate run by run on each line; t:ours/torch < 1 means ours is faster\n",
-         ctx->threads, peak);
+  peak = peak_table_header(ctx->threads, "shape");
+  printf("ours and PyTorch alternate run by run on each line; t:ours/torch < 1 means ours is faster\n");
   printf("%-38s %-4s %8s %18s %7s %9s %11s%s\n", "problem", "dir", "GFLOP/s", "[min .. max]", "%peak", "torch",
          "t:ours/torch", both ? "    gemm t:ours/gemm" : "");
   const char *dirs[3] = {"fwd", "bwdd", "bwdw"};

@@ -83,11 +83,8 @@ void bench_gemm(bench_ctx *ctx) {
     free(a), free(b), free(r.c), free(r.ws);
   }
   torch_peer_stop(peer);
-  /* the table against the highest peak of the section (bench_conv.c: the machine's speed drifts) */
-  peak = peak_refresh(ctx->threads);
-  printf("fma peak %d threads: %.1f GFLOP/s (highest of the measurements before each problem and after the last);\n"
-         "ours, torch.mm and oneDNN alternate run by run on each line\n",
-         ctx->threads, peak);
+  peak = peak_table_header(ctx->threads, "problem");
+  printf("ours, torch.mm and oneDNN alternate run by run on each line\n");
   printf("%-22s %8s %18s %7s %9s %9s %9s %9s\n", "problem", "GFLOP/s", "[min .. max]", "%peak", "torch.mm", "t:ours/mm",
          "oneDNN", "t:ours/dnn");
   for (size_t i = 0; i < NPROB; i++) {

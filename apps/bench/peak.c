@@ -62,3 +62,10 @@ void bench_peak(bench_ctx *ctx) {
   printf("fma peak, 1 thread          %8.1f GFLOP/s\n", peak_gflops(1));
   if (ctx->threads > 1) printf("fma peak, %d threads         %8.1f GFLOP/s\n", ctx->threads, peak_gflops(ctx->threads));
 }
+
+double peak_table_header(int threads, const char *items) {
+  double peak = peak_refresh(threads);
+  printf("fma peak %d threads: %.1f GFLOP/s (highest of the measurements before each %s and after the last);\n",
+         threads, peak, items);
+  return peak;
+}

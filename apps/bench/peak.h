@@ -12,6 +12,12 @@ double peak_gflops(int threads);
  * measurement taken while other jobs run would understate the peak (and overstate every % of it). */
 double peak_refresh(int threads);
 
+/* For a table printed at the end of a section: peak_refresh, and the line that says which figure its % use
+ * (the highest seen since the section began: the machine's speed drifts over a run, 413 -> 459 GFLOP/s in
+ * one minute of one, and a line measured early must not count against a lower figure). `items` names what
+ * the section measured the peak before ("shape", "problem"). */
+double peak_table_header(int threads, const char *items);
+
 /* One ISA's FMA loop: `iters` iterations of 16 independent FMAs; returns the FLOPs done. */
 double peak_loop_avx512(long iters);
 double peak_loop_avx2(long iters);

@@ -138,12 +138,14 @@ typedef struct {
   void (*block_row)(const float *src, int C, int H, int W, int top, int left, int Wp, int icb, int y, float *dst);
   void (*pack_slab)(const float *k0, long sl, long sj, const int *tsrc, int ntap, int lanes, int nl, int nj, int ocw,
                     float *o); /* NULL: the plain loop of pack_weights */
+  void (*pack_fwd)(const float *k0, long sj, int khw, int nl, int nj, int ocw, float *o); /* NULL: pack_slab */
 } kernels;
 
 static kernels kernels_for(int isa) {
   if (isa == GZ_ISA_AVX512)
-    return (kernels){gz_cdir_tile_avx512, gz_cdir_wtile_avx512, gz_cdir_block_row_avx512, gz_cdir_pack_slab_avx512};
-  return (kernels){gz_cdir_tile_avx2, gz_cdir_wtile_avx2, gz_cdir_block_row_avx2, NULL};
+    return (kernels){gz_cdir_tile_avx512, gz_cdir_wtile_avx512, gz_cdir_block_row_avx512, gz_cdir_pack_slab_avx512,
+                     gz_cdir_pack_fwd_avx512};
+  return (kernels){gz_cdir_tile_avx2, gz_cdir_wtile_avx2, gz_cdir_block_row_avx2, NULL, NULL};
 }
 
 /* Output channels per weight-gradient tile, as each ISA's tile defines it. */
@@ -236,8 +238,9 @@ static void plain_row(const float *src, int C, int H, int W, int top, int left, 
 
 /* Weight slabs: class q, group g, [channel block][tap][lanes input channels][ocb*16 output channels],
  * zero past the channel counts. Forward: w[co][ci][i][j]; backward data: w[ci][co][i][j] (dy's
- * channels are the input). Items (group, channel block). AVX-512 fills an item's slab row by row, 16
- * kernels' taps per gather; the plain loop (AVX2) reads whole kh x kw kernels in the order in which they
+ * channels are the input). Items (group, channel block). AVX-512: the forward by register transposes
+ * of 16 kernel rows (gz_cdir_pack_fwd_avx512), backward data row by row, 16 kernels' taps per gather
+ * (there the kernels of a row lie side by side); the plain loop (AVX2) reads whole kh x kw kernels in the order in which they
  * lie in w (forward: ci fastest, backward data: co fastest) and scatters their taps into the item's slab
  * (a few KB, in L1). Scalar, either costs about 4 cycles per float: 18 % of a 512-channel 3x3 stride-2
  * forward at batch 2 (9.4 MB of weights for 2.4 GFLOP), 14 % with the gathers, which wait on memory. */
@@ -253,6 +256,10 @@ static void pack_weights(const kernels *kn, const gz_conv2d *d, const plan *p, c
       const float *k0 = w + (long)icb * p->lanes * sl + (long)g * 32 * sj;
       const int nl = p->C - icb * p->lanes < p->lanes ? p->C - icb * p->lanes : p->lanes; /* rows and columns */
       const int nj = p->OC - g * 32 < ocw ? p->OC - g * 32 : ocw;                        /* with weights */
+      if (!p->bwd && p->lanes == 16 && kn->pack_fwd) { /* one class, taps in kernel order (make_plan) */
+        kn->pack_fwd(k0, sj, khw, nl, nj, ocw, wb + slab_at(p, &p->k[0], g, icb));
+        continue;
+      }
       if (gather) {
         for (int q = 0; q < p->ncls; q++)
           kn->pack_slab(k0, sl, sj, p->k[q].tsrc, p->k[q].ntap, p->lanes, nl, nj, ocw,

@@ -187,6 +187,34 @@ void gz_cdir_pack_slab_avx512(const float *k0, long sl, long sj, const int *tsrc
     }
 }
 
+/* The forward's slab of one item (32 output channels of a group, one block of 16 input channels) from
+ * OIHW, by 16 x 16 register transposes: for 16 output channels at a time, 16 consecutive floats of each
+ * kernel row (input channel x tap, as they lie in w) become 16 vectors of 16 output channels, each stored
+ * whole at its (tap, lane) row, o[(t 16 + l) ocw + column]. Every load is a full run of one row
+ * (sequential, prefetchable); the gathers of gz_cdir_pack_slab_avx512 touched 16 rows sj floats apart
+ * per 16 floats. Lanes past nl and columns past nj are zero (masked loads). */
+void gz_cdir_pack_fwd_avx512(const float *k0, long sj, int khw, int nl, int nj, int ocw, float *o) {
+  const long nf = (long)nl * khw; /* valid floats of each kernel row: nl input channels x khw taps */
+  for (int h = 0; h * 16 < ocw; h++) {
+    const int nq = nj - h * 16 < 16 ? nj - h * 16 : 16;
+    for (int kk = 0; kk < khw; kk++) {
+      const long f0 = (long)kk * 16;
+      const __mmask16 mk = (__mmask16)(f0 + 16 <= nf ? 0xFFFF : f0 >= nf ? 0 : (1u << (nf - f0)) - 1);
+      __m512 r[16];
+#pragma GCC unroll 16
+      for (int q = 0; q < 16; q++)
+        r[q] = q < nq ? _mm512_maskz_loadu_ps(mk, k0 + (long)(h * 16 + q) * sj + f0) : _mm512_setzero_ps();
+      transpose16(r);
+      int l = (int)(f0 / khw), t = (int)(f0 % khw);
+#pragma GCC unroll 16
+      for (int m = 0; m < 16; m++) {
+        _mm512_store_ps(o + ((long)t * 16 + l) * ocw + h * 16, r[m]);
+        if (++t == khw) t = 0, l++;
+      }
+    }
+  }
+}
+
 /* Weight gradient tile: NO output channels x KW taps of one kernel row, 16 input channels per zmm:
  * acc[o][j] += dy[o][pixel] * x[channel block][input pixel + j][16], over the pixels of a band of
  * output rows, in order. Per pixel: KW input vectors (NCHW16c, contiguous), NO broadcasts of dy read

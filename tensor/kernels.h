@@ -208,5 +208,6 @@ void gz_cdir_block_row_avx2(const float *src, int C, int H, int W, int top, int 
  * one gather per 16 floats; needs 31 sj < 2^31. */
 void gz_cdir_pack_slab_avx512(const float *k0, long sl, long sj, const int *tsrc, int ntap, int lanes, int nl, int nj,
                               int ocw, float *o);
+void gz_cdir_pack_fwd_avx512(const float *k0, long sj, int khw, int nl, int nj, int ocw, float *o);
 
 #endif

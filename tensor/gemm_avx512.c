@@ -11,26 +11,27 @@
 #define MR GZ_GEMM_MR_AVX512
 #define NR GZ_GEMM_NR_AVX512
 
-void gz_gemm_ukr_avx512(long kc, const float *a, const float *b, float *c, long ldc, float alpha, float beta, int m,
-                        int n) {
+/* R rows of the tile (R = 4, 8 or 12; the A micro-panel keeps its stride of MR floats per k). */
+static inline __attribute__((always_inline)) void ukr_rows(const int R, long kc, const float *a, const float *b,
+                                                            float *c, long ldc, float alpha, float beta, int m, int n) {
   __m512 acc[MR][2];
 #pragma GCC unroll 12
-  for (int r = 0; r < MR; r++) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+  for (int r = 0; r < R; r++) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
   for (long k = 0; k < kc; k++, a += MR, b += NR) {
     __m512 b0 = _mm512_load_ps(b), b1 = _mm512_load_ps(b + 16);
     _mm_prefetch((const char *)(b + 8 * NR), _MM_HINT_T0);
     _mm_prefetch((const char *)(b + 8 * NR + 16), _MM_HINT_T0);
 #pragma GCC unroll 12
-    for (int r = 0; r < MR; r++) {
+    for (int r = 0; r < R; r++) {
       __m512 ar = _mm512_set1_ps(a[r]);
       acc[r][0] = _mm512_fmadd_ps(ar, b0, acc[r][0]);
       acc[r][1] = _mm512_fmadd_ps(ar, b1, acc[r][1]);
     }
   }
   const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
-  if (m == MR && n == NR) {
+  if (m == R && n == NR) {
 #pragma GCC unroll 12
-    for (int r = 0; r < MR; r++) {
+    for (int r = 0; r < R; r++) {
       float *cr = c + r * ldc;
       __m512 t0 = _mm512_mul_ps(va, acc[r][0]), t1 = _mm512_mul_ps(va, acc[r][1]);
       if (beta != 0.0f) {
@@ -45,7 +46,7 @@ void gz_gemm_ukr_avx512(long kc, const float *a, const float *b, float *c, long 
   __mmask16 k0 = (__mmask16)(n >= 16 ? 0xFFFF : (1u << n) - 1);
   __mmask16 k1 = (__mmask16)(n <= 16 ? 0 : n >= 32 ? 0xFFFF : (1u << (n - 16)) - 1);
 #pragma GCC unroll 12
-  for (int r = 0; r < MR; r++) {
+  for (int r = 0; r < R; r++) {
     if (r >= m) break;
     float *cr = c + r * ldc;
     __m512 t0 = _mm512_mul_ps(va, acc[r][0]), t1 = _mm512_mul_ps(va, acc[r][1]);
@@ -56,6 +57,15 @@ void gz_gemm_ukr_avx512(long kc, const float *a, const float *b, float *c, long 
     _mm512_mask_storeu_ps(cr, k0, t0);
     _mm512_mask_storeu_ps(cr + 16, k1, t1);
   }
+}
+
+/* A last tile of at most 4 or 8 rows (M = 64 is 5 x 12 + 4) runs a 4- or 8-row loop instead of 12 rows of
+ * which the rest are zero padding: with M = 64 the 12-row loop did 72 rows' work. */
+void gz_gemm_ukr_avx512(long kc, const float *a, const float *b, float *c, long ldc, float alpha, float beta, int m,
+                        int n) {
+  if (m <= 4) ukr_rows(4, kc, a, b, c, ldc, alpha, beta, m, n);
+  else if (m <= 8) ukr_rows(8, kc, a, b, c, ldc, alpha, beta, m, n);
+  else ukr_rows(MR, kc, a, b, c, ldc, alpha, beta, m, n);
 }
 
 /* B micro-panels of 32 columns for the AVX-512 kernel (same layout as the plain-C packer in gemm.c):

@@ -177,10 +177,12 @@ typedef struct {
   const void *pctx;
 } gemm_job;
 
+/* AVX-512 packs B stored K x N inside the micro-kernel (gemm_rect), so only B^T reaches this; the plain
+ * packer stays as the general case. */
 static void packb_avx512(int trans, const float *B, long ldb, long j0, long cols, long p0, long kcb, int nr,
                          float *dst, long t_lo, long t_hi) {
-  (void)nr;
-  gz_gemm_packb_avx512(trans, B, ldb, j0, cols, p0, kcb, dst, t_lo, t_hi);
+  if (trans) gz_gemm_packb_t_avx512(B, ldb, j0, cols, p0, kcb, dst, t_lo, t_hi);
+  else pack_b(trans, B, ldb, j0, cols, p0, kcb, nr, dst, t_lo, t_hi);
 }
 
 /* One thread's rectangle of C, rows [m0, m1) x columns [n0, n1), with its own packing buffers. */
@@ -196,9 +198,16 @@ static void gemm_rect(const gemm_job *j, long m0, long m1, long n0, long n1, flo
       else pack_a(j->ta, j->A, j->lda, i0, mcb, p0, kcb, mr, apack, 0, mt);
       for (long j0 = n0; j0 < n1; j0 += j->bl.nc) {
         long ncb = minl(j->bl.nc, n1 - j0), ntl = cdiv(ncb, nr);
+        /* B stored K x N on AVX-512: the first row tile packs each micro-panel as it reads it */
+        const int fused = !j->packer && !j->tb && j->ukr == gz_gemm_ukr_avx512;
         if (j->packer) j->packer(j->pctx, p0, kcb, j0, ncb, nr, bpack);
-        else j->pack_b(j->tb, j->B, j->ldb, j0, ncb, p0, kcb, nr, bpack, 0, ntl);
-        for (long ir = 0; ir < mt; ir++) /* A micro-panel in L1; the B block, just packed, in L2 */
+        else if (!fused) j->pack_b(j->tb, j->B, j->ldb, j0, ncb, p0, kcb, nr, bpack, 0, ntl);
+        for (long jr = 0; jr < ntl && fused; jr++) {
+          int m = (int)minl(mr, mcb), n = (int)minl(nr, ncb - jr * nr);
+          gz_gemm_ukr_pack_avx512(kcb, apack, j->B + p0 * j->ldb + j0 + jr * nr, j->ldb, bpack + jr * kcb * nr,
+                                  j->C + i0 * j->ldc + j0 + jr * nr, j->ldc, j->alpha, beta, m, n);
+        }
+        for (long ir = fused; ir < mt; ir++) /* A micro-panel in L1; the B block, just packed, in L2 */
           for (long jr = 0; jr < ntl; jr++) {
             int m = (int)minl(mr, mcb - ir * mr), n = (int)minl(nr, ncb - jr * nr);
             float *c = j->C + (i0 + ir * mr) * j->ldc + j0 + jr * nr;

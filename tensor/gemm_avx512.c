@@ -11,16 +11,31 @@
 #define MR GZ_GEMM_MR_AVX512
 #define NR GZ_GEMM_NR_AVX512
 
-/* R rows of the tile (R = 4, 8 or 12; the A micro-panel keeps its stride of MR floats per k). */
-static inline __attribute__((always_inline)) void ukr_rows(const int R, long kc, const float *a, const float *b,
-                                                            float *c, long ldc, float alpha, float beta, int m, int n) {
+/* R rows of the tile (R = 4, 8 or 12; the A micro-panel keeps its stride of MR floats per k). With PACK,
+ * B is read from its source rows (src, ldb floats apart, n valid columns) and the packed micro-panel is
+ * written to b as a side effect (see gz_gemm_ukr_pack_avx512). */
+static inline __attribute__((always_inline)) void ukr_rows(const int R, const int PACK, long kc, const float *a,
+                                                            float *b, const float *src, long ldb, float *c, long ldc,
+                                                            float alpha, float beta, int m, int n) {
   __m512 acc[MR][2];
+  const __mmask16 n0 = (__mmask16)(n >= 16 ? 0xFFFF : (1u << n) - 1);
+  const __mmask16 n1 = (__mmask16)(n <= 16 ? 0 : n >= 32 ? 0xFFFF : (1u << (n - 16)) - 1);
 #pragma GCC unroll 12
   for (int r = 0; r < R; r++) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
   for (long k = 0; k < kc; k++, a += MR, b += NR) {
-    __m512 b0 = _mm512_load_ps(b), b1 = _mm512_load_ps(b + 16);
-    _mm_prefetch((const char *)(b + 8 * NR), _MM_HINT_T0);
-    _mm_prefetch((const char *)(b + 8 * NR + 16), _MM_HINT_T0);
+    __m512 b0, b1;
+    if (PACK) {
+      b0 = _mm512_maskz_loadu_ps(n0, src), b1 = _mm512_maskz_loadu_ps(n1, src + 16);
+      _mm_prefetch((const char *)(src + NR), _MM_HINT_T1); /* the next panel's stretch of this row */
+      _mm_prefetch((const char *)(src + NR + 16), _MM_HINT_T1);
+      _mm512_store_ps(b, b0);
+      _mm512_store_ps(b + 16, b1);
+      src += ldb;
+    } else {
+      b0 = _mm512_load_ps(b), b1 = _mm512_load_ps(b + 16);
+      _mm_prefetch((const char *)(b + 8 * NR), _MM_HINT_T0);
+      _mm_prefetch((const char *)(b + 8 * NR + 16), _MM_HINT_T0);
+    }
 #pragma GCC unroll 12
     for (int r = 0; r < R; r++) {
       __m512 ar = _mm512_set1_ps(a[r]);
@@ -43,19 +58,17 @@ static inline __attribute__((always_inline)) void ukr_rows(const int R, long kc,
     }
     return;
   }
-  __mmask16 k0 = (__mmask16)(n >= 16 ? 0xFFFF : (1u << n) - 1);
-  __mmask16 k1 = (__mmask16)(n <= 16 ? 0 : n >= 32 ? 0xFFFF : (1u << (n - 16)) - 1);
 #pragma GCC unroll 12
   for (int r = 0; r < R; r++) {
     if (r >= m) break;
     float *cr = c + r * ldc;
     __m512 t0 = _mm512_mul_ps(va, acc[r][0]), t1 = _mm512_mul_ps(va, acc[r][1]);
     if (beta != 0.0f) {
-      t0 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(k0, cr), t0);
-      t1 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(k1, cr + 16), t1);
+      t0 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(n0, cr), t0);
+      t1 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(n1, cr + 16), t1);
     }
-    _mm512_mask_storeu_ps(cr, k0, t0);
-    _mm512_mask_storeu_ps(cr + 16, k1, t1);
+    _mm512_mask_storeu_ps(cr, n0, t0);
+    _mm512_mask_storeu_ps(cr + 16, n1, t1);
   }
 }
 
@@ -63,38 +76,37 @@ static inline __attribute__((always_inline)) void ukr_rows(const int R, long kc,
  * which the rest are zero padding: with M = 64 the 12-row loop did 72 rows' work. */
 void gz_gemm_ukr_avx512(long kc, const float *a, const float *b, float *c, long ldc, float alpha, float beta, int m,
                         int n) {
-  if (m <= 4) ukr_rows(4, kc, a, b, c, ldc, alpha, beta, m, n);
-  else if (m <= 8) ukr_rows(8, kc, a, b, c, ldc, alpha, beta, m, n);
-  else ukr_rows(MR, kc, a, b, c, ldc, alpha, beta, m, n);
+  float *bp = (float *)b; /* only read: PACK = 0 */
+  if (m <= 4) ukr_rows(4, 0, kc, a, bp, NULL, 0, c, ldc, alpha, beta, m, n);
+  else if (m <= 8) ukr_rows(8, 0, kc, a, bp, NULL, 0, c, ldc, alpha, beta, m, n);
+  else ukr_rows(MR, 0, kc, a, bp, NULL, 0, c, ldc, alpha, beta, m, n);
 }
 
-/* B micro-panels of 32 columns for the AVX-512 kernel (same layout as the plain-C packer in gemm.c):
- * straight zmm copies when B is K x N; 16 x 16 register transposes when B is stored N x K (the weight
- * gradient's im2col operand), where the plain loop would store one float at a time.
- * Prefetches into L2: a panel reads 128 bytes of each of kcb rows, often 64 KB apart (a 1x1 conv's image
- * planes), too many short streams for the hardware prefetcher, and the packing waited on memory (29 % of
- * a 256 -> 64 1x1 forward at 128^2). Each row's next 128 bytes, the next panel's, are fetched while this
- * panel is copied: 1x1 forward and backward data at 128^2 +9-12 % (interleaved A/B, Zen 4, 2 threads);
- * fetching 8 rows ahead in the same panel gave +3-8 %. Stored N x K, each row's stretch of the next depth
- * block (p0 + kcb) is fetched: the weight gradient of 256 -> 64 at 128^2 +11 %, others +-2 %. */
-void gz_gemm_packb_avx512(int trans, const float *B, long ldb, long j0, long cols, long p0, long kcb, float *dst,
-                          long t_lo, long t_hi) {
+/* The first row tile over a B micro-panel that is not packed yet (B stored K x N): the kernel reads B's
+ * rows in place and writes the packed micro-panel to b for the tiles below it, so that the reads from
+ * memory overlap the FMAs instead of a separate packing pass stalling on them (19 % of a 256 -> 64 1x1
+ * forward at 128^2, packing at near the machine's read bandwidth with the cores idle otherwise). Same
+ * arithmetic as gz_gemm_ukr_avx512. */
+void gz_gemm_ukr_pack_avx512(long kc, const float *a, const float *src, long ldb, float *b, float *c, long ldc,
+                             float alpha, float beta, int m, int n) {
+  if (m <= 4) ukr_rows(4, 1, kc, a, b, src, ldb, c, ldc, alpha, beta, m, n);
+  else if (m <= 8) ukr_rows(8, 1, kc, a, b, src, ldb, c, ldc, alpha, beta, m, n);
+  else ukr_rows(MR, 1, kc, a, b, src, ldb, c, ldc, alpha, beta, m, n);
+}
+
+/* B micro-panels of 32 columns for the AVX-512 kernel (same layout as the plain-C packer in gemm.c) when
+ * B is stored N x K (the weight gradient's im2col operand, or x of a 1x1 one): 16 x 16 register
+ * transposes, where the plain loop would store one float at a time. B stored K x N is packed by the
+ * first row tile as it reads it (gz_gemm_ukr_pack_avx512). Each row's stretch of the next depth block
+ * (p0 + kcb) is fetched into L2 meanwhile: rows are often 64 KB apart (image planes), too many short
+ * streams for the hardware prefetcher; 256 -> 64 weight gradient at 128^2 +11 %, others +-2 %
+ * (interleaved A/B, Zen 4, 2 threads). */
+void gz_gemm_packb_t_avx512(const float *B, long ldb, long j0, long cols, long p0, long kcb, float *dst, long t_lo,
+                            long t_hi) {
   for (long t = t_lo; t < t_hi; t++) {
     long c0 = j0 + t * NR;
     int n = (int)(cols - t * NR < NR ? cols - t * NR : NR);
     float *d = dst + t * NR * kcb;
-    if (!trans) {
-      __mmask16 k0 = (__mmask16)(n >= 16 ? 0xFFFF : (1u << n) - 1);
-      __mmask16 k1 = (__mmask16)(n <= 16 ? 0 : n >= 32 ? 0xFFFF : (1u << (n - 16)) - 1);
-      const float *s = B + p0 * ldb + c0;
-      for (long k = 0; k < kcb; k++, s += ldb, d += NR) {
-        _mm_prefetch((const char *)(s + NR), _MM_HINT_T1);
-        _mm_prefetch((const char *)(s + NR + 16), _MM_HINT_T1);
-        _mm512_store_ps(d, _mm512_maskz_loadu_ps(k0, s));
-        _mm512_store_ps(d + 16, _mm512_maskz_loadu_ps(k1, s + 16));
-      }
-      continue;
-    }
     long kb = 0;
     for (; kb + 16 <= kcb; kb += 16)
       for (int h = 0; h < 2; h++) {

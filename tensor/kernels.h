@@ -73,9 +73,11 @@ typedef void (*gz_gemm_ukr)(long kc, const float *a, const float *b, float *c, l
 #define GZ_GEMM_NR_AVX2 16
 void gz_gemm_ukr_avx512(long kc, const float *a, const float *b, float *c, long ldc, float alpha, float beta, int m,
                         int n);
+void gz_gemm_ukr_pack_avx512(long kc, const float *a, const float *src, long ldb, float *b, float *c, long ldc,
+                             float alpha, float beta, int m, int n);
 /* Packs B micro-panels [t_lo, t_hi) of the block at columns j0 (cols wide), depth p0..p0+kcb. */
-void gz_gemm_packb_avx512(int trans, const float *B, long ldb, long j0, long cols, long p0, long kcb, float *dst,
-                          long t_lo, long t_hi);
+void gz_gemm_packb_t_avx512(const float *B, long ldb, long j0, long cols, long p0, long kcb, float *dst,
+                            long t_lo, long t_hi);
 /* Packs A micro-panels [t_lo, t_hi) (A stored M x K) of the panel at rows i0 (rows tall), depth p0.. */
 void gz_gemm_packa_avx512(const float *A, long lda, long i0, long rows, long p0, long kcb, float *dst, long t_lo,
                           long t_hi);

@@ -4,7 +4,6 @@
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "base/base.h"
 
@@ -61,17 +60,6 @@ int bench_torch_step(const bench_ctx *ctx, const char *script, int batch, int si
 }
 
 int main(int argc, char **argv) {
-  /* libgomp's idle threads spin GOMP_SPINCOUNT rounds (300000 by default) before they sleep: 8-11 ms of a
-   * core on a 2-core Zen 4 VM (tools/ measured it as CPU time burnt after a region), longer than the 10 ms
-   * warm-up of a paired turn, so each side's spinning threads took a core from the other side's timed run
-   * (1x1 64 -> 64 at 128^2: ours 46-49 GFLOP/s beside PyTorch, 125-160 alone). Both processes (the
-   * PyTorch peer inherits the environment) spin at most 10000 rounds (0.3-0.4 ms), which still bridges
-   * the gaps between the parallel regions of one call. The variable is read when libgomp loads, hence
-   * the re-exec; a value set by the user is kept. */
-  if (!getenv("GOMP_SPINCOUNT")) {
-    setenv("GOMP_SPINCOUNT", "10000", 1);
-    execv("/proc/self/exe", argv);
-  }
   bench_ctx ctx = {.reps = 7, .warmup = 2, .python = getenv("GAZELOC_PYTHON"), .root = getenv("GAZELOC_ROOT"),
                    .threads = omp_get_max_threads()};
   const char *reps = getenv("GAZELOC_BENCH_REPS");
@@ -84,8 +72,8 @@ int main(int argc, char **argv) {
     fprintf(stderr, "gazeloc-bench: error: %s\n", e.msg);
     return 1;
   }
-  printf("gazeloc-bench: %d threads, ISA %s, medians of %d runs after %d warm-up runs [min .. max], "
-         "GOMP_SPINCOUNT=%s\n", ctx.threads, gz_isa_name(isa), ctx.reps, ctx.warmup, getenv("GOMP_SPINCOUNT"));
+  printf("gazeloc-bench: %d threads, ISA %s, medians of %d runs after %d warm-up runs [min .. max]\n", ctx.threads,
+         gz_isa_name(isa), ctx.reps, ctx.warmup);
   /* PyTorch's CPU allocator is malloc. With glibc's defaults a tensor of a few MB is a fresh mmap (or heap
    * top that is trimmed again on free), and its first-touch page faults cost this kind of VM more than
    * many ops themselves: the stem conv's forward took 172 ms that way, 8 ms with the heap kept. The

@@ -21,7 +21,8 @@ def timed(fn, warmup, reps):
 
 def serve(make):
     """Answers lines "SPEC:WHICH REPS" from stdin: make(SPEC) gives a dict of callables (kept until the next
-    SPEC), WHICH picks one; it runs untimed for 10 ms (threads and caches warm again after gazeloc's turn),
+    SPEC), WHICH picks one; it runs untimed for 30 ms (threads and caches warm again after gazeloc's turn,
+    whose OpenMP threads spin up to ~11 ms; TURN_WARM in apps/bench/torch_peer.c),
     then REPS timed runs, printed in seconds on one line."""
     kept = (None, None)
     for line in sys.stdin:
@@ -36,7 +37,7 @@ def serve(make):
             t0 = time.perf_counter()
             while True:
                 fn()
-                if time.perf_counter() - t0 >= 0.010:
+                if time.perf_counter() - t0 >= 0.030:
                     break
             for _ in range(int(reps)):
                 t0 = time.perf_counter()

@@ -18,6 +18,10 @@ typedef struct bench_stat {
   double median, min, max;
 } bench_stat;
 
+/* n bytes aligned to 64 (GZ_ALIGN), as the arenas hand out tensors and PyTorch's allocator its storage:
+ * malloc's 16-byte alignment put every row of a large operand across cache lines, and a 1x1 conv's
+ * GEMM ran up to 1.8x slower on it than on the same data aligned. Exits on failure. Free with free(). */
+void *bench_alloc(size_t n);
 /* Runs fn(arg) warmup + reps times and returns the statistics of the timed runs, in seconds. */
 bench_stat bench_time(const bench_ctx *ctx, void (*fn)(void *), void *arg);
 bench_stat bench_stats(double *samples, int n); /* sorts samples */
@@ -34,7 +38,7 @@ torch_peer *torch_peer_start(const bench_ctx *ctx, const char *script);
 int torch_peer_time(torch_peer *p, const char *key, int reps, double *t); /* 0, or -1 on any failure */
 void torch_peer_stop(torch_peer *p);
 /* Ours and PyTorch's runs of one problem alternated: ctx->warmup runs of ours, then ctx->reps rounds of a
- * turn of ours and a turn of PyTorch's for each of the nkeys keys (a turn: 10 ms of untimed runs, then one
+ * turn of ours and a turn of PyTorch's for each of the nkeys keys (a turn: 30 ms of untimed runs, then one
  * timed run). Ours' statistics returned, PyTorch's in torch[k] (zeros if the peer is NULL or fails). */
 bench_stat bench_paired(const bench_ctx *ctx, void (*fn)(void *), void *arg, torch_peer *peer, int nkeys,
                         const char *const *keys, bench_stat *torch);

@@ -84,7 +84,7 @@ static void run_bwd_weights(void *arg) {
 }
 
 static float *filled(long n, float scale) {
-  float *p = malloc(sizeof(float) * (size_t)n);
+  float *p = bench_alloc(sizeof(float) * (size_t)n);
   for (long i = 0; i < n; i++) p[i] = scale * ((float)(i * 7919 % 1000) / 1000.0f - 0.5f);
   return p;
 }
@@ -136,10 +136,10 @@ void bench_conv(bench_ctx *ctx) {
     long nx = (long)d->n * d->ic * d->ih * d->iw, nw = (long)d->oc * d->ic * d->kh * d->kw;
     long ny = (long)d->n * d->oc * oh * ow;
     conv_run r = {.p = p, .x = filled(nx, 1), .w = filled(nw, 0.1f), .b = filled(d->oc, 1), .dy = filled(ny, 1),
-                  .y = malloc(sizeof(float) * (size_t)ny), .dx = malloc(sizeof(float) * (size_t)nx),
-                  .dw = malloc(sizeof(float) * (size_t)nw), .db = malloc(sizeof(float) * (size_t)d->oc)};
+                  .y = bench_alloc(sizeof(float) * (size_t)ny), .dx = bench_alloc(sizeof(float) * (size_t)nx),
+                  .dw = bench_alloc(sizeof(float) * (size_t)nw), .db = bench_alloc(sizeof(float) * (size_t)d->oc)};
     r.wsb = gz_conv2d_workspace(d);
-    r.ws = malloc(r.wsb);
+    r.ws = bench_alloc(r.wsb);
     void (*fns[3])(void *) = {run_fwd, run_bwd_data, run_bwd_weights};
     peak = peak_refresh(ctx->threads);
     for (int k = 0; k < 3; k++) {

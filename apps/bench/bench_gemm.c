@@ -67,13 +67,13 @@ void bench_gemm(bench_ctx *ctx) {
     const gemm_problem *p = &problems[i];
     fprintf(stderr, "gazeloc-bench gemm: problem %zu of %zu, %s\n", i + 1, (size_t)NPROB, p->name);
     gemm_run r = {.p = p};
-    float *a = malloc(sizeof(float) * (size_t)(p->m * p->k)), *b = malloc(sizeof(float) * (size_t)(p->k * p->n));
-    r.c = malloc(sizeof(float) * (size_t)(p->m * p->n));
+    float *a = bench_alloc(sizeof(float) * (size_t)(p->m * p->k)), *b = bench_alloc(sizeof(float) * (size_t)(p->k * p->n));
+    r.c = bench_alloc(sizeof(float) * (size_t)(p->m * p->n));
     for (long j = 0; j < p->m * p->k; j++) a[j] = (float)(j % 13) * 0.1f - 0.6f;
     for (long j = 0; j < p->k * p->n; j++) b[j] = (float)(j % 7) * 0.1f - 0.3f;
     r.a = a, r.b = b;
     r.wsb = gz_sgemm_workspace(p->m, p->n, p->k);
-    r.ws = malloc(r.wsb);
+    r.ws = bench_alloc(r.wsb);
     peak = peak_refresh(ctx->threads);
     char mm[96], dnn[96];
     snprintf(mm, sizeof mm, "%ld,%ld,%ld,%d,%d:mm", p->m, p->n, p->k, p->ta, p->tb);

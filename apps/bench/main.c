@@ -59,6 +59,15 @@ int bench_torch_step(const bench_ctx *ctx, const char *script, int batch, int si
   return ok;
 }
 
+void *bench_alloc(size_t n) {
+  void *p = aligned_alloc(64, (n + 63) / 64 * 64 + 64);
+  if (!p) {
+    fprintf(stderr, "gazeloc-bench: error: out of memory (%zu bytes)\n", n);
+    exit(1);
+  }
+  return p;
+}
+
 int main(int argc, char **argv) {
   bench_ctx ctx = {.reps = 7, .warmup = 2, .python = getenv("GAZELOC_PYTHON"), .root = getenv("GAZELOC_ROOT"),
                    .threads = omp_get_max_threads()};

@@ -2,7 +2,7 @@
  * gazeloc-bench can alternate runs of ours and PyTorch's (bench_paired): both sides of a line then see the
  * same moments of a shared machine, whose load changes over seconds (a line timed all-ours-then-all-theirs
  * moved by 10-30 % between runs). The script runs as `SCRIPT --serve THREADS`, reads lines "KEY REPS", runs
- * the problem untimed for 10 ms, and answers with REPS run times in seconds on one line
+ * the problem untimed for 30 ms, and answers with REPS run times in seconds on one line
  * (tools/torch_conv_bench.py). */
 #include <errno.h>
 #include <signal.h>
@@ -80,12 +80,16 @@ void torch_peer_stop(torch_peer *p) {
   free(p);
 }
 
-/* Each side's OpenMP threads spin a few milliseconds after their last parallel region before they sleep
- * (libgomp's default spin count), and each side's data leaves the caches while the other runs. So every
- * turn starts with untimed runs for at least TURN_WARM seconds, then times one run; the script does the
- * same. (Pausing 20 ms between the sides instead left the cores idle: both sides then ran 10-20 % slower
- * than when timed apart, with single runs 4x slower.) */
-#define TURN_WARM 0.010
+/* Each side's OpenMP threads spin after their last parallel region before they sleep (libgomp's default
+ * spin count: 8-11 ms of CPU time on a 2-core Zen 4 VM), and each side's data leaves the caches while the
+ * other runs. So every turn starts with untimed runs for at least TURN_WARM seconds, longer than that
+ * spin, then times one run; the script does the same (tools/torch_timing.py). With 10 ms the other
+ * side's spinning threads still held a core in the timed run on that VM (1x1 64 -> 64 at 128^2: ours
+ * 46-49 GFLOP/s beside PyTorch, 125-160 alone). Cutting the spin instead (GOMP_SPINCOUNT=10000) made
+ * our barrier waits sleep and wake: the 128-channel stride-2 3x3 forward 181 -> 114 GFLOP/s. (Pausing
+ * 20 ms between the sides left the cores idle: both sides then ran 10-20 % slower than when timed
+ * apart, with single runs 4x slower.) */
+#define TURN_WARM 0.030
 
 static double turn(void (*fn)(void *), void *arg) {
   double t0 = gz_now();

@@ -11,7 +11,7 @@
 #define MR GZ_GEMM_MR_AVX512
 #define NR GZ_GEMM_NR_AVX512
 
-/* R rows of the tile (R = 4, 8 or 12; the A micro-panel keeps its stride of MR floats per k). With PACK,
+/* R rows of the tile (R = 2, 4, ..., 12; the A micro-panel keeps its stride of MR floats per k). With PACK,
  * B is read from its source rows (src, ldb floats apart, n valid columns) and the packed micro-panel is
  * written to b as a side effect (see gz_gemm_ukr_pack_avx512). */
 static inline __attribute__((always_inline)) void ukr_rows(const int R, const int PACK, long kc, const float *a,
@@ -72,14 +72,20 @@ static inline __attribute__((always_inline)) void ukr_rows(const int R, const in
   }
 }
 
-/* A last tile of at most 4 or 8 rows (M = 64 is 5 x 12 + 4) runs a 4- or 8-row loop instead of 12 rows of
- * which the rest are zero padding: with M = 64 the 12-row loop did 72 rows' work. */
+/* A last tile of m < 12 rows runs an R-row loop, R = m rounded up to even, instead of 12 rows of which the
+ * rest are zero padding: with M = 64 (5 x 12 + 4) the 12-row loop did 72 rows' work, with M = 10 (the
+ * paper's classifier head) 12. */
 void gz_gemm_ukr_avx512(long kc, const float *a, const float *b, float *c, long ldc, float alpha, float beta, int m,
                         int n) {
   float *bp = (float *)b; /* only read: PACK = 0 */
-  if (m <= 4) ukr_rows(4, 0, kc, a, bp, NULL, 0, c, ldc, alpha, beta, m, n);
-  else if (m <= 8) ukr_rows(8, 0, kc, a, bp, NULL, 0, c, ldc, alpha, beta, m, n);
-  else ukr_rows(MR, 0, kc, a, bp, NULL, 0, c, ldc, alpha, beta, m, n);
+  switch ((m + 1) / 2) {
+  case 1: ukr_rows(2, 0, kc, a, bp, NULL, 0, c, ldc, alpha, beta, m, n); break;
+  case 2: ukr_rows(4, 0, kc, a, bp, NULL, 0, c, ldc, alpha, beta, m, n); break;
+  case 3: ukr_rows(6, 0, kc, a, bp, NULL, 0, c, ldc, alpha, beta, m, n); break;
+  case 4: ukr_rows(8, 0, kc, a, bp, NULL, 0, c, ldc, alpha, beta, m, n); break;
+  case 5: ukr_rows(10, 0, kc, a, bp, NULL, 0, c, ldc, alpha, beta, m, n); break;
+  default: ukr_rows(MR, 0, kc, a, bp, NULL, 0, c, ldc, alpha, beta, m, n);
+  }
 }
 
 /* The first row tile over a B micro-panel that is not packed yet (B stored K x N): the kernel reads B's
@@ -89,9 +95,14 @@ void gz_gemm_ukr_avx512(long kc, const float *a, const float *b, float *c, long 
  * arithmetic as gz_gemm_ukr_avx512. */
 void gz_gemm_ukr_pack_avx512(long kc, const float *a, const float *src, long ldb, float *b, float *c, long ldc,
                              float alpha, float beta, int m, int n) {
-  if (m <= 4) ukr_rows(4, 1, kc, a, b, src, ldb, c, ldc, alpha, beta, m, n);
-  else if (m <= 8) ukr_rows(8, 1, kc, a, b, src, ldb, c, ldc, alpha, beta, m, n);
-  else ukr_rows(MR, 1, kc, a, b, src, ldb, c, ldc, alpha, beta, m, n);
+  switch ((m + 1) / 2) {
+  case 1: ukr_rows(2, 1, kc, a, b, src, ldb, c, ldc, alpha, beta, m, n); break;
+  case 2: ukr_rows(4, 1, kc, a, b, src, ldb, c, ldc, alpha, beta, m, n); break;
+  case 3: ukr_rows(6, 1, kc, a, b, src, ldb, c, ldc, alpha, beta, m, n); break;
+  case 4: ukr_rows(8, 1, kc, a, b, src, ldb, c, ldc, alpha, beta, m, n); break;
+  case 5: ukr_rows(10, 1, kc, a, b, src, ldb, c, ldc, alpha, beta, m, n); break;
+  default: ukr_rows(MR, 1, kc, a, b, src, ldb, c, ldc, alpha, beta, m, n);
+  }
 }
 
 /* B micro-panels of 32 columns for the AVX-512 kernel (same layout as the plain-C packer in gemm.c) when

@@ -76,8 +76,12 @@ static void check_one(int isa, int ta, int tb, shape s, float alpha, float beta,
 
 /* Odd sizes around the tiles (12x32, 6x16, 4x16), depth over KC (<= 512: several K chunks), N over NC
  * (several B blocks, the double buffer) and M over MC (<= 4096: several A panels). */
-static const shape shapes[] = {{1, 1, 1},   {13, 35, 7},   {12, 32, 64}, {37, 70, 530}, {5, 600, 33},
-                               {61, 17, 1100}, {4200, 3, 5}, {2, 1, 3}};
+/* M leaves every remainder mod 12 (the AVX-512 tile's rows), whose last tiles run 2-, 4-, ..., 10-row
+ * loops (gemm_avx512.c): 1 (13, 37, 61), 2, 3, 4 (16), 5, 6, 7 (19), 8, 9 (21), 10 (22), 11, 0 (12, 4200). */
+static const shape shapes[] = {{1, 1, 1},    {13, 35, 7},   {12, 32, 64}, {37, 70, 530}, {5, 600, 33},
+                               {61, 17, 1100}, {4200, 3, 5}, {2, 1, 3},    {22, 40, 9},   {21, 33, 17},
+                               {19, 31, 12},   {11, 50, 40}, {8, 65, 20},  {6, 47, 5},    {3, 70, 8},
+                               {16, 36, 3}};
 
 START_TEST(all_isas_all_transposes) {
   int n = isa_count();

@@ -211,5 +211,7 @@ void gz_cdir_block_row_avx2(const float *src, int C, int H, int W, int top, int 
 void gz_cdir_pack_slab_avx512(const float *k0, long sl, long sj, const int *tsrc, int ntap, int lanes, int nl, int nj,
                               int ocw, float *o);
 void gz_cdir_pack_fwd_avx512(const float *k0, long sj, int khw, int nl, int nj, int ocw, float *o);
+/* dst[u] = src[2 u] for u < n (the implicit GEMM's stride-2 im2col rows, tensor/conv.c). */
+void gz_conv_even_avx512(float *dst, const float *src, long n);
 
 #endif

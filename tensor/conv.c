@@ -40,11 +40,20 @@
  * images side by side make one GEMM of G x pixels columns (up to GROUP_PIXELS), through gathered copies
  * of x / dy and the im2col of the G images (at most COL_CAP floats). */
 #define GROUP_PIXELS 1024
+/* 1x1 weight gradients of few channels over many pixels (oc x ic <= 256^2, images of >= 64^2): a GEMM
+ * of M = oc, N = ic, K = pixels, whose operands are both transposed when packed. Split over two threads
+ * by rows or columns, one operand was packed by both (64 -> 64 at 128^2: 192 rows packed per pixel for
+ * 64 x 64 outputs). Instead the pixels go in chunks of SPLIT_PIXELS (from the shape only), each chunk a
+ * one-thread GEMM into its own partial dW, and the partials are added in chunk order: every operand is
+ * packed once, and the sum is the same for any thread count. */
+#define SPLIT_PIXELS 4096
+#define SPLIT_MAX_MN 65536
 
 typedef struct {
   long kc, ohw, rows, band; /* im2col rows, output pixels, band height (output rows), band pixels */
   long brows, drows;        /* band heights of the weight gradient and of backward data */
   long group, crows;        /* images per GEMM (1: image by image, in bands); rows of its col operand */
+  long nsplit;              /* pixel chunks of a split 1x1 weight gradient (0: not split) */
   int oh, ow, pointwise;
 } geom;
 
@@ -91,6 +100,9 @@ static void geometry(const gz_conv2d *d, int oh, int ow, geom *g) {
     G = G > cap ? cap : G;
     g->group = G > d->n ? d->n : G < 1 ? 1 : G;
   }
+  g->nsplit = 0;
+  if (g->pointwise && g->group == 1 && g->ohw >= SPLIT_PIXELS && (long)d->oc * d->ic <= SPLIT_MAX_MN)
+    g->nsplit = d->n * ((g->ohw + SPLIT_PIXELS - 1) / SPLIT_PIXELS);
 }
 
 static long round16(long f) { return (f + 15) / 16 * 16; }
@@ -117,13 +129,21 @@ static size_t gemm_ws(const gz_conv2d *d, const geom *g) {
               gz_sgemm_workspace(d->oc, g->kc, g->band));
 }
 
+/* A split weight gradient's workspace: the partials [nsplit][oc][ic], then one one-thread GEMM workspace
+ * per thread. */
+static size_t split_ws(const gz_conv2d *d, const geom *g) {
+  if (!g->nsplit) return 0;
+  return (size_t)round16(g->nsplit * d->oc * d->ic) * sizeof(float) + 64 +
+         gz_sgemm_workspace_threads(d->oc, d->ic, SPLIT_PIXELS, 1) * (size_t)omp_get_max_threads();
+}
+
 size_t gz_conv2d_workspace(const gz_conv2d *d) {
   int oh = 0, ow = 0;
   if (gz_conv2d_out(d, &oh, &ow, NULL)) return 0;
   geom g;
   geometry(d, oh, ow, &g);
   size_t gemm = (size_t)col_floats(d, &g) * sizeof(float) + 64 + gemm_ws(d, &g), direct = gz_cdir_workspace(d);
-  return gemm > direct ? gemm : direct;
+  return max3(gemm, direct, split_ws(d, &g));
 }
 
 /* Shared preamble: shape, ISA, pointers and workspace; splits the workspace into col and GEMM parts. */
@@ -470,6 +490,40 @@ int gz_conv2d_backward_data_isa(int isa, const gz_conv2d *d, const float *dy, co
   return 0;
 }
 
+/* dW (+)= sum over the pixel chunks of dy_chunk x_chunk^T (SPLIT_PIXELS): one one-thread GEMM per chunk into
+ * its partial, then the partials added in chunk order, element by element. */
+static int backward_weights_split(int isa, const gz_conv2d *d, const geom *g, const float *x, const float *dy,
+                                  float *dw, int accumulate, void *ws, gz_err *e) {
+  const long M = d->oc, N = d->ic, MN = M * N, cpi = (g->ohw + SPLIT_PIXELS - 1) / SPLIT_PIXELS;
+  const long xs = (long)d->ic * g->ohw, ys = (long)d->oc * g->ohw;
+  float *part = (float *)(((uintptr_t)ws + 63) & ~(uintptr_t)63);
+  char *gws = (char *)(part + round16(g->nsplit * MN));
+  const size_t per = gz_sgemm_workspace_threads(M, N, SPLIT_PIXELS, 1);
+  int failed = 0;
+  gz_err first = {0};
+#pragma omp parallel for schedule(static)
+  for (long c = 0; c < g->nsplit; c++) {
+    const long n = c / cpi, p0 = c % cpi * SPLIT_PIXELS, np = g->ohw - p0 < SPLIT_PIXELS ? g->ohw - p0 : SPLIT_PIXELS;
+    gz_err mine = {0};
+    if (gz_sgemm_isa(isa, 0, 1, M, N, np, 1.0f, dy + n * ys + p0, g->ohw, x + n * xs + p0, g->ohw, 0.0f,
+                     part + c * MN, N, gws + (size_t)omp_get_thread_num() * per, per, &mine)) {
+#pragma omp critical(gz_conv_split)
+      if (!failed) failed = 1, first = mine;
+    }
+  }
+  if (failed) {
+    if (e) *e = first;
+    return -1;
+  }
+#pragma omp parallel for schedule(static)
+  for (long i = 0; i < MN; i++) {
+    float v = accumulate ? dw[i] : 0.0f;
+    for (long c = 0; c < g->nsplit; c++) v += part[c * MN + i];
+    dw[i] = v;
+  }
+  return 0;
+}
+
 int gz_conv2d_backward_weights_isa(int isa, const gz_conv2d *d, const float *x, const float *dy, float *dw,
                                    float *dbias, int accumulate, void *workspace, size_t workspace_bytes, gz_err *e) {
   geom g;
@@ -484,7 +538,8 @@ int gz_conv2d_backward_weights_isa(int isa, const gz_conv2d *d, const float *x, 
   const int direct = gz_cdir_wanted(isa, d, 2);
   if (direct) gz_cdir_backward_weights(isa, d, x, dy, dw, accumulate, workspace);
   else if (g.group > 1 && run_groups(isa, 2, d, &g, x, NULL, dy, dw, accumulate, col, gws, gwsb, e)) return -1;
-  for (int n = 0; n < d->n && !direct && g.group == 1; n++) {
+  else if (g.nsplit && backward_weights_split(isa, d, &g, x, dy, dw, accumulate, workspace, e)) return -1;
+  for (int n = 0; n < d->n && !direct && g.group == 1 && !g.nsplit; n++) {
     const float *xn = x + n * xs, *dyn = dy + n * ys;
     if (g.pointwise) {
       if (gz_sgemm_isa(isa, 0, 1, d->oc, d->ic, g.ohw, 1.0f, dyn, g.ohw, xn, g.ohw, beta, dw, d->ic, gws, gwsb, e))

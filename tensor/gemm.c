@@ -226,7 +226,7 @@ static size_t per_thread_bytes(const gz_gemm_blocking *b, long M, long N, long K
   return (size_t)(mc * kc + kc * nc) * sizeof(float) + 2 * 64;
 }
 
-size_t gz_sgemm_workspace(long M, long N, long K) {
+size_t gz_sgemm_workspace_threads(long M, long N, long K, int threads) {
   if (M <= 0 || N <= 0 || K <= 0) return 0;
   size_t best = 0;
   for (int isa = GZ_ISA_SCALAR; isa <= GZ_ISA_AVX512; isa++) {
@@ -235,8 +235,10 @@ size_t gz_sgemm_workspace(long M, long N, long K) {
     size_t f = per_thread_bytes(&b, M, N, K);
     if (f > best) best = f;
   }
-  return best * (size_t)omp_get_max_threads() + 64;
+  return best * (size_t)(threads > 1 ? threads : 1) + 64;
 }
+
+size_t gz_sgemm_workspace(long M, long N, long K) { return gz_sgemm_workspace_threads(M, N, K, omp_get_max_threads()); }
 
 static int sgemm_run(int isa, int transA, int transB, long M, long N, long K, float alpha, const float *A, long lda,
                      const float *B, long ldb, gz_gemm_packer packer, const void *pctx, float beta, float *C, long ldc,

@@ -32,6 +32,9 @@
  * row stride lda >= K; transA = 1: A is stored K x M (lda >= M). Likewise B (K x N, ldb >= N, or
  * N x K with ldb >= K). ldc >= N. */
 size_t gz_sgemm_workspace(long M, long N, long K);
+/* The workspace for at most `threads` threads: a call given this much runs on at most that many (1: on
+ * the calling thread, as inside a parallel region). */
+size_t gz_sgemm_workspace_threads(long M, long N, long K, int threads);
 int gz_sgemm(int transA, int transB, long M, long N, long K, float alpha, const float *A, long lda, const float *B,
              long ldb, float beta, float *C, long ldc, void *workspace, size_t workspace_bytes, gz_err *e);
 int gz_sgemm_isa(int isa, int transA, int transB, long M, long N, long K, float alpha, const float *A, long lda,

@@ -233,7 +233,7 @@ START_TEST(bitwise_across_thread_counts) {
   const gz_conv2d shapes[] = {{3, 16, 20, 21, 24, 3, 3, 1, 1, 1, 1}, {3, 40, 15, 17, 48, 1, 1, 1, 1, 0, 0},
                               {2, 3, 30, 31, 16, 7, 7, 2, 2, 3, 3}, {2, 24, 14, 13, 36, 1, 1, 2, 2, 0, 0},
                               {3, 35, 9, 30, 45, 3, 3, 2, 2, 1, 1}, {2, 3, 36, 256, 64, 7, 7, 2, 2, 3, 3},
-                              {2, 290, 7, 6, 280, 3, 3, 2, 2, 1, 1}};
+                              {2, 290, 7, 6, 280, 3, 3, 2, 2, 1, 1}, {2, 20, 70, 66, 12, 1, 1, 1, 1, 0, 0}};
   for (int path = 0; path <= last_path(); path++)
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
       const gz_conv2d *d = &shapes[s];
@@ -293,6 +293,18 @@ static void path_matches_reference(const gz_conv2d *d, int path, int label) {
 START_TEST(banded_im2col_matches_reference) {
   const gz_conv2d shapes[] = {{1, 256, 100, 100, 4, 3, 3, 1, 1, 1, 1}, {1, 64, 301, 258, 8, 1, 1, 2, 2, 0, 0}};
   for (int s = 0; s < 2; s++) path_matches_reference(&shapes[s], path_of(best_isa(), GZ_CONV_GEMM), s);
+}
+END_TEST
+
+/* 1x1 weight gradients split into pixel chunks (tensor/conv.c, SPLIT_PIXELS = 4096), each a one-thread GEMM
+ * into its own partial: 4620 pixels (a full chunk and one of 524) per image, and exactly one chunk per
+ * image over three images, on every GEMM path (ISA) the CPU has; their thread-count independence is in
+ * bitwise_across_thread_counts (last shape). */
+START_TEST(split_weight_gradient_matches_reference) {
+  const gz_conv2d shapes[] = {{2, 20, 70, 66, 12, 1, 1, 1, 1, 0, 0}, {3, 9, 64, 64, 70, 1, 1, 1, 1, 0, 0}};
+  for (int path = 0; path <= last_path(); path++)
+    if (paths[path].method == GZ_CONV_GEMM)
+      for (int s = 0; s < 2; s++) path_matches_reference(&shapes[s], path, s);
 }
 END_TEST
 
@@ -421,6 +433,7 @@ Suite *suite_tensor_conv(void) {
   tcase_add_test(t, direct_avx2_same_bits_as_avx512);
   tcase_add_test(t, bitwise_across_thread_counts);
   tcase_add_test(t, banded_im2col_matches_reference);
+  tcase_add_test(t, split_weight_gradient_matches_reference);
   tcase_add_test(t, phase_planes_in_bands_match_reference);
   tcase_add_test(t, image_groups_match_one_image_at_a_time);
   tcase_add_test(t, bad_input);

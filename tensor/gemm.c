@@ -289,14 +289,20 @@ static int sgemm_run(int isa, int transA, int transB, long M, long N, long K, fl
   const int tn = T / tm;
   char *base = (char *)align64(workspace);
   long kc = minl(j.bl.kc, K), mc = minl(j.bl.mc, cdiv(M, j.bl.mr) * j.bl.mr);
+  /* The team may be smaller than T (inside another parallel region, where nested teams have one thread;
+   * OMP_DYNAMIC): each thread then takes rectangles t, t + team, ... with its own buffers. A C element's
+   * arithmetic does not depend on which thread computes it. */
 #pragma omp parallel num_threads(T) if (T > 1)
   {
-    int t = omp_get_thread_num(), ti = t / tn, tj = t % tn;
+    const int team = omp_get_num_threads(), t = omp_get_thread_num();
     float *apack = align64(base + (size_t)t * per);
     float *bpack = align64(apack + mc * kc);
-    long m0 = minl(M, mt_all * ti / tm * j.bl.mr), m1 = minl(M, mt_all * (ti + 1) / tm * j.bl.mr);
-    long n0 = minl(N, nt_all * tj / tn * j.bl.nr), n1 = minl(N, nt_all * (tj + 1) / tn * j.bl.nr);
-    if (m0 < m1 && n0 < n1) gemm_rect(&j, m0, m1, n0, n1, apack, bpack);
+    for (int r = t; r < T; r += team) {
+      const int ti = r / tn, tj = r % tn;
+      long m0 = minl(M, mt_all * ti / tm * j.bl.mr), m1 = minl(M, mt_all * (ti + 1) / tm * j.bl.mr);
+      long n0 = minl(N, nt_all * tj / tn * j.bl.nr), n1 = minl(N, nt_all * (tj + 1) / tn * j.bl.nr);
+      if (m0 < m1 && n0 < n1) gemm_rect(&j, m0, m1, n0, n1, apack, bpack);
+    }
   }
   return 0;
 }

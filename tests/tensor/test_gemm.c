@@ -124,6 +124,36 @@ START_TEST(bitwise_across_thread_counts) {
 }
 END_TEST
 
+/* A call from inside a parallel region (conv.c's split weight gradient makes one per thread), given a
+ * workspace for 3 threads: the nested team has one thread, which must then do all 3 threads' tiles. Same
+ * bits as a call from outside with one thread. */
+START_TEST(inside_parallel_region) {
+  const long M = 70, N = 300, K = 90;
+  float *A = rand_buf(M * K, 7), *B = rand_buf(K * N, 8), *ref = rand_buf(M * N, 9);
+  const size_t wsb = gz_sgemm_workspace_threads(M, N, K, 3);
+  void *ws0 = malloc(wsb);
+  gz_err e0 = {0};
+  ck_assert_int_eq(gz_sgemm_isa(isa_count() - 1, 0, 0, M, N, K, 1.0f, A, K, B, N, 0.0f, ref, N, ws0,
+                                gz_sgemm_workspace_threads(M, N, K, 1), &e0), 0);
+  float *C[2] = {rand_buf(M * N, 10), rand_buf(M * N, 11)};
+  int rc[2] = {-1, -1};
+#pragma omp parallel num_threads(2)
+  {
+    const int t = omp_get_thread_num();
+    void *ws = malloc(wsb);
+    gz_err e = {0};
+    rc[t] = gz_sgemm_isa(isa_count() - 1, 0, 0, M, N, K, 1.0f, A, K, B, N, 0.0f, C[t], N, ws, wsb, &e);
+    free(ws);
+  }
+  for (int t = 0; t < 2; t++) {
+    ck_assert_int_eq(rc[t], 0);
+    ck_assert_msg(memcmp(ref, C[t], sizeof(float) * (size_t)(M * N)) == 0, "thread %d: result differs", t);
+    free(C[t]);
+  }
+  free(A), free(B), free(ref), free(ws0);
+}
+END_TEST
+
 START_TEST(alpha_zero_does_not_read_ab) {
   float A[6] = {NAN, NAN, NAN, NAN, NAN, NAN}, B[6] = {NAN, NAN, NAN, NAN, NAN, NAN}, C[4] = {1, 2, 3, 4};
   char ws[4096];
@@ -176,6 +206,7 @@ Suite *suite_tensor_gemm(void) {
   tcase_set_timeout(t, 60);
   tcase_add_test(t, all_isas_all_transposes);
   tcase_add_test(t, bitwise_across_thread_counts);
+  tcase_add_test(t, inside_parallel_region);
   tcase_add_test(t, alpha_zero_does_not_read_ab);
   tcase_add_test(t, bad_arguments);
   suite_add_tcase(s, t);

@@ -8,7 +8,8 @@
  * into OCB FMAs. The whole reduction (channel blocks, taps, 16 channels, always in this order) runs in
  * registers, and the tile is written once to the NCHW output: every output element is one fixed sum,
  * whatever the thread count. Nothing is packed per tile, unlike the implicit GEMM, whose im2col panel
- * costs as much as the arithmetic when the output channels are few. */
+ * costs as much as the arithmetic when the output channels are few. Also here: the stride-2 row copy of
+ * that im2col panel (gz_conv_even_avx512, used by tensor/conv.c). */
 #include <immintrin.h>
 #include <string.h>
 

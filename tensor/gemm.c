@@ -7,6 +7,9 @@
  *         pack B block          micro-panels of NR columns, k-major
  *         for ir, jr            micro-tiles MR x NR, ir outer: the A micro-panel stays in L1
  *
+ * On AVX-512, B stored K x N is not packed in a pass of its own: the ir = 0 micro-kernels read it in place
+ * and write the packed micro-panels for the rows below (gz_gemm_ukr_pack_avx512).
+ *
  * Threads split C into rectangles aligned to the register tile and run these loops independently,
  * each with its own packing buffers: no barrier inside a call. A C element is computed by exactly one
  * micro-kernel call per KC chunk, with the same K chunks (fixed by K and the cache sizes) in the same

@@ -11,30 +11,31 @@
 #define MR GZ_GEMM_MR_AVX512
 #define NR GZ_GEMM_NR_AVX512
 
-/* R rows of the tile (R = 2, 4, ..., 12; the A micro-panel keeps its stride of MR floats per k). With PACK,
- * B is read from its source rows (src, ldb floats apart, n valid columns) and the packed micro-panel is
- * written to b as a side effect (see gz_gemm_ukr_pack_avx512). */
+/* R rows of the tile (R = 2, 4, ..., 12; the A micro-panel keeps its stride of MR floats per k). Without
+ * PACK, B is the packed micro-panel b; with PACK, B is read from its source rows (src, ldb floats apart,
+ * n valid columns) and the packed micro-panel is written to bw as a side effect (gz_gemm_ukr_pack_avx512). */
 static inline __attribute__((always_inline)) void ukr_rows(const int R, const int PACK, long kc, const float *a,
-                                                            float *b, const float *src, long ldb, float *c, long ldc,
-                                                            float alpha, float beta, int m, int n) {
+                                                            const float *b, float *bw, const float *src, long ldb,
+                                                            float *c, long ldc, float alpha, float beta, int m, int n) {
   __m512 acc[MR][2];
   const __mmask16 n0 = (__mmask16)(n >= 16 ? 0xFFFF : (1u << n) - 1);
   const __mmask16 n1 = (__mmask16)(n <= 16 ? 0 : n >= 32 ? 0xFFFF : (1u << (n - 16)) - 1);
 #pragma GCC unroll 12
   for (int r = 0; r < R; r++) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
-  for (long k = 0; k < kc; k++, a += MR, b += NR) {
+  for (long k = 0; k < kc; k++, a += MR) {
     __m512 b0, b1;
     if (PACK) {
       b0 = _mm512_maskz_loadu_ps(n0, src), b1 = _mm512_maskz_loadu_ps(n1, src + 16);
       _mm_prefetch((const char *)(src + NR), _MM_HINT_T1); /* the next panel's stretch of this row */
       _mm_prefetch((const char *)(src + NR + 16), _MM_HINT_T1);
-      _mm512_store_ps(b, b0);
-      _mm512_store_ps(b + 16, b1);
-      src += ldb;
+      _mm512_store_ps(bw, b0);
+      _mm512_store_ps(bw + 16, b1);
+      src += ldb, bw += NR;
     } else {
       b0 = _mm512_load_ps(b), b1 = _mm512_load_ps(b + 16);
       _mm_prefetch((const char *)(b + 8 * NR), _MM_HINT_T0);
       _mm_prefetch((const char *)(b + 8 * NR + 16), _MM_HINT_T0);
+      b += NR;
     }
 #pragma GCC unroll 12
     for (int r = 0; r < R; r++) {
@@ -77,14 +78,13 @@ static inline __attribute__((always_inline)) void ukr_rows(const int R, const in
  * paper's classifier head) 12. */
 void gz_gemm_ukr_avx512(long kc, const float *a, const float *b, float *c, long ldc, float alpha, float beta, int m,
                         int n) {
-  float *bp = (float *)b; /* only read: PACK = 0 */
   switch ((m + 1) / 2) {
-  case 1: ukr_rows(2, 0, kc, a, bp, NULL, 0, c, ldc, alpha, beta, m, n); break;
-  case 2: ukr_rows(4, 0, kc, a, bp, NULL, 0, c, ldc, alpha, beta, m, n); break;
-  case 3: ukr_rows(6, 0, kc, a, bp, NULL, 0, c, ldc, alpha, beta, m, n); break;
-  case 4: ukr_rows(8, 0, kc, a, bp, NULL, 0, c, ldc, alpha, beta, m, n); break;
-  case 5: ukr_rows(10, 0, kc, a, bp, NULL, 0, c, ldc, alpha, beta, m, n); break;
-  default: ukr_rows(MR, 0, kc, a, bp, NULL, 0, c, ldc, alpha, beta, m, n);
+  case 1: ukr_rows(2, 0, kc, a, b, NULL, NULL, 0, c, ldc, alpha, beta, m, n); break;
+  case 2: ukr_rows(4, 0, kc, a, b, NULL, NULL, 0, c, ldc, alpha, beta, m, n); break;
+  case 3: ukr_rows(6, 0, kc, a, b, NULL, NULL, 0, c, ldc, alpha, beta, m, n); break;
+  case 4: ukr_rows(8, 0, kc, a, b, NULL, NULL, 0, c, ldc, alpha, beta, m, n); break;
+  case 5: ukr_rows(10, 0, kc, a, b, NULL, NULL, 0, c, ldc, alpha, beta, m, n); break;
+  default: ukr_rows(MR, 0, kc, a, b, NULL, NULL, 0, c, ldc, alpha, beta, m, n);
   }
 }
 
@@ -96,12 +96,12 @@ void gz_gemm_ukr_avx512(long kc, const float *a, const float *b, float *c, long 
 void gz_gemm_ukr_pack_avx512(long kc, const float *a, const float *src, long ldb, float *b, float *c, long ldc,
                              float alpha, float beta, int m, int n) {
   switch ((m + 1) / 2) {
-  case 1: ukr_rows(2, 1, kc, a, b, src, ldb, c, ldc, alpha, beta, m, n); break;
-  case 2: ukr_rows(4, 1, kc, a, b, src, ldb, c, ldc, alpha, beta, m, n); break;
-  case 3: ukr_rows(6, 1, kc, a, b, src, ldb, c, ldc, alpha, beta, m, n); break;
-  case 4: ukr_rows(8, 1, kc, a, b, src, ldb, c, ldc, alpha, beta, m, n); break;
-  case 5: ukr_rows(10, 1, kc, a, b, src, ldb, c, ldc, alpha, beta, m, n); break;
-  default: ukr_rows(MR, 1, kc, a, b, src, ldb, c, ldc, alpha, beta, m, n);
+  case 1: ukr_rows(2, 1, kc, a, NULL, b, src, ldb, c, ldc, alpha, beta, m, n); break;
+  case 2: ukr_rows(4, 1, kc, a, NULL, b, src, ldb, c, ldc, alpha, beta, m, n); break;
+  case 3: ukr_rows(6, 1, kc, a, NULL, b, src, ldb, c, ldc, alpha, beta, m, n); break;
+  case 4: ukr_rows(8, 1, kc, a, NULL, b, src, ldb, c, ldc, alpha, beta, m, n); break;
+  case 5: ukr_rows(10, 1, kc, a, NULL, b, src, ldb, c, ldc, alpha, beta, m, n); break;
+  default: ukr_rows(MR, 1, kc, a, NULL, b, src, ldb, c, ldc, alpha, beta, m, n);
   }
 }
 

@@ -205,16 +205,14 @@ static void gemm_rect(const gemm_job *j, long m0, long m1, long n0, long n1, flo
         const int fused = !j->packer && !j->tb && j->ukr == gz_gemm_ukr_avx512;
         if (j->packer) j->packer(j->pctx, p0, kcb, j0, ncb, nr, bpack);
         else if (!fused) j->pack_b(j->tb, j->B, j->ldb, j0, ncb, p0, kcb, nr, bpack, 0, ntl);
-        for (long jr = 0; jr < ntl && fused; jr++) {
-          int m = (int)minl(mr, mcb), n = (int)minl(nr, ncb - jr * nr);
-          gz_gemm_ukr_pack_avx512(kcb, apack, j->B + p0 * j->ldb + j0 + jr * nr, j->ldb, bpack + jr * kcb * nr,
-                                  j->C + i0 * j->ldc + j0 + jr * nr, j->ldc, j->alpha, beta, m, n);
-        }
-        for (long ir = fused; ir < mt; ir++) /* A micro-panel in L1; the B block, just packed, in L2 */
+        for (long ir = 0; ir < mt; ir++) /* A micro-panel in L1; the B block, just packed, in L2 */
           for (long jr = 0; jr < ntl; jr++) {
             int m = (int)minl(mr, mcb - ir * mr), n = (int)minl(nr, ncb - jr * nr);
             float *c = j->C + (i0 + ir * mr) * j->ldc + j0 + jr * nr;
-            j->ukr(kcb, apack + ir * mr * kcb, bpack + jr * kcb * nr, c, j->ldc, j->alpha, beta, m, n);
+            if (fused && ir == 0)
+              gz_gemm_ukr_pack_avx512(kcb, apack, j->B + p0 * j->ldb + j0 + jr * nr, j->ldb, bpack + jr * kcb * nr, c,
+                                      j->ldc, j->alpha, beta, m, n);
+            else j->ukr(kcb, apack + ir * mr * kcb, bpack + jr * kcb * nr, c, j->ldc, j->alpha, beta, m, n);
           }
       }
     }

@@ -76,16 +76,22 @@ static inline __attribute__((always_inline)) void ukr_rows(const int R, const in
 /* A last tile of m < 12 rows runs an R-row loop, R = m rounded up to even, instead of 12 rows of which the
  * rest are zero padding: with M = 64 (5 x 12 + 4) the 12-row loop did 72 rows' work, with M = 10 (the
  * paper's classifier head) 12. */
+static inline __attribute__((always_inline)) void ukr_any(const int PACK, long kc, const float *a, const float *b,
+                                                           float *bw, const float *src, long ldb, float *c, long ldc,
+                                                           float alpha, float beta, int m, int n) {
+  switch ((m + 1) / 2) {
+  case 1: ukr_rows(2, PACK, kc, a, b, bw, src, ldb, c, ldc, alpha, beta, m, n); break;
+  case 2: ukr_rows(4, PACK, kc, a, b, bw, src, ldb, c, ldc, alpha, beta, m, n); break;
+  case 3: ukr_rows(6, PACK, kc, a, b, bw, src, ldb, c, ldc, alpha, beta, m, n); break;
+  case 4: ukr_rows(8, PACK, kc, a, b, bw, src, ldb, c, ldc, alpha, beta, m, n); break;
+  case 5: ukr_rows(10, PACK, kc, a, b, bw, src, ldb, c, ldc, alpha, beta, m, n); break;
+  default: ukr_rows(MR, PACK, kc, a, b, bw, src, ldb, c, ldc, alpha, beta, m, n);
+  }
+}
+
 void gz_gemm_ukr_avx512(long kc, const float *a, const float *b, float *c, long ldc, float alpha, float beta, int m,
                         int n) {
-  switch ((m + 1) / 2) {
-  case 1: ukr_rows(2, 0, kc, a, b, NULL, NULL, 0, c, ldc, alpha, beta, m, n); break;
-  case 2: ukr_rows(4, 0, kc, a, b, NULL, NULL, 0, c, ldc, alpha, beta, m, n); break;
-  case 3: ukr_rows(6, 0, kc, a, b, NULL, NULL, 0, c, ldc, alpha, beta, m, n); break;
-  case 4: ukr_rows(8, 0, kc, a, b, NULL, NULL, 0, c, ldc, alpha, beta, m, n); break;
-  case 5: ukr_rows(10, 0, kc, a, b, NULL, NULL, 0, c, ldc, alpha, beta, m, n); break;
-  default: ukr_rows(MR, 0, kc, a, b, NULL, NULL, 0, c, ldc, alpha, beta, m, n);
-  }
+  ukr_any(0, kc, a, b, NULL, NULL, 0, c, ldc, alpha, beta, m, n);
 }
 
 /* The first row tile over a B micro-panel that is not packed yet (B stored K x N): the kernel reads B's
@@ -95,14 +101,7 @@ void gz_gemm_ukr_avx512(long kc, const float *a, const float *b, float *c, long 
  * arithmetic as gz_gemm_ukr_avx512. */
 void gz_gemm_ukr_pack_avx512(long kc, const float *a, const float *src, long ldb, float *b, float *c, long ldc,
                              float alpha, float beta, int m, int n) {
-  switch ((m + 1) / 2) {
-  case 1: ukr_rows(2, 1, kc, a, NULL, b, src, ldb, c, ldc, alpha, beta, m, n); break;
-  case 2: ukr_rows(4, 1, kc, a, NULL, b, src, ldb, c, ldc, alpha, beta, m, n); break;
-  case 3: ukr_rows(6, 1, kc, a, NULL, b, src, ldb, c, ldc, alpha, beta, m, n); break;
-  case 4: ukr_rows(8, 1, kc, a, NULL, b, src, ldb, c, ldc, alpha, beta, m, n); break;
-  case 5: ukr_rows(10, 1, kc, a, NULL, b, src, ldb, c, ldc, alpha, beta, m, n); break;
-  default: ukr_rows(MR, 1, kc, a, NULL, b, src, ldb, c, ldc, alpha, beta, m, n);
-  }
+  ukr_any(1, kc, a, NULL, b, src, ldb, c, ldc, alpha, beta, m, n);
 }
 
 /* B micro-panels of 32 columns for the AVX-512 kernel (same layout as the plain-C packer in gemm.c) when

@@ -67,7 +67,8 @@ void bench_gemm(bench_ctx *ctx) {
     const gemm_problem *p = &problems[i];
     fprintf(stderr, "gazeloc-bench gemm: problem %zu of %zu, %s\n", i + 1, (size_t)NPROB, p->name);
     gemm_run r = {.p = p};
-    float *a = bench_alloc(sizeof(float) * (size_t)(p->m * p->k)), *b = bench_alloc(sizeof(float) * (size_t)(p->k * p->n));
+    float *a = bench_alloc(sizeof(float) * (size_t)(p->m * p->k));
+    float *b = bench_alloc(sizeof(float) * (size_t)(p->k * p->n));
     r.c = bench_alloc(sizeof(float) * (size_t)(p->m * p->n));
     for (long j = 0; j < p->m * p->k; j++) a[j] = (float)(j % 13) * 0.1f - 0.6f;
     for (long j = 0; j < p->k * p->n; j++) b[j] = (float)(j % 7) * 0.1f - 0.3f;

@@ -267,8 +267,11 @@ static int sgemm_run(int isa, int transA, int transB, long M, long N, long K, fl
   }
   j.ukr = isa == GZ_ISA_AVX512 ? gz_gemm_ukr_avx512 : isa == GZ_ISA_AVX2 ? gz_gemm_ukr_avx2 : ukr_scalar;
   j.pack_b = isa == GZ_ISA_AVX512 ? packb_avx512 : pack_b;
-  /* Equal K chunks (576 -> 288 + 288, not 512 + 64): fewer short micro-kernel runs; fixed by K alone. */
-  j.bl.kc = cdiv(K, cdiv(K, j.bl.kc));
+  /* Equal K chunks (576 -> 288 + 288, not 512 + 64): fewer short micro-kernel runs; fixed by K alone.
+   * Rounded up to 16 floats, a whole vector for the transposing packers: with KC 336 (a 32 KB L1), K 4096
+   * went in chunks of 316, and the B^T packer's scalar tail loop of 12 columns x 32 rows took 16 % of its
+   * time in a 1x1 weight gradient (perf). */
+  j.bl.kc = cdiv(cdiv(K, cdiv(K, j.bl.kc)), 16) * 16;
 
   /* Threads: as many as the workspace holds (gz_sgemm_workspace sizes it for omp_get_max_threads()),
    * none beyond a few hundred microseconds of work. The T threads tile C as Tm x Tn rectangles aligned

@@ -117,21 +117,20 @@ void gz_gemm_packb_t_avx512(const float *B, long ldb, long j0, long cols, long p
     long c0 = j0 + t * NR;
     int n = (int)(cols - t * NR < NR ? cols - t * NR : NR);
     float *d = dst + t * NR * kcb;
-    long kb = 0;
-    for (; kb + 16 <= kcb; kb += 16)
+    for (long kb = 0; kb < kcb; kb += 16) {
+      const int nk = (int)(kcb - kb < 16 ? kcb - kb : 16); /* a short last step: masked loads */
+      const __mmask16 mk = (__mmask16)(nk == 16 ? 0xFFFF : (1u << nk) - 1);
       for (int h = 0; h < 2; h++) {
         __m512 r[16];
 #pragma GCC unroll 16
         for (int q = 0; q < 16; q++) {
           if (h * 16 + q < n) _mm_prefetch((const char *)(B + (c0 + h * 16 + q) * ldb + p0 + kb + kcb), _MM_HINT_T1);
-          r[q] = h * 16 + q < n ? _mm512_loadu_ps(B + (c0 + h * 16 + q) * ldb + p0 + kb) : _mm512_setzero_ps();
+          r[q] = h * 16 + q < n ? _mm512_maskz_loadu_ps(mk, B + (c0 + h * 16 + q) * ldb + p0 + kb) : _mm512_setzero_ps();
         }
         transpose16(r);
-#pragma GCC unroll 16
-        for (int q = 0; q < 16; q++) _mm512_store_ps(d + (kb + q) * NR + h * 16, r[q]);
+        for (int q = 0; q < nk; q++) _mm512_store_ps(d + (kb + q) * NR + h * 16, r[q]);
       }
-    for (; kb < kcb; kb++)
-      for (int j = 0; j < NR; j++) d[kb * NR + j] = j < n ? B[(c0 + j) * ldb + p0 + kb] : 0.0f;
+    }
   }
 }
 

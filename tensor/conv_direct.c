@@ -157,13 +157,13 @@ static kernels kernels_for(int isa) {
 }
 
 /* Output channels per weight-gradient tile, as each ISA's tile defines it. */
-int gz_cdir_wtile_rows(int isa, int kw) {
-  return isa == GZ_ISA_AVX512 ? gz_cdir_wtile_rows_avx512(kw) : gz_cdir_wtile_rows_avx2(kw);
+int gz_cdir_wtile_rows(int isa, int kw, int oc) {
+  return isa == GZ_ISA_AVX512 ? gz_cdir_wtile_rows_avx512(kw, oc) : gz_cdir_wtile_rows_avx2(kw, oc);
 }
 
 /* Weight gradient: the accumulator [group of NO output channels][channel block][kernel row][NO][kw][16]. */
 static long wacc_floats(int isa, const gz_conv2d *d, int nicb) {
-  int no = gz_cdir_wtile_rows(isa, d->kw);
+  int no = gz_cdir_wtile_rows(isa, d->kw, d->oc);
   return cdiv(d->oc, no) * no * (long)nicb * 16 * d->kh * d->kw;
 }
 
@@ -464,7 +464,7 @@ void gz_cdir_backward_weights(int isa, const gz_conv2d *d, const float *x, const
   plan p;
   make_plan(d, 0, 16, &p);
   float *img = (float *)(((uintptr_t)ws + 63) & ~(uintptr_t)63), *acc = img + p.img_floats;
-  const int no = gz_cdir_wtile_rows(isa, d->kw), ngo = (int)cdiv(d->oc, no), kh = d->kh, kw = d->kw;
+  const int no = gz_cdir_wtile_rows(isa, d->kw, d->oc), ngo = (int)cdiv(d->oc, no), kh = d->kh, kw = d->kw;
   const long ohw = (long)p.OH * p.OW, xs = (long)d->ic * d->ih * d->iw, ys = (long)d->oc * ohw;
   const long blk = (long)no * kw * 16; /* one item's accumulator */
   /* band: the dy rows of all output channels and the x rows of one channel block in about 512 KB. A
@@ -488,7 +488,7 @@ void gz_cdir_backward_weights(int isa, const gz_conv2d *d, const float *x, const
             for (int g = 0; g < ngo; g++) {
               gz_cdir_wtile t = {.x = img + (((long)icb * p.Hp + (long)oy0 * d->sh + i) * p.Wp) * 16,
                                  .xrow = (long)d->sh * p.Wp * 16, .ow = p.OW, .sw = d->sw, .kw = kw, .rows = rows,
-                                 .first = n == 0 && oy0 == 0,
+                                 .first = n == 0 && oy0 == 0, .no = no,
                                  .acc = acc + (((long)g * p.nicb + icb) * kh + i) * blk};
               for (int o = 0; o < no; o++) { /* past oc: a valid channel, its sums are not stored */
                 int oc = g * no + o < d->oc ? g * no + o : d->oc - 1;

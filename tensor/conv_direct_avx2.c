@@ -136,7 +136,10 @@ AI void wtile_body(const int NO, const int KW, const gz_cdir_wtile *t) {
  * definition of the accumulator layout's group size (gz_cdir_wtile_rows reports it to the driver). */
 #define NO(kw) ((kw) == 1 ? 6 : (kw) == 2 ? 3 : (kw) == 3 ? 2 : 1)
 
-int gz_cdir_wtile_rows_avx2(int kw) { return NO(kw); }
+int gz_cdir_wtile_rows_avx2(int kw, int oc) {
+  (void)oc;
+  return NO(kw);
+}
 
 void gz_cdir_wtile_avx2(const gz_cdir_wtile *t) {
   switch (t->kw) {

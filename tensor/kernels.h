@@ -176,18 +176,18 @@ typedef struct gz_cdir_tile {
 } gz_cdir_tile;
 void gz_cdir_tile_avx512(const gz_cdir_tile *t);
 void gz_cdir_tile_avx2(const gz_cdir_tile *t);
-/* Weight-gradient tile: gz_cdir_wtile_rows(isa, kw) output channels x kw taps of one kernel row x 16
+/* Weight-gradient tile: no = gz_cdir_wtile_rows(isa, kw, oc) output channels x kw taps of one kernel row x 16
  * input channels, summed over `rows` output rows of ow pixels; stored to acc[o][j][16] (first) or added. */
 typedef struct gz_cdir_wtile {
   const float *x;    /* blocked input: channel block, input row of the first output row and tap row */
   long xrow, ow;     /* floats between the input rows of consecutive output rows; output row width */
-  int sw, kw, rows, first;
+  int sw, kw, rows, first, no;
   const float *dy[8]; /* NCHW dy of each output channel at the band's first pixel */
   float *acc;
 } gz_cdir_wtile;
-int gz_cdir_wtile_rows(int isa, int kw);
-int gz_cdir_wtile_rows_avx512(int kw);
-int gz_cdir_wtile_rows_avx2(int kw);
+int gz_cdir_wtile_rows(int isa, int kw, int oc);
+int gz_cdir_wtile_rows_avx512(int kw, int oc);
+int gz_cdir_wtile_rows_avx2(int kw, int oc);
 /* Weight-gradient tile on plain phase planes (few input channels, AVX-512): GZ_CDIR_PO output channels x
  * GZ_CDIR_PT taps, lane sums over the pixels of `rows` output rows of ow pixels, kept in acc[PO][PT][16]
  * (zeroed first when first). */

@@ -37,6 +37,8 @@ static const conv_case cases[] = {
     /* several register tiles per row, output channel groups of 32 + 13, input blocks of 16 + 16 + 3 */
     {"k3s2_wide", {3, 35, 7, 53, 45, 3, 3, 2, 2, 1, 1}, 1},
     {"k3s1_wide", {1, 20, 5, 61, 33, 3, 3, 1, 1, 1, 1}, 0},
+    /* the head's 10 output channels: weight-gradient tiles of 5 + 5 channels (3x3, AVX-512) */
+    {"k3_head", {2, 20, 9, 11, 10, 3, 3, 1, 1, 1, 1}, 1},
     /* over 16 channel blocks summed (forward: 19 input, backward data: 18 output blocks): the direct
      * method sums them in two passes, the second adding to the stored output; bias in the first only */
     {"k3_chunks", {2, 300, 5, 7, 275, 3, 3, 1, 1, 1, 1}, 1},

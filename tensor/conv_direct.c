@@ -335,6 +335,7 @@ static void run_image(const kernels *kn, const plan *p, const float *src, const 
             const int noc = p->OC - g * 32 < 32 ? p->OC - g * 32 : 32, ocb = noc > 16 ? 2 : 1;
             gz_cdir_tile t = {.icbs = (long)p->Hp * p->Wp * p->lanes, .nicb = cb1 - cb0, .ntap = c->ntap, .s = p->ixs,
                               .lanes = p->lanes, .toff = c->toff, .noc = noc, .ocb = ocb,
+                              .lastl = cb1 == p->nicb ? p->C - (p->nicb - 1) * p->lanes : p->lanes,
                               .w = wb + slab_at(p, c, g, cb0),
                               .chs = ohw, .ops = p->oxs, .accumulate = accumulate || ch > 0,
                               .bias = bias && ch == 0 ? bias + g * 32 : NULL};

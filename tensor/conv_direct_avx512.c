@@ -19,6 +19,18 @@
 #define AI static inline __attribute__((always_inline))
 
 
+/* Input channel c of one (block, tap) step: OCB weight vectors, PX broadcasts, OCB x PX FMAs. */
+AI void lane_fma(const int OCB, const int PX, const int S, const int L, __m512 acc[24][2], const float *w,
+                 const float *ip, int c) {
+  __m512 w0 = _mm512_load_ps(w), w1 = OCB > 1 ? _mm512_load_ps(w + 16) : w0;
+#pragma GCC unroll 24
+  for (int p = 0; p < PX; p++) {
+    __m512 x = _mm512_set1_ps(ip[p * S * L + c]);
+    acc[p][0] = _mm512_fmadd_ps(x, w0, acc[p][0]);
+    if (OCB > 1) acc[p][OCB - 1] = _mm512_fmadd_ps(x, w1, acc[p][OCB - 1]);
+  }
+}
+
 /* OCB output blocks x PX pixels, input pixels S*L floats apart (S = the stride, L = the channels per input
  * block: 16, or 1 for plain planes where a "block" is one channel). */
 AI void tile_body(const int OCB, const int PX, const int S, const int L, const gz_cdir_tile *t) {
@@ -31,20 +43,20 @@ AI void tile_body(const int OCB, const int PX, const int S, const int L, const g
    * memory between taps. */
   const float *w = t->w;
   const int nstep = t->nicb * t->ntap;
+  /* A last block of lastl < L channels (the head's 10 dy channels in backward data) skips its zero lanes:
+   * their products are 0 x 0, and skipping them leaves every sum as it was. */
+  const int nfull = t->lastl < L ? nstep - t->ntap : nstep;
   const float *ib = t->in;
-  for (int st = 0, k = 0; st < nstep; st++) {
+  int st = 0, k = 0;
+  for (; st < nfull; st++) {
     const float *ip = ib + t->toff[k];
     if (++k == t->ntap) k = 0, ib += t->icbs;
 #pragma GCC unroll 2
-    for (int c = 0; c < L; c++, w += OCB * 16) {
-      __m512 w0 = _mm512_load_ps(w), w1 = OCB > 1 ? _mm512_load_ps(w + 16) : w0;
-#pragma GCC unroll 24
-      for (int p = 0; p < PX; p++) {
-        __m512 x = _mm512_set1_ps(ip[p * S * L + c]);
-        acc[p][0] = _mm512_fmadd_ps(x, w0, acc[p][0]);
-        if (OCB > 1) acc[p][OCB - 1] = _mm512_fmadd_ps(x, w1, acc[p][OCB - 1]);
-      }
-    }
+    for (int c = 0; c < L; c++, w += OCB * 16) lane_fma(OCB, PX, S, L, acc, w, ip, c);
+  }
+  for (; st < nstep; st++, w += (long)L * OCB * 16) {
+    const float *ip = ib + t->toff[k++];
+    for (int c = 0; c < t->lastl; c++) lane_fma(OCB, PX, S, L, acc, w + c * OCB * 16, ip, c);
   }
   /* To NCHW: 16 x 16 transposes turn pixel vectors into channel rows (masked stores; output pixel step
    * 2, a phase class of backward data: spread by permutes). Other steps through a stack buffer. */

@@ -167,6 +167,7 @@ typedef struct gz_cdir_tile {
   long icbs;       /* floats between channel blocks of the input */
   int nicb, ntap, s, px, ocb, noc; /* s: input pixel step (stride) in pixels; noc: valid output channels */
   int lanes;                       /* input channels per block: 16 (NCHW16c) or 1 (plain padded planes) */
+  int lastl;                       /* channels of the last block (1..lanes); its other lanes are zeros */
   const long *toff;                /* input offset of each tap, floats */
   const float *w;                  /* [nicb][ntap][lanes][ocb*16] */
   float *out;                      /* NCHW output at the tile's first pixel and channel */

@@ -189,6 +189,16 @@ static void make_pplan(const gz_conv2d *d, pplan *q) {
   q->band = q->band < 1 ? 1 : q->band > oh ? oh : q->band;
 }
 
+/* Pixel-vector forward (tensor/conv_pvec_avx512.c) for the head's few output channels: 16 pixels per
+ * zmm instead of 16 output channels, of which 10 would be busy. Same sums in the same order as the
+ * blocked tile (one chunk: at most 256 input channels; blocks of 16, so not the plain planes). */
+static int pvec_applies(int isa, const gz_conv2d *d) {
+  return isa == GZ_ISA_AVX512 && d->oc <= 12 && d->sh == 1 && d->sw == 1 && d->kw <= GZ_CDIR_PVEC_KW && d->ic >= 16 &&
+         d->ic <= 16 * GZ_CDIR_CHUNK;
+}
+
+static long pvec_w_floats(const gz_conv2d *d) { return cdiv(d->ic, 16) * 16 * d->kh * d->kw * d->oc; }
+
 size_t gz_cdir_workspace(const gz_conv2d *d) {
   int oh, ow;
   if (gz_conv2d_out(d, &oh, &ow, NULL) || !ok_sizes(d)) return 0;
@@ -208,6 +218,8 @@ size_t gz_cdir_workspace(const gz_conv2d *d) {
     size_t b = (size_t)(q.frame + q.acc) * sizeof(float) + 128;
     if (b > best) best = b;
   }
+  if (pvec_applies(GZ_ISA_AVX512, d) && (size_t)pvec_w_floats(d) * sizeof(float) + 128 > best)
+    best = (size_t)pvec_w_floats(d) * sizeof(float) + 128;
   return best;
 }
 
@@ -372,9 +384,39 @@ static void run(int isa, const gz_conv2d *d, int bwd, const float *src, const fl
   }
 }
 
+static void pvec_forward(const gz_conv2d *d, const float *x, const float *w, const float *bias, float *y, void *ws) {
+  float *wp = (float *)(((uintptr_t)ws + 63) & ~(uintptr_t)63);
+  int oh, ow;
+  gz_conv2d_out(d, &oh, &ow, NULL);
+  const int kh = d->kh, kw = d->kw, oc = d->oc, nicb = (int)cdiv(d->ic, 16);
+  const long xs = (long)d->ic * d->ih * d->iw, ys = (long)oc * oh * ow;
+#pragma omp parallel
+  {
+#pragma omp for schedule(static)
+    for (int cb = 0; cb < nicb; cb++) /* wp[cb][i][j][l][o] = w[o][cb 16 + l][i][j], zeros past ic */
+      for (int i = 0; i < kh; i++)
+        for (int j = 0; j < kw; j++)
+          for (int l = 0; l < 16; l++)
+            for (int o = 0; o < oc; o++) {
+              const int c = cb * 16 + l;
+              wp[((((long)cb * kh + i) * kw + j) * 16 + l) * oc + o] =
+                  c < d->ic ? w[(((long)o * d->ic + c) * kh + i) * kw + j] : 0.0f;
+            }
+#pragma omp for collapse(2) schedule(static)
+    for (int n = 0; n < d->n; n++)
+      for (int oy = 0; oy < oh; oy++) {
+        gz_cdir_prow t = {.x = x + n * xs, .wp = wp, .bias = bias, .y = y + n * ys + (long)oy * ow, .c = d->ic,
+                          .h = d->ih, .w = d->iw, .oc = oc, .kh = kh, .kw = kw, .pw = d->pw, .iy0 = oy - d->ph,
+                          .ow = ow, .ohw = (long)oh * ow};
+        gz_cdir_pvec_row_avx512(&t);
+      }
+  }
+}
+
 void gz_cdir_forward(int isa, const gz_conv2d *d, const float *x, const float *w, const float *bias, float *y,
                      void *ws) {
-  run(isa, d, 0, x, w, bias, y, 0, ws);
+  if (pvec_applies(isa, d)) pvec_forward(d, x, w, bias, y, ws);
+  else run(isa, d, 0, x, w, bias, y, 0, ws);
 }
 
 void gz_cdir_backward_data(int isa, const gz_conv2d *d, const float *dy, const float *w, float *dx, int accumulate,

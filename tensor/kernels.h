@@ -203,6 +203,19 @@ typedef struct gz_cdir_ptile {
   float *acc;                  /* 64-byte aligned */
 } gz_cdir_ptile;
 void gz_cdir_ptile_avx512(const gz_cdir_ptile *t);
+/* Pixel-vector forward (tensor/conv_pvec_avx512.c): one output row oy of one image for oc <= 12 output
+ * channels, stride 1, kw <= GZ_CDIR_PVEC_KW, c <= 256 input channels (one pass of the blocked method). */
+#define GZ_CDIR_PVEC_KW 7
+typedef struct gz_cdir_prow {
+  const float *x;        /* NCHW input image */
+  const float *wp;       /* packed weights [c block][kh][kw][16 channels][oc], gz_cdir_pvec_pack */
+  const float *bias;     /* oc values, or NULL */
+  float *y;              /* output image at row oy (channel 0) */
+  int c, h, w, oc, kh, kw, pw;
+  int iy0;               /* input row of kernel row 0: oy - ph */
+  long ow, ohw;          /* output row width; floats between output channels */
+} gz_cdir_prow;
+void gz_cdir_pvec_row_avx512(const gz_cdir_prow *t);
 void gz_cdir_wtile_avx512(const gz_cdir_wtile *t);
 void gz_cdir_wtile_avx2(const gz_cdir_wtile *t);
 void gz_cdir_block_row_avx512(const float *src, int C, int H, int W, int top, int left, int Wp, int icb, int y,

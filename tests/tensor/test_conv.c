@@ -361,15 +361,17 @@ END_TEST
 
 /* The AVX2 direct convolution computes every output element as the same sum, in the same order, with
  * FMAs, as the AVX-512 one (tensor/conv_direct_avx2.c): same bits, in all three directions, with a bias
- * and accumulating. Kernel widths 1, 3, 5, 7 cover every weight-gradient tile shape of both; the last two
- * shapes (3 and 5 input channels) run the forward on plain planes (one channel per block); their weight
- * gradient differs by design (AVX-512 sums it on phase planes, lanes over pixels) and is not compared. */
+ * and accumulating. Kernel widths 1, 3, 5, 7 cover every weight-gradient tile shape of both; the shapes
+ * of 3 and 5 input channels run the forward on plain planes (one channel per block); their weight
+ * gradient differs by design (AVX-512 sums it on phase planes, lanes over pixels) and is not compared. The
+ * last shape (10 output channels) runs AVX-512's pixel-vector forward, which keeps the blocked order. */
 START_TEST(direct_avx2_same_bits_as_avx512) {
   if (best_isa() < GZ_ISA_AVX512) return; /* nothing to compare with */
   const gz_conv2d shapes[] = {{3, 35, 9, 30, 45, 3, 3, 2, 2, 1, 1}, {2, 20, 13, 17, 33, 3, 3, 1, 1, 1, 1},
                               {1, 16, 15, 14, 40, 7, 7, 2, 2, 3, 3}, {2, 24, 14, 13, 36, 1, 1, 2, 2, 0, 0},
                               {1, 17, 9, 11, 7, 5, 5, 1, 1, 2, 2}, {2, 3, 21, 19, 40, 7, 7, 2, 2, 3, 3},
-                              {1, 5, 8, 27, 20, 3, 3, 1, 1, 1, 1}, {2, 300, 5, 7, 275, 3, 3, 1, 1, 1, 1}};
+                              {1, 5, 8, 27, 20, 3, 3, 1, 1, 1, 1}, {2, 300, 5, 7, 275, 3, 3, 1, 1, 1, 1},
+                              {2, 20, 9, 37, 10, 3, 3, 1, 1, 1, 1}};
   for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
     const gz_conv2d *d = &shapes[s];
     conv_data c;

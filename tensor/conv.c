@@ -55,6 +55,7 @@
  * one-thread GEMM into its own partial dW, and the partials are added in chunk order: every operand is
  * packed once, and the sum is the same for any thread count. */
 #define SPLIT_PIXELS 4096
+#define IMGPAR_MACS (1L << 24) /* largest 1x1 product per image run image-parallel (geom) */
 #define SPLIT_MAX_MN 65536
 
 typedef struct {
@@ -62,6 +63,7 @@ typedef struct {
   long brows, drows;        /* band heights of the weight gradient and of backward data */
   long group, crows;        /* images per GEMM (1: image by image, in bands); rows of its col operand */
   long nsplit;              /* pixel chunks of a split 1x1 weight gradient (0: not split) */
+  int imgpar;               /* 1x1 forward and backward data: images in parallel, a one-thread GEMM each */
   int oh, ow, pointwise;
 } geom;
 
@@ -111,6 +113,12 @@ static void geometry(const gz_conv2d *d, int oh, int ow, geom *g) {
   g->nsplit = 0;
   if (g->pointwise && g->group == 1 && g->ohw >= SPLIT_PIXELS && (long)d->oc * d->ic <= SPLIT_MAX_MN)
     g->nsplit = d->n * ((g->ohw + SPLIT_PIXELS - 1) / SPLIT_PIXELS);
+  /* Small 1x1 products (the head's 512 -> 10 at 32^2: 5M multiply-adds per image) split over the threads
+   * spent a third of their time in the OpenMP barrier (perf): when the images divide among the threads,
+   * each thread runs whole images instead. A C element's sum does not depend on who computes it. */
+  const int T = omp_get_max_threads();
+  g->imgpar = g->pointwise && g->group == 1 && T > 1 && d->n % T == 0 &&
+              (long)d->oc * d->ic * g->ohw <= IMGPAR_MACS;
 }
 
 static long round16(long f) { return (f + 15) / 16 * 16; }
@@ -426,6 +434,30 @@ static int run_groups(int isa, int dir, const gz_conv2d *d, const geom *g, const
   return 0;
 }
 
+/* C_i = op(A) B_i (+ beta C_i; bias rows first when given) for the n images, image i on one thread with its
+ * one-thread GEMM workspace (gemm_ws holds one per thread). */
+static int images_parallel(int isa, int ta, long M, long N, long K, const float *A, long lda, const float *B, long bs,
+                           const float *bias, float beta, float *C, long cs, int n, void *gws, gz_err *e) {
+  const size_t per = gz_sgemm_workspace_threads(M, N, K, 1);
+  int failed = 0;
+  gz_err first = {0};
+#pragma omp parallel for schedule(static)
+  for (int i = 0; i < n; i++) {
+    gz_err mine = {0};
+    float *ci = C + i * cs;
+    if (bias)
+      for (long r = 0; r < M; r++)
+        for (long p = 0; p < N; p++) ci[r * N + p] = bias[r];
+    if (gz_sgemm_isa(isa, ta, 0, M, N, K, 1.0f, A, lda, B + i * bs, N, bias ? 1.0f : beta, ci, N,
+                     (char *)gws + (size_t)omp_get_thread_num() * per, per, &mine)) {
+#pragma omp critical(gz_conv_images)
+      if (!failed) failed = 1, first = mine;
+    }
+  }
+  if (failed && e) *e = first;
+  return failed ? -1 : 0;
+}
+
 int gz_conv2d_forward_isa(int isa, const gz_conv2d *d, const float *x, const float *w, const float *bias, float *y,
                           void *workspace, size_t workspace_bytes, gz_err *e) {
   geom g;
@@ -440,6 +472,7 @@ int gz_conv2d_forward_isa(int isa, const gz_conv2d *d, const float *x, const flo
   }
   if (g.group > 1) return run_groups(isa, 0, d, &g, x, w, bias, y, 0, col, gws, gwsb, e);
   const long xs = (long)d->ic * d->ih * d->iw, ys = (long)d->oc * g.ohw;
+  if (g.imgpar) return images_parallel(isa, 0, d->oc, g.ohw, d->ic, w, d->ic, x, xs, bias, 0.0f, y, ys, d->n, gws, e);
   for (int n = 0; n < d->n; n++) {
     const float *xn = x + n * xs;
     float *yn = y + n * ys;
@@ -477,6 +510,9 @@ int gz_conv2d_backward_data_isa(int isa, const gz_conv2d *d, const float *dy, co
   }
   if (g.group > 1) return run_groups(isa, 1, d, &g, dy, w, NULL, dx, accumulate, col, gws, gwsb, e);
   const long xs = (long)d->ic * d->ih * d->iw, ys = (long)d->oc * g.ohw;
+  if (g.imgpar)
+    return images_parallel(isa, 1, d->ic, g.ohw, d->oc, w, d->ic, dy, ys, NULL, accumulate ? 1.0f : 0.0f, dx, xs,
+                           d->n, gws, e);
   for (int n = 0; n < d->n; n++) {
     const float *dyn = dy + n * ys;
     float *dxn = dx + n * xs;

@@ -301,7 +301,8 @@ END_TEST
 /* 1x1 weight gradients split into pixel chunks (tensor/conv.c, SPLIT_PIXELS = 4096), each a one-thread GEMM
  * into its own partial: 4620 pixels (a full chunk and one of 524) per image, and exactly one chunk per
  * image over three images, on every GEMM path (ISA) the CPU has; their thread-count independence is in
- * bitwise_across_thread_counts (last shape). */
+ * bitwise_across_thread_counts (last shape). On two threads the first shape's forward and backward data
+ * run image-parallel (one image per thread, tensor/conv.c imgpar). */
 START_TEST(split_weight_gradient_matches_reference) {
   const gz_conv2d shapes[] = {{2, 20, 70, 66, 12, 1, 1, 1, 1, 0, 0}, {3, 9, 64, 64, 70, 1, 1, 1, 1, 0, 0}};
   for (int path = 0; path <= last_path(); path++)

@@ -125,8 +125,9 @@ static void make_plan(const gz_conv2d *d, int bwd, int lanes, plan *p) {
   /* Groups per block (run_image): as many as have their weight slabs for one chunk (all classes) in L2. */
   gz_gemm_blocking b;
   gz_gemm_blocking_for(GZ_ISA_SCALAR, &b, NULL); /* only the cache sizes are used */
+  const long cpc = cdiv(p->nicb, cdiv(p->nicb, p->chunk)); /* blocks per chunk, as run_image splits them */
   long slab = 0;
-  for (int q = 0; q < p->ncls; q++) slab += (long)p->chunk * p->k[q].ntap * lanes * 32 * (long)sizeof(float);
+  for (int q = 0; q < p->ncls; q++) slab += cpc * p->k[q].ntap * lanes * 32 * (long)sizeof(float);
   const long gmax = slab > 0 && b.l2 / slab > 1 ? b.l2 / slab : 1, nblk = cdiv(p->ngroup, gmax);
   p->gblock = (int)cdiv(p->ngroup, nblk); /* blocks of equal size: 8 groups by 3 at most are 3 + 3 + 2 */
 }
@@ -330,9 +331,10 @@ static void run_image(const kernels *kn, const plan *p, const float *src, const 
    * row by row, every group of the block for a row before the next row, so the row's input is read from
    * memory once per block instead of once per group; the block's slabs stay in L2. Measured on Zen 4 (2
    * threads, interleaved medians, GFLOP/s, group-major order -> blocks): 128 channels 3x3 stride 2 at 128^2
-   * forward 109 -> 151 (4 groups in one block), 256 stride 2 at 64^2 forward 136 -> 170 (blocks of 3),
-   * 256 at 32^2 forward 194 -> 212, 512 -> 128 at 64^2 forward 192 -> 205; the others within noise
-   * (3072 at 32^2 210 -> 210). Which thread owns an output stays fixed by the shape. */
+   * forward 109 -> 151 (blocks of 2) -> 174 (one block of 4, slabs sized by the blocks a chunk really has),
+   * 256 stride 2 at 64^2 forward 136 -> 170 (blocks of 3), 256 at 32^2 forward 194 -> 212, 512 -> 128 at
+   * 64^2 forward 192 -> 205; the others within noise (3072 at 32^2 210 -> 210). Which thread owns an
+   * output stays fixed by the shape. */
   const int nchunk = (int)cdiv(p->nicb, p->chunk);
   for (int ch = 0; ch < nchunk; ch++) {
     const int cb0 = (int)((long)p->nicb * ch / nchunk), cb1 = (int)((long)p->nicb * (ch + 1) / nchunk);

@@ -285,7 +285,7 @@ AI void wtile_body(const int NO, const int KW, const gz_cdir_wtile *t) {
 /* Output channels per tile for kernel width kw: NO x kw zmm accumulators of the 32. The one definition of
  * the accumulator layout's group size (gz_cdir_wtile_rows reports it to the driver). 3x3 kernels split
  * their output channels into equal groups of at most 8: the head's 10 as 5 + 5, where 8 + 8 computed 6
- * rows of copies in the second group (38 % of the FMAs; 117 -> 152 GFLOP/s for 64 -> 10 at 256^2). */
+ * rows of copies in the second group (38 % of the FMAs; 109 -> 147 GFLOP/s for 64 -> 10 at 256^2). */
 #define NO(kw) ((kw) <= 3 ? 8 : (kw) == 4 ? 6 : (kw) <= 6 ? 4 : 3)
 
 int gz_cdir_wtile_rows_avx512(int kw, int oc) {

@@ -178,3 +178,70 @@ void gz_gemm_packa_t_avx512(const float *A, long lda, long i0, long rows, long p
     }
   }
 }
+
+/* ------------------------------------------------------------------ dot-product form for few rows */
+
+/* RO rows of A x RI rows of B: acc[o][i] holds 16 lane sums (lane = k mod 16) over every image's K, in
+ * order; the lanes are added at the end. Both operands are read in place (rows contiguous in K). */
+#define AI static inline __attribute__((always_inline))
+AI void dot_tile(const int RO, const int RI, long K, int nimg, const float *A, long lda, long as, const float *B,
+                 long ldb, long bs, float *C, long ldc, int accumulate) {
+  __m512 acc[6][4];
+#pragma GCC unroll 6
+  for (int o = 0; o < RO; o++)
+#pragma GCC unroll 4
+    for (int i = 0; i < RI; i++) acc[o][i] = _mm512_setzero_ps();
+  const __mmask16 mt = (__mmask16)((1u << (K % 16)) - 1);
+  for (int n = 0; n < nimg; n++) {
+    const float *a = A + n * as, *b = B + n * bs;
+    for (long k = 0; k < K; k += 16) {
+      const int full = k + 16 <= K;
+      __m512 bv[4];
+#pragma GCC unroll 4
+      for (int i = 0; i < RI; i++)
+        bv[i] = full ? _mm512_loadu_ps(b + i * ldb + k) : _mm512_maskz_loadu_ps(mt, b + i * ldb + k);
+#pragma GCC unroll 6
+      for (int o = 0; o < RO; o++) {
+        const __m512 av = full ? _mm512_loadu_ps(a + o * lda + k) : _mm512_maskz_loadu_ps(mt, a + o * lda + k);
+#pragma GCC unroll 4
+        for (int i = 0; i < RI; i++) acc[o][i] = _mm512_fmadd_ps(av, bv[i], acc[o][i]);
+      }
+    }
+  }
+#pragma GCC unroll 6
+  for (int o = 0; o < RO; o++)
+#pragma GCC unroll 4
+    for (int i = 0; i < RI; i++) {
+      const float s = _mm512_reduce_add_ps(acc[o][i]);
+      C[o * ldc + i] = accumulate ? C[o * ldc + i] + s : s;
+    }
+}
+
+#define DOT_RI(RO, RI)                                                                                               \
+  case RI:                                                                                                           \
+    dot_tile(RO, RI, K, nimg, A, lda, as, B, ldb, bs, C, ldc, accumulate);                                           \
+    return;
+#define DOT_RO(RO)                                                                                                   \
+  static void dot_##RO(int ri, long K, int nimg, const float *A, long lda, long as, const float *B, long ldb, long bs, \
+                       float *C, long ldc, int accumulate) {                                                         \
+    switch (ri) { DOT_RI(RO, 1) DOT_RI(RO, 2) DOT_RI(RO, 3) DOT_RI(RO, 4) }                                          \
+  }
+DOT_RO(1)
+DOT_RO(2)
+DOT_RO(3)
+DOT_RO(4)
+DOT_RO(5)
+DOT_RO(6)
+
+void gz_gemm_dot_avx512(int m, long j0, long j1, long K, int nimg, const float *A, long lda, long as, const float *B,
+                        long ldb, long bs, float *C, long ldc, int accumulate) {
+  static void (*const ro[7])(int, long, int, const float *, long, long, const float *, long, long, float *, long,
+                             int) = {NULL, dot_1, dot_2, dot_3, dot_4, dot_5, dot_6};
+  const int nblk = (m + 5) / 6; /* equal row blocks of at most 6: 10 rows are 5 + 5 */
+  for (long j = j0; j < j1; j += 4)
+    for (int q = 0; q < nblk; q++) {
+      const int r0 = m * q / nblk, r1 = m * (q + 1) / nblk;
+      ro[r1 - r0](j1 - j < 4 ? (int)(j1 - j) : 4, K, nimg, A + r0 * lda, lda, as, B + j * ldb, ldb, bs,
+                  C + r0 * ldc + j, ldc, accumulate);
+    }
+}

@@ -78,6 +78,12 @@ void gz_gemm_ukr_avx512(long kc, const float *a, const float *b, float *c, long 
                         int n);
 void gz_gemm_ukr_pack_avx512(long kc, const float *a, const float *src, long ldb, float *b, float *c, long ldc,
                              float alpha, float beta, int m, int n);
+/* Columns j0..j1 of C (m x N, row stride ldc) (+)= sum over nimg images of A_n B_n^T for few rows m <= 12
+ * (A_n = A + n as: m rows of K floats; B_n = B + n bs: N rows of K floats): dot products along K, both
+ * operands read in place, 16 lane sums per element added at the end. A 1x1 weight gradient of few output channels (the head's 10), where the
+ * packed GEMM re-read a transposed B panel for only 10 rows. Each element: one fixed sum. */
+void gz_gemm_dot_avx512(int m, long j0, long j1, long K, int nimg, const float *A, long lda, long as, const float *B,
+                        long ldb, long bs, float *C, long ldc, int accumulate);
 /* Packs B micro-panels [t_lo, t_hi) of the block at columns j0 (cols wide), depth p0..p0+kcb. */
 void gz_gemm_packb_t_avx512(const float *B, long ldb, long j0, long cols, long p0, long kcb, float *dst,
                             long t_lo, long t_hi);

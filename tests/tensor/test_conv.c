@@ -235,7 +235,8 @@ START_TEST(bitwise_across_thread_counts) {
   const gz_conv2d shapes[] = {{3, 16, 20, 21, 24, 3, 3, 1, 1, 1, 1}, {3, 40, 15, 17, 48, 1, 1, 1, 1, 0, 0},
                               {2, 3, 30, 31, 16, 7, 7, 2, 2, 3, 3}, {2, 24, 14, 13, 36, 1, 1, 2, 2, 0, 0},
                               {3, 35, 9, 30, 45, 3, 3, 2, 2, 1, 1}, {2, 3, 36, 256, 64, 7, 7, 2, 2, 3, 3},
-                              {2, 290, 7, 6, 280, 3, 3, 2, 2, 1, 1}, {2, 20, 70, 66, 12, 1, 1, 1, 1, 0, 0}};
+                              {2, 290, 7, 6, 280, 3, 3, 2, 2, 1, 1}, {2, 20, 70, 66, 12, 1, 1, 1, 1, 0, 0},
+                              {2, 20, 70, 66, 20, 1, 1, 1, 1, 0, 0}};
   for (int path = 0; path <= last_path(); path++)
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
       const gz_conv2d *d = &shapes[s];
@@ -304,10 +305,23 @@ END_TEST
  * bitwise_across_thread_counts (last shape). On two threads the first shape's forward and backward data
  * run image-parallel (one image per thread, tensor/conv.c imgpar). */
 START_TEST(split_weight_gradient_matches_reference) {
-  const gz_conv2d shapes[] = {{2, 20, 70, 66, 12, 1, 1, 1, 1, 0, 0}, {3, 9, 64, 64, 70, 1, 1, 1, 1, 0, 0}};
+  const gz_conv2d shapes[] = {{2, 20, 70, 66, 20, 1, 1, 1, 1, 0, 0}, {3, 9, 64, 64, 70, 1, 1, 1, 1, 0, 0}};
   for (int path = 0; path <= last_path(); path++)
     if (paths[path].method == GZ_CONV_GEMM)
       for (int s = 0; s < 2; s++) path_matches_reference(&shapes[s], path, s);
+}
+END_TEST
+
+/* 1x1 weight gradients of at most 12 output channels: dot products along the pixels on AVX-512
+ * (gz_gemm_dot_avx512; row blocks 6 + 6, 3 + 2 and 5 + 5, column blocks of 4 and a last one of 1-3, pixel
+ * counts with a masked tail: 4620, 323, 15), the GEMM elsewhere, on every GEMM path; thread-count
+ * independence in bitwise_across_thread_counts (the 12-channel shape). */
+START_TEST(few_channel_weight_gradient_matches_reference) {
+  const gz_conv2d shapes[] = {{2, 20, 70, 66, 12, 1, 1, 1, 1, 0, 0}, {3, 9, 17, 19, 5, 1, 1, 1, 1, 0, 0},
+                              {1, 7, 3, 5, 10, 1, 1, 1, 1, 0, 0}};
+  for (int path = 0; path <= last_path(); path++)
+    if (paths[path].method == GZ_CONV_GEMM)
+      for (int s = 0; s < 3; s++) path_matches_reference(&shapes[s], path, s);
 }
 END_TEST
 
@@ -439,6 +453,7 @@ Suite *suite_tensor_conv(void) {
   tcase_add_test(t, bitwise_across_thread_counts);
   tcase_add_test(t, banded_im2col_matches_reference);
   tcase_add_test(t, split_weight_gradient_matches_reference);
+  tcase_add_test(t, few_channel_weight_gradient_matches_reference);
   tcase_add_test(t, phase_planes_in_bands_match_reference);
   tcase_add_test(t, image_groups_match_one_image_at_a_time);
   tcase_add_test(t, bad_input);

@@ -435,6 +435,13 @@ static int run_groups(int isa, int dir, const gz_conv2d *d, const geom *g, const
   return 0;
 }
 
+/* Inside a parallel loop of one-thread GEMMs: keep the first failure's message (images_parallel, the split
+ * weight gradient). */
+static void keep_first_error(int *failed, gz_err *first, const gz_err *mine) {
+#pragma omp critical(gz_conv_first_error)
+  if (!*failed) *failed = 1, *first = *mine;
+}
+
 /* C_i = op(A) B_i (+ beta C_i; bias rows first when given) for the n images, image i on one thread with its
  * one-thread GEMM workspace (gemm_ws holds one per thread). */
 static int images_parallel(int isa, int ta, long M, long N, long K, const float *A, long lda, const float *B, long bs,
@@ -450,10 +457,8 @@ static int images_parallel(int isa, int ta, long M, long N, long K, const float 
       for (long r = 0; r < M; r++)
         for (long p = 0; p < N; p++) ci[r * N + p] = bias[r];
     if (gz_sgemm_isa(isa, ta, 0, M, N, K, 1.0f, A, lda, B + i * bs, N, bias ? 1.0f : beta, ci, N,
-                     (char *)gws + (size_t)omp_get_thread_num() * per, per, &mine)) {
-#pragma omp critical(gz_conv_images)
-      if (!failed) failed = 1, first = mine;
-    }
+                     (char *)gws + (size_t)omp_get_thread_num() * per, per, &mine))
+      keep_first_error(&failed, &first, &mine);
   }
   if (failed && e) *e = first;
   return failed ? -1 : 0;
@@ -551,10 +556,8 @@ static int backward_weights_split(int isa, const gz_conv2d *d, const geom *g, co
     const long n = c / cpi, p0 = c % cpi * SPLIT_PIXELS, np = g->ohw - p0 < SPLIT_PIXELS ? g->ohw - p0 : SPLIT_PIXELS;
     gz_err mine = {0};
     if (gz_sgemm_isa(isa, 0, 1, M, N, np, 1.0f, dy + n * ys + p0, g->ohw, x + n * xs + p0, g->ohw, 0.0f,
-                     part + c * MN, N, gws + (size_t)omp_get_thread_num() * per, per, &mine)) {
-#pragma omp critical(gz_conv_split)
-      if (!failed) failed = 1, first = mine;
-    }
+                     part + c * MN, N, gws + (size_t)omp_get_thread_num() * per, per, &mine))
+      keep_first_error(&failed, &first, &mine);
   }
   if (failed) {
     if (e) *e = first;

@@ -9,7 +9,9 @@
  * (gz_conv2d_set_method: what every shape ran before the blocked direct convolution), in the same run,
  * and prints the ratio of times ours/GEMM. GAZELOC_BENCH_CONV_METHOD=direct (or gemm) forces one method for
  * "ours" where it can run the shape (for tuning the per-shape choice of gz_cdir_wanted; GAZELOC_ISA picks
- * the ISA). GAZELOC_BENCH_CONV_ONLY=TEXT runs only the problems whose name contains TEXT. */
+ * the ISA). GAZELOC_BENCH_CONV_ONLY=TEXT runs only the problems whose name contains TEXT. The closing count
+ * is over the lines the issue's targets name (>= 75 % of peak and no slower than PyTorch for every 3x3 and
+ * 1x1 conv): the stem's 7x7 lines are printed but not counted. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -95,6 +97,7 @@ typedef struct {
   int dir;
   double gf;                  /* GFLOP per call */
   bench_stat ours, torch, gemm; /* torch / gemm median 0: no figure */
+  int kh, kw, targeted;       /* targets apply to the 3x3 and 1x1 convs (issue #3); the 7x7 stem is shown */
 } conv_line;
 
 void bench_conv(bench_ctx *ctx) {
@@ -147,6 +150,7 @@ void bench_conv(bench_ctx *ctx) {
       memset(l, 0, sizeof *l);
       snprintf(l->name, sizeof l->name, "%s", name);
       l->dir = k, l->gf = 2.0 * gz_conv2d_macs(d) / 1e9;
+      l->kh = d->kh, l->kw = d->kw, l->targeted = (d->kh == 1 && d->kw == 1) || (d->kh == 3 && d->kw == 3);
       char key[128];
       const char *keys[1] = {key};
       snprintf(key, sizeof key, "%d,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d:%d", d->n, d->ic, d->ih, d->iw, d->oc, d->kh,
@@ -168,7 +172,7 @@ void bench_conv(bench_ctx *ctx) {
          "t:ours/torch", both ? "    gemm t:ours/gemm" : "");
   const char *dirs[3] = {"fwd", "bwdd", "bwdw"};
   double tot_ours = 0, tot_torch = 0, tot_flop = 0;
-  int meet = 0, all_torch = 1;
+  int meet = 0, ntargeted = 0, all_torch = 1;
   for (int i = 0; i < nrows; i++) {
     const conv_line *l = &rows[i];
     const double pct = 100 * l->gf / l->ours.median / peak;
@@ -179,9 +183,12 @@ void bench_conv(bench_ctx *ctx) {
       const double ratio = l->ours.median / l->torch.median;
       printf(" %9.1f %11.2f", l->gf / l->torch.median, ratio);
       tot_torch += l->torch.median;
-      meet += pct >= 75 && ratio <= 1.0;
+      const int ok = pct >= 75 && ratio <= 1.0;
+      meet += l->targeted && ok;
+      ntargeted += l->targeted;
       if (both) printf(" %7.1f %5.2f", l->gf / l->gemm.median, l->ours.median / l->gemm.median);
-      printf("%s\n", pct >= 75 && ratio <= 1.0 ? "" : "  (misses)");
+      if (!l->targeted) printf("  (%dx%d: no target)\n", l->kh, l->kw);
+      else printf("%s\n", ok ? "" : "  (misses)");
     } else {
       all_torch = 0;
       printf(" %9s %11s", "-", "-");
@@ -193,5 +200,7 @@ void bench_conv(bench_ctx *ctx) {
          100 * tot_flop / tot_ours / peak);
   if (all_torch && nrows > 0)
     printf(", PyTorch %.3f s (%.1f GFLOP/s), t:ours/torch %.2f", tot_torch, tot_flop / tot_torch, tot_ours / tot_torch);
-  printf("\nlines meeting both targets (>= 75%% of peak and t:ours/torch <= 1.0): %d of %d\n", meet, nrows);
+  printf("\nlines meeting both targets (>= 75%% of peak and t:ours/torch <= 1.0): %d of the %d 3x3 and 1x1 lines "
+         "(the targets' scope; the stem's 7x7 lines are shown, not counted)\n",
+         meet, ntargeted);
 }

@@ -40,13 +40,15 @@
  * images side by side make one GEMM of G x pixels columns (up to GROUP_PIXELS), through gathered copies
  * of x / dy and the im2col of the G images (at most COL_CAP floats). */
 #define GROUP_PIXELS 1024
-/* ... except 1x1 convs on images of 256 pixels or more: since B is packed inside the micro-kernel straight
- * from each image (gemm_avx512.c), the gather of x and scatter of y cost more than packing W once per image
- * saves (W's pack is amortized over >= 256 columns). Batch 2 at 16^2, interleaved A/B, 2 threads, median
+/* ... except 1x1 convs (strided ones too) on outputs of 256 pixels or more: since B is packed inside the
+ * micro-kernel straight from each image (gemm_avx512.c), or by the implicit packer's stride-2 permutes, the
+ * gather of x (im2col of the group) and scatter of y cost more than packing W once per image saves (W's
+ * pack is amortized over >= 256 columns). Batch 2 at 16^2, interleaved A/B, 2 threads, median
  * GFLOP/s grouped -> per image: 2048 -> 512 forward 196 -> 211, backward data 185 -> 188, weight gradient
  * 201 -> 211; 512 -> 2048 203 -> 210, 194 -> 206, 191 -> 194; batch 4, 512 -> 2048 forward 182 -> 207. At 4^2
  * (16 pixels) grouping stays essential (2048 -> 512 forward, batch 8: 190 grouped, 82 per image), at 8^2 the
- * two were mixed, so those stay grouped. */
+ * two were mixed, so those stay grouped. Stride 2, 1024 -> 2048 from 32^2 to 16^2 (the only such shape):
+ * forward 152 -> 159, backward data 182 -> 183, weight gradient 166 -> 176 (one thread 87 -> 96). */
 #define POINTWISE_UNGROUPED 256
 /* 1x1 weight gradients of few channels over many pixels (oc x ic <= 256^2, images of >= 64^2): a GEMM
  * of M = oc, N = ic, K = pixels, whose operands are both transposed when packed. Split over two threads
@@ -106,7 +108,8 @@ static void geometry(const gz_conv2d *d, int oh, int ow, geom *g) {
   /* a fixed function of the shape: the weight gradient's order of additions never depends on threads */
   g->crows = g->pointwise ? d->ic : g->kc;
   g->group = 1;
-  if (d->n > 1 && 2 * g->ohw <= GROUP_PIXELS && !(g->pointwise && g->ohw >= POINTWISE_UNGROUPED)) {
+  const int one = d->kh == 1 && d->kw == 1; /* 1x1, any stride and padding */
+  if (d->n > 1 && 2 * g->ohw <= GROUP_PIXELS && !(one && g->ohw >= POINTWISE_UNGROUPED)) {
     long G = GROUP_PIXELS / g->ohw, cap = COL_CAP / (g->crows > d->oc ? g->crows : d->oc) / g->ohw;
     G = G > cap ? cap : G;
     g->group = G > d->n ? d->n : G < 1 ? 1 : G;

@@ -30,6 +30,8 @@ static const conv_case cases[] = {
     {"k1s2", {1, 6, 9, 8, 4, 1, 1, 2, 2, 0, 0}, 0},
     {"k1s2_odd", {1, 5, 11, 13, 6, 1, 1, 2, 2, 0, 0}, 1}, /* 1x1 strided: dx written whole (tensor/conv.c) */
     {"k1s3_groups", {2, 4, 10, 11, 3, 1, 1, 3, 3, 0, 0}, 0},
+    /* strided 1x1 on outputs of >= 256 pixels: image by image (POINTWISE_UNGROUPED), not grouped */
+    {"k1s2_per_image", {2, 7, 33, 32, 9, 1, 1, 2, 2, 0, 0}, 1},
     {"kernel_over_input", {3, 2, 3, 2, 3, 7, 7, 1, 1, 3, 3}, 1},
     {"k3_on_1x1", {1, 4, 1, 1, 3, 3, 3, 1, 1, 1, 1}, 0},
     {"k3_nopad", {2, 33, 6, 5, 17, 3, 3, 1, 1, 0, 0}, 0},
@@ -236,7 +238,7 @@ START_TEST(bitwise_across_thread_counts) {
                               {2, 3, 30, 31, 16, 7, 7, 2, 2, 3, 3}, {2, 24, 14, 13, 36, 1, 1, 2, 2, 0, 0},
                               {3, 35, 9, 30, 45, 3, 3, 2, 2, 1, 1}, {2, 3, 36, 256, 64, 7, 7, 2, 2, 3, 3},
                               {2, 290, 7, 6, 280, 3, 3, 2, 2, 1, 1}, {2, 20, 70, 66, 12, 1, 1, 1, 1, 0, 0},
-                              {2, 20, 70, 66, 20, 1, 1, 1, 1, 0, 0}};
+                              {2, 20, 70, 66, 20, 1, 1, 1, 1, 0, 0}, {2, 7, 33, 32, 9, 1, 1, 2, 2, 0, 0}};
   for (int path = 0; path <= last_path(); path++)
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
       const gz_conv2d *d = &shapes[s];

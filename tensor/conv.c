@@ -187,13 +187,17 @@ static int prepare(int isa, const gz_conv2d *d, const void *p1, const void *p2, 
   return 0;
 }
 
+/* dst[u] = src[2 u] for u < n, by permutes (AVX-512), or NULL: the plain loop (im2col, fwd_packer). */
+typedef void (*even_fn)(float *dst, const float *src, long n);
+static even_fn even_rows(int isa) { return isa == GZ_ISA_AVX512 ? gz_conv_even_avx512 : NULL; }
+
 /* col[r * ld + p] for output rows [oy0, oy1) of one image: r = (c, i, j), p = (oy - oy0, ox). Stride 2 on
  * AVX-512: rows by permutes (gz_conv_even_avx512), where the plain loop moved one float at a time (9 % of a
  * 512 -> 1024 stride-2 1x1 weight gradient, perf, one thread). */
 static void im2col(int isa, const gz_conv2d *d, const geom *g, const float *x, int oy0, int oy1, float *col,
                    long ld) {
   const long khw = (long)d->kh * d->kw;
-  void (*even)(float *, const float *, long) = isa == GZ_ISA_AVX512 && d->sw == 2 ? gz_conv_even_avx512 : NULL;
+  const even_fn even = d->sw == 2 ? even_rows(isa) : NULL;
 #pragma omp parallel for schedule(static)
   for (long r = 0; r < g->kc; r++) {
     int c = (int)(r / khw), i = (int)(r / d->kw % d->kh), j = (int)(r % d->kw);
@@ -229,7 +233,7 @@ typedef struct {
   const gz_conv2d *d;
   const geom *g;
   const float *x; /* one image */
-  void (*even)(float *dst, const float *src, long n); /* stride 2: dst[u] = src[2 u] (AVX-512), or NULL */
+  even_fn even;   /* stride 2: dst[u] = src[2 u] (AVX-512), or NULL */
 } fwd_packer_ctx;
 
 static void fwd_packer(const void *vctx, long p0, long kcb, long j0, long ncb, int nr, float *dst) {
@@ -501,7 +505,7 @@ int gz_conv2d_forward_isa(int isa, const gz_conv2d *d, const float *x, const flo
         return -1;
       continue;
     }
-    fwd_packer_ctx q = {d, &g, xn, isa == GZ_ISA_AVX512 ? gz_conv_even_avx512 : NULL};
+    fwd_packer_ctx q = {d, &g, xn, even_rows(isa)};
     if (gz_sgemm_implicit_isa(isa, 0, d->oc, g.ohw, g.kc, 1.0f, w, g.kc, fwd_packer, &q, beta, yn, g.ohw, gws, gwsb,
                               e))
       return -1;

@@ -217,7 +217,7 @@ static void im2col(int isa, const gz_conv2d *d, const geom *g, const float *x, i
       const float *s = src + y * d->iw - d->pw + j;
       for (long ox = 0; ox < lo; ox++) dst[ox] = 0.0f;
       if (d->sw == 1) memcpy(dst + lo, s + lo, sizeof(float) * (size_t)(hi - lo));
-      else if (even && hi > lo) even(dst + lo, s + 2 * lo, hi - lo);
+      else if (even) even(dst + lo, s + 2 * lo, hi - lo);
       else
         for (long ox = lo; ox < hi; ox++) dst[ox] = s[ox * d->sw];
       for (long ox = hi; ox < g->ow; ox++) dst[ox] = 0.0f;

@@ -57,7 +57,7 @@
  * one-thread GEMM into its own partial dW, and the partials are added in chunk order: every operand is
  * packed once, and the sum is the same for any thread count. */
 #define SPLIT_PIXELS 4096
-#define IMGPAR_MACS (1L << 24) /* largest 1x1 product per image run image-parallel (geom) */
+#define IMGPAR_MACS (1L << 24) /* 1x1 products per image up to this size run image-parallel */
 #define SPLIT_MAX_MN 65536
 #define DOT_MAX_OC 12 /* 1x1 weight gradients of at most this many output channels: dot products (AVX-512) */
 
@@ -66,7 +66,6 @@ typedef struct {
   long brows, drows;        /* band heights of the weight gradient and of backward data */
   long group, crows;        /* images per GEMM (1: image by image, in bands); rows of its col operand */
   long nsplit;              /* pixel chunks of a split 1x1 weight gradient (0: not split) */
-  int imgpar;               /* 1x1 forward and backward data: images in parallel, a one-thread GEMM each */
   int oh, ow, pointwise;
 } geom;
 
@@ -117,12 +116,20 @@ static void geometry(const gz_conv2d *d, int oh, int ow, geom *g) {
   g->nsplit = 0;
   if (g->pointwise && g->group == 1 && g->ohw >= SPLIT_PIXELS && (long)d->oc * d->ic <= SPLIT_MAX_MN)
     g->nsplit = d->n * ((g->ohw + SPLIT_PIXELS - 1) / SPLIT_PIXELS);
-  /* Small 1x1 products (the head's 512 -> 10 at 32^2: 5M multiply-adds per image) split over the threads
-   * spent a third of their time in the OpenMP barrier (perf): when the images divide among the threads,
-   * each thread runs whole images instead. A C element's sum does not depend on who computes it. */
+}
+
+/* A 1x1 forward or backward data whose per-image product has M rows: run whole images per thread, each a
+ * one-thread GEMM (images_parallel), when the images divide among the threads and either
+ * - the product is small (the head's 512 -> 10 at 32^2: 5M multiply-adds per image): split over the threads
+ *   it spent a third of its time in the OpenMP barrier (perf); or
+ * - M <= pixels: the threads' GEMM would split the columns, so each thread packed all of W for every image;
+ *   whole images pack it once per image (the 1x1 lines at 32^2 +2-5 %, 2 threads; at 64^2 and 128^2 no
+ *   change; at 16^2, M up to 8x the pixels, 2-3 % slower, so those stay split).
+ * A C element's sum does not depend on who computes it. */
+static int images_parallel_wanted(const gz_conv2d *d, const geom *g, long M) {
   const int T = omp_get_max_threads();
-  g->imgpar = g->pointwise && g->group == 1 && T > 1 && d->n % T == 0 &&
-              (long)d->oc * d->ic * g->ohw <= IMGPAR_MACS;
+  return g->pointwise && g->group == 1 && T > 1 && d->n % T == 0 &&
+         ((long)d->oc * d->ic * g->ohw <= IMGPAR_MACS || M <= g->ohw);
 }
 
 static long round16(long f) { return (f + 15) / 16 * 16; }
@@ -490,7 +497,8 @@ int gz_conv2d_forward_isa(int isa, const gz_conv2d *d, const float *x, const flo
   }
   if (g.group > 1) return run_groups(isa, 0, d, &g, x, w, bias, y, 0, col, gws, gwsb, e);
   const long xs = (long)d->ic * d->ih * d->iw, ys = (long)d->oc * g.ohw;
-  if (g.imgpar) return images_parallel(isa, 0, d->oc, g.ohw, d->ic, w, d->ic, x, xs, bias, 0.0f, y, ys, d->n, gws, e);
+  if (images_parallel_wanted(d, &g, d->oc))
+    return images_parallel(isa, 0, d->oc, g.ohw, d->ic, w, d->ic, x, xs, bias, 0.0f, y, ys, d->n, gws, e);
   for (int n = 0; n < d->n; n++) {
     const float *xn = x + n * xs;
     float *yn = y + n * ys;
@@ -528,7 +536,7 @@ int gz_conv2d_backward_data_isa(int isa, const gz_conv2d *d, const float *dy, co
   }
   if (g.group > 1) return run_groups(isa, 1, d, &g, dy, w, NULL, dx, accumulate, col, gws, gwsb, e);
   const long xs = (long)d->ic * d->ih * d->iw, ys = (long)d->oc * g.ohw;
-  if (g.imgpar)
+  if (images_parallel_wanted(d, &g, d->ic))
     return images_parallel(isa, 1, d->ic, g.ohw, d->oc, w, d->ic, dy, ys, NULL, accumulate ? 1.0f : 0.0f, dx, xs,
                            d->n, gws, e);
   for (int n = 0; n < d->n; n++) {

@@ -304,13 +304,17 @@ END_TEST
 /* 1x1 weight gradients split into pixel chunks (tensor/conv.c, SPLIT_PIXELS = 4096), each a one-thread GEMM
  * into its own partial: 4620 pixels (a full chunk and one of 524) per image, and exactly one chunk per
  * image over three images, on every GEMM path (ISA) the CPU has; their thread-count independence is in
- * bitwise_across_thread_counts (last shape). On two threads the first shape's forward and backward data
- * run image-parallel (one image per thread, tensor/conv.c imgpar). */
+ * bitwise_across_thread_counts (last shape). On two threads the forward and backward data of the first
+ * and third shapes run image-parallel (one image per thread, tensor/conv.c images_parallel_wanted): the
+ * first as a small product, the third (21M multiply-adds per image) because its 64 rows are fewer than
+ * its 5184 pixels. */
 START_TEST(split_weight_gradient_matches_reference) {
-  const gz_conv2d shapes[] = {{2, 20, 70, 66, 20, 1, 1, 1, 1, 0, 0}, {3, 9, 64, 64, 70, 1, 1, 1, 1, 0, 0}};
+  const gz_conv2d shapes[] = {{2, 20, 70, 66, 20, 1, 1, 1, 1, 0, 0},
+                              {3, 9, 64, 64, 70, 1, 1, 1, 1, 0, 0},
+                              {2, 64, 72, 72, 64, 1, 1, 1, 1, 0, 0}};
   for (int path = 0; path <= last_path(); path++)
     if (paths[path].method == GZ_CONV_GEMM)
-      for (int s = 0; s < 2; s++) path_matches_reference(&shapes[s], path, s);
+      for (int s = 0; s < 3; s++) path_matches_reference(&shapes[s], path, s);
 }
 END_TEST
 

@@ -66,6 +66,7 @@ typedef struct {
   long brows, drows;        /* band heights of the weight gradient and of backward data */
   long group, crows;        /* images per GEMM (1: image by image, in bands); rows of its col operand */
   long nsplit;              /* pixel chunks of a split 1x1 weight gradient (0: not split) */
+  int dpar;                 /* backward data of a strided 1x1: whole images per thread, a band each */
   int oh, ow, pointwise;
 } geom;
 
@@ -88,6 +89,20 @@ int gz_conv2d_out(const gz_conv2d *d, int *oh, int *ow, gz_err *e) {
   *oh = (int)(h / d->sh + 1);
   *ow = (int)(w / d->sw + 1);
   return 0;
+}
+
+/* A 1x1 conv's forward or backward data whose per-image product has M rows: run whole images per thread, each
+ * a one-thread GEMM (images_parallel), when the images divide among the threads and either
+ * - the product is small (the head's 512 -> 10 at 32^2: 5M multiply-adds per image): split over the threads
+ *   it spent a third of its time in the OpenMP barrier (perf); or
+ * - M <= pixels: the threads' GEMM would split the columns, so each thread packed all of W for every image;
+ *   whole images pack it once per image (the 1x1 lines at 32^2 +2-5 %, 2 threads; at 64^2 and 128^2 no
+ *   change; at 16^2, M up to 8x the pixels, 2-3 % slower, so those stay split).
+ * A C element's sum does not depend on who computes it. */
+static int images_parallel_wanted(const gz_conv2d *d, const geom *g, long M) {
+  const int T = omp_get_max_threads();
+  return d->kh == 1 && d->kw == 1 && g->group == 1 && T > 1 && d->n % T == 0 &&
+         ((long)d->oc * d->ic * g->ohw <= IMGPAR_MACS || M <= g->ohw);
 }
 
 static void geometry(const gz_conv2d *d, int oh, int ow, geom *g) {
@@ -116,20 +131,11 @@ static void geometry(const gz_conv2d *d, int oh, int ow, geom *g) {
   g->nsplit = 0;
   if (g->pointwise && g->group == 1 && g->ohw >= SPLIT_PIXELS && (long)d->oc * d->ic <= SPLIT_MAX_MN)
     g->nsplit = d->n * ((g->ohw + SPLIT_PIXELS - 1) / SPLIT_PIXELS);
-}
-
-/* A 1x1 forward or backward data whose per-image product has M rows: run whole images per thread, each a
- * one-thread GEMM (images_parallel), when the images divide among the threads and either
- * - the product is small (the head's 512 -> 10 at 32^2: 5M multiply-adds per image): split over the threads
- *   it spent a third of its time in the OpenMP barrier (perf); or
- * - M <= pixels: the threads' GEMM would split the columns, so each thread packed all of W for every image;
- *   whole images pack it once per image (the 1x1 lines at 32^2 +2-5 %, 2 threads; at 64^2 and 128^2 no
- *   change; at 16^2, M up to 8x the pixels, 2-3 % slower, so those stay split).
- * A C element's sum does not depend on who computes it. */
-static int images_parallel_wanted(const gz_conv2d *d, const geom *g, long M) {
-  const int T = omp_get_max_threads();
-  return g->pointwise && g->group == 1 && T > 1 && d->n % T == 0 &&
-         ((long)d->oc * d->ic * g->ohw <= IMGPAR_MACS || M <= g->ohw);
+  /* A strided 1x1's backward data with whole images per thread needs a band of col per thread: only while the
+   * threads' bands together stay within BWD_CAP (512 -> 1024 stride 2 at 32^2, 2 MB a band: 195-198 -> 200-203
+   * GFLOP/s; 256 -> 512 at 64^2, 4 MB a band: 192-195 -> 188-190, so that one stays split). */
+  g->dpar = !g->pointwise && images_parallel_wanted(d, g, d->ic) &&
+            (long)omp_get_max_threads() * g->kc * g->ow * g->drows <= BWD_CAP;
 }
 
 static long round16(long f) { return (f + 15) / 16 * 16; }
@@ -138,10 +144,20 @@ static long round16(long f) { return (f + 15) / 16 * 16; }
  * operand [crows][G x pixels] and its gathered x / dy / y operand [oc][G x pixels]. */
 static long col_floats(const gz_conv2d *d, const geom *g) {
   if (g->group > 1) return round16(g->crows * g->group * g->ohw) + (long)d->oc * g->group * g->ohw;
-  return g->pointwise ? 0 : g->kc * g->ow * (g->brows > g->drows ? g->brows : g->drows);
+  if (g->pointwise) return 0;
+  const long band = g->kc * g->ow * (g->brows > g->drows ? g->brows : g->drows);
+  const long dpar = g->dpar ? round16(g->kc * g->ow * g->drows) * omp_get_max_threads() : 0;
+  return band > dpar ? band : dpar;
 }
 
+
+
 static size_t max3(size_t a, size_t b, size_t c) { return a > b ? (a > c ? a : c) : (b > c ? b : c); }
+
+/* One one-thread GEMM workspace per thread (images_parallel, the split weight gradient). */
+static size_t per_thread_ws(long M, long N, long K) {
+  return gz_sgemm_workspace_threads(M, N, K, 1) * (size_t)omp_get_max_threads();
+}
 
 static size_t gemm_ws(const gz_conv2d *d, const geom *g) {
   if (g->group > 1) {
@@ -149,19 +165,23 @@ static size_t gemm_ws(const gz_conv2d *d, const geom *g) {
     return max3(gz_sgemm_workspace(d->oc, P, g->crows), gz_sgemm_workspace(g->crows, P, d->oc),
                 gz_sgemm_workspace(d->oc, g->crows, P));
   }
+  size_t ws;
   if (g->pointwise)
-    return max3(gz_sgemm_workspace(d->oc, g->ohw, d->ic), gz_sgemm_workspace(d->ic, g->ohw, d->oc),
-                gz_sgemm_workspace(d->oc, d->ic, g->ohw));
-  return max3(gz_sgemm_workspace(d->oc, g->ohw, g->kc), gz_sgemm_workspace(g->kc, g->band, d->oc),
+    ws = max3(gz_sgemm_workspace(d->oc, g->ohw, d->ic), gz_sgemm_workspace(d->ic, g->ohw, d->oc),
+              gz_sgemm_workspace(d->oc, d->ic, g->ohw));
+  else
+    ws = max3(gz_sgemm_workspace(d->oc, g->ohw, g->kc), gz_sgemm_workspace(g->kc, g->band, d->oc),
               gz_sgemm_workspace(d->oc, g->kc, g->band));
+  if (d->kh == 1 && d->kw == 1) /* images_parallel, backward_data_images_parallel */
+    ws = max3(ws, per_thread_ws(d->oc, g->ohw, d->ic), per_thread_ws(d->ic, g->ohw, d->oc));
+  return ws;
 }
 
 /* A split weight gradient's workspace: the partials [nsplit][oc][ic], then one one-thread GEMM workspace
  * per thread. */
 static size_t split_ws(const gz_conv2d *d, const geom *g) {
   if (!g->nsplit) return 0;
-  return (size_t)round16(g->nsplit * d->oc * d->ic) * sizeof(float) + 64 +
-         gz_sgemm_workspace_threads(d->oc, d->ic, SPLIT_PIXELS, 1) * (size_t)omp_get_max_threads();
+  return (size_t)round16(g->nsplit * d->oc * d->ic) * sizeof(float) + 64 + per_thread_ws(d->oc, d->ic, SPLIT_PIXELS);
 }
 
 size_t gz_conv2d_workspace(const gz_conv2d *d) {
@@ -462,9 +482,11 @@ static void keep_first_error(int *failed, gz_err *first, const gz_err *mine) {
 }
 
 /* C_i = op(A) B_i (+ beta C_i; bias rows first when given) for the n images, image i on one thread with its
- * one-thread GEMM workspace (gemm_ws holds one per thread). */
+ * one-thread GEMM workspace (gemm_ws holds one per thread). With pk, B_i is image i's im2col, which the
+ * forward's packer writes inside the GEMM (pk's x is replaced by image i). */
 static int images_parallel(int isa, int ta, long M, long N, long K, const float *A, long lda, const float *B, long bs,
-                           const float *bias, float beta, float *C, long cs, int n, void *gws, gz_err *e) {
+                           const fwd_packer_ctx *pk, const float *bias, float beta, float *C, long cs, int n,
+                           void *gws, gz_err *e) {
   const size_t per = gz_sgemm_workspace_threads(M, N, K, 1);
   int failed = 0;
   gz_err first = {0};
@@ -475,9 +497,16 @@ static int images_parallel(int isa, int ta, long M, long N, long K, const float 
     if (bias)
       for (long r = 0; r < M; r++)
         for (long p = 0; p < N; p++) ci[r * N + p] = bias[r];
-    if (gz_sgemm_isa(isa, ta, 0, M, N, K, 1.0f, A, lda, B + i * bs, N, bias ? 1.0f : beta, ci, N,
-                     (char *)gws + (size_t)omp_get_thread_num() * per, per, &mine))
-      keep_first_error(&failed, &first, &mine);
+    void *mws = (char *)gws + (size_t)omp_get_thread_num() * per;
+    int rc;
+    if (pk) {
+      fwd_packer_ctx q = *pk;
+      q.x = B + i * bs;
+      rc = gz_sgemm_implicit_isa(isa, ta, M, N, K, 1.0f, A, lda, fwd_packer, &q, bias ? 1.0f : beta, ci, N, mws, per,
+                                 &mine);
+    } else
+      rc = gz_sgemm_isa(isa, ta, 0, M, N, K, 1.0f, A, lda, B + i * bs, N, bias ? 1.0f : beta, ci, N, mws, per, &mine);
+    if (rc) keep_first_error(&failed, &first, &mine);
   }
   if (failed && e) *e = first;
   return failed ? -1 : 0;
@@ -497,8 +526,11 @@ int gz_conv2d_forward_isa(int isa, const gz_conv2d *d, const float *x, const flo
   }
   if (g.group > 1) return run_groups(isa, 0, d, &g, x, w, bias, y, 0, col, gws, gwsb, e);
   const long xs = (long)d->ic * d->ih * d->iw, ys = (long)d->oc * g.ohw;
-  if (images_parallel_wanted(d, &g, d->oc))
-    return images_parallel(isa, 0, d->oc, g.ohw, d->ic, w, d->ic, x, xs, bias, 0.0f, y, ys, d->n, gws, e);
+  if (images_parallel_wanted(d, &g, d->oc)) {
+    fwd_packer_ctx q = {d, &g, x, even_rows(isa)}; /* strided: im2col panels straight from each image */
+    return images_parallel(isa, 0, d->oc, g.ohw, d->ic, w, d->ic, x, xs, g.pointwise ? NULL : &q, bias, 0.0f, y,
+                           ys, d->n, gws, e);
+  }
   for (int n = 0; n < d->n; n++) {
     const float *xn = x + n * xs;
     float *yn = y + n * ys;
@@ -521,6 +553,36 @@ int gz_conv2d_forward_isa(int isa, const gz_conv2d *d, const float *x, const flo
   return 0;
 }
 
+/* Backward data of a strided 1x1 conv with whole images per thread (g->dpar): each thread its own band of col
+ * (col_floats holds one per thread) and its own one-thread GEMM workspace (gemm_ws). */
+static int backward_data_images_parallel(int isa, const gz_conv2d *d, const geom *g, const float *dy, const float *w,
+                                         float *dx, int accumulate, float *col, void *gws, gz_err *e) {
+  const long xs = (long)d->ic * d->ih * d->iw, ys = (long)d->oc * g->ohw;
+  const long band = round16(g->kc * g->ow * g->drows);
+  const size_t per = gz_sgemm_workspace_threads(d->ic, g->ohw, d->oc, 1); /* as gemm_ws counts it */
+  int failed = 0;
+  gz_err first = {0};
+#pragma omp parallel for schedule(static)
+  for (int n = 0; n < d->n; n++) {
+    const int t = omp_get_thread_num();
+    float *mcol = col + t * band;
+    void *mws = (char *)gws + (size_t)t * per;
+    gz_err mine = {0};
+    for (int oy = 0; oy < g->oh; oy += (int)g->drows) {
+      int oy1 = oy + (int)g->drows < g->oh ? oy + (int)g->drows : g->oh;
+      long np = (long)(oy1 - oy) * g->ow;
+      if (gz_sgemm_isa(isa, 1, 0, g->kc, np, d->oc, 1.0f, w, g->kc, dy + n * ys + (long)oy * g->ow, g->ohw, 0.0f,
+                       mcol, np, mws, per, &mine)) {
+        keep_first_error(&failed, &first, &mine);
+        break;
+      }
+      col_to_dx(d, g, mcol, np, oy, oy1, dx + n * xs, accumulate);
+    }
+  }
+  if (failed && e) *e = first;
+  return failed ? -1 : 0;
+}
+
 int gz_conv2d_backward_data_isa(int isa, const gz_conv2d *d, const float *dy, const float *w, float *dx,
                                 int accumulate, void *workspace, size_t workspace_bytes, gz_err *e) {
   geom g;
@@ -536,9 +598,11 @@ int gz_conv2d_backward_data_isa(int isa, const gz_conv2d *d, const float *dy, co
   }
   if (g.group > 1) return run_groups(isa, 1, d, &g, dy, w, NULL, dx, accumulate, col, gws, gwsb, e);
   const long xs = (long)d->ic * d->ih * d->iw, ys = (long)d->oc * g.ohw;
-  if (images_parallel_wanted(d, &g, d->ic))
-    return images_parallel(isa, 1, d->ic, g.ohw, d->oc, w, d->ic, dy, ys, NULL, accumulate ? 1.0f : 0.0f, dx, xs,
-                           d->n, gws, e);
+  if (g.pointwise && images_parallel_wanted(d, &g, d->ic))
+    return images_parallel(isa, 1, d->ic, g.ohw, d->oc, w, d->ic, dy, ys, NULL, NULL, accumulate ? 1.0f : 0.0f, dx,
+                           xs, d->n, gws, e);
+  if (g.dpar)
+    return backward_data_images_parallel(isa, d, &g, dy, w, dx, accumulate, col, gws, e);
   for (int n = 0; n < d->n; n++) {
     const float *dyn = dy + n * ys;
     float *dxn = dx + n * xs;

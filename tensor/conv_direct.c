@@ -48,12 +48,17 @@ typedef struct {
   int gblock;                                  /* output-channel groups per block of items (run_image) */
   cls k[4];
   long img_floats, w_floats;
+  int nimg;                                    /* frames held at once: every image's, or one (run) */
 } plan;
 
 static int ok_sizes(const gz_conv2d *d) {
   return d->kh * d->kw <= GZ_CDIR_MAX_TAPS && d->sh * d->sw <= 4 &&
          !(d->kh == 1 && d->kw == 1 && d->sh == 1 && d->sw == 1 && d->ph == 0 && d->pw == 0);
 }
+
+/* Every image's frame is made up front, in the same pass as the weight slabs, while all of them together
+ * take at most this many floats (6 MB); larger ones go image by image, one frame at a time. */
+#define FRAMES_CAP (3L << 19)
 
 static void make_plan(const gz_conv2d *d, int bwd, int lanes, plan *p) {
   int oh, ow;
@@ -109,6 +114,7 @@ static void make_plan(const gz_conv2d *d, int bwd, int lanes, plan *p) {
   p->chunk = lanes == 16 ? GZ_CDIR_CHUNK : p->nicb; /* plain planes (the stem's 3 channels): one pass */
   p->ngroup = (int)cdiv(p->OC, 32);
   p->img_floats = cdiv((long)p->nicb * p->Hp * p->Wp * lanes, 16) * 16; /* the weight slabs follow, aligned */
+  p->nimg = (long)d->n * p->img_floats <= FRAMES_CAP ? d->n : 1;
   long wofs = 0;
   for (int q = 0; q < p->ncls; q++) {
     cls *c = &p->k[q];
@@ -210,7 +216,8 @@ size_t gz_cdir_workspace(const gz_conv2d *d) {
     long extra = 0; /* weight gradient: forward's frame and the accumulator of either ISA */
     for (int isa = GZ_ISA_AVX2; !bwd && d->kw <= 7 && isa <= GZ_ISA_AVX512; isa++)
       if (wacc_floats(isa, d, p.nicb) > extra) extra = wacc_floats(isa, d, p.nicb);
-    size_t b = (size_t)(p.img_floats + (p.w_floats > extra ? p.w_floats : extra)) * sizeof(float) + 128;
+    const long wb = p.nimg * p.img_floats + p.w_floats, wg = p.img_floats + extra;
+    size_t b = (size_t)(wb > wg ? wb : wg) * sizeof(float) + 128;
     if (b > best) best = b;
   }
   if (d->ic < 16) {
@@ -301,22 +308,32 @@ static void pack_weights(const kernels *kn, const gz_conv2d *d, const plan *p, c
     }
 }
 
-/* One image: source blocked, then every class's tiles. */
-static void run_image(const kernels *kn, const plan *p, const float *src, const float *wb, const float *bias,
-                      float *out, int accumulate, float *img) {
-#pragma omp for collapse(2) schedule(static)
-  for (int icb = 0; icb < p->nicb; icb++)
-    for (int y = 0; y < p->Hp; y++)
-      (p->lanes == 1 ? plain_row : kn->block_row)(src, p->C, p->H, p->W, p->top, p->left, p->Wp, icb, y,
-                                                  img + ((long)icb * p->Hp + y) * p->Wp * p->lanes);
-  const long ohw = (long)p->OH * p->OW;
+/* The frames of nn images (source blocked), from image n0 on; no barrier at the end. */
+static void make_frames(const kernels *kn, const plan *p, const float *src, int n0, int nn, float *img) {
+  const long ss = (long)p->C * p->H * p->W;
+#pragma omp for collapse(3) schedule(static) nowait
+  for (int k = 0; k < nn; k++)
+    for (int icb = 0; icb < p->nicb; icb++)
+      for (int y = 0; y < p->Hp; y++) {
+        float *row = img + k * p->img_floats + ((long)icb * p->Hp + y) * p->Wp * p->lanes;
+        (p->lanes == 1 ? plain_row : kn->block_row)(src + (n0 + k) * ss, p->C, p->H, p->W, p->top, p->left, p->Wp,
+                                                    icb, y, row);
+      }
+}
+
+/* nn images whose frames are made: every class's tiles. */
+static void run_images(const kernels *kn, const plan *p, int nn, const float *wb, const float *bias, float *out,
+                       int accumulate, const float *img) {
+  const long ohw = (long)p->OH * p->OW, os = (long)p->OC * ohw;
   for (int q = 0; q < p->ncls; q++) {
     const cls *c = &p->k[q];
     if (c->ntap > 0 || accumulate) continue;
-#pragma omp for collapse(2) schedule(static) nowait
-    for (int o = 0; o < p->OC; o++) /* no tap reaches these outputs */
-      for (long a = 0; a < c->na_y; a++)
-        for (long b = 0; b < c->na_x; b++) out[o * ohw + (a * p->oys + c->ry) * p->OW + b * p->oxs + c->rx] = 0.0f;
+#pragma omp for collapse(3) schedule(static) nowait
+    for (int k = 0; k < nn; k++)
+      for (int o = 0; o < p->OC; o++) /* no tap reaches these outputs */
+        for (long a = 0; a < c->na_y; a++)
+          for (long b = 0; b < c->na_x; b++)
+            out[k * os + o * ohw + (a * p->oys + c->ry) * p->OW + b * p->oxs + c->rx] = 0.0f;
   }
   /* One loop over all classes, no barrier between them: each class's tile writes only its own pixels
    * (masked or scalar stores, never a load + merge of a neighbour's), so the classes of one item may
@@ -328,7 +345,7 @@ static void run_image(const kernels *kn, const plan *p, const float *src, const 
    * between chunks: schedule(static) gives each thread the same items in every chunk, so an output is
    * read and written by one thread in chunk order.
    * Item order: the groups go in blocks whose slabs fit in L2 together (make_plan), and within a block
-   * row by row, every group of the block for a row before the next row, so the row's input is read from
+   * image by image, row by row, every group of the block for a row before the next row, so the row's input is read from
    * memory once per block instead of once per group; the block's slabs stay in L2. Measured on Zen 4 (2
    * threads, interleaved medians, GFLOP/s, group-major order -> blocks): 128 channels 3x3 stride 2 at 128^2
    * forward 109 -> 151 (blocks of 2) -> 174 (one block of 4, slabs sized by the blocks a chunk really has),
@@ -341,9 +358,10 @@ static void run_image(const kernels *kn, const plan *p, const float *src, const 
     for (int g0 = 0; g0 < p->ngroup; g0 += p->gblock) {
       const int ng = p->ngroup - g0 < p->gblock ? p->ngroup - g0 : p->gblock;
 #pragma omp for collapse(2) schedule(static) nowait
-      for (long a = 0; a < p->rows; a++) /* row a of every class: dx rows a sh .. a sh + sh - 1 */
+      for (long ka = 0; ka < nn * p->rows; ka++) /* image k, row a of every class: dx rows a sh .. a sh + sh - 1 */
         for (int g = g0; g < g0 + ng; g++)
           for (int q = 0; q < p->ncls; q++) {
+            const long k = ka / p->rows, a = ka % p->rows;
             const cls *c = &p->k[q];
             if (c->ntap == 0 || a >= c->na_y) continue;
             const int noc = p->OC - g * 32 < 32 ? p->OC - g * 32 : 32, ocb = noc > 16 ? 2 : 1;
@@ -354,8 +372,9 @@ static void run_image(const kernels *kn, const plan *p, const float *src, const 
                               .chs = ohw, .ops = p->oxs, .accumulate = accumulate || ch > 0,
                               .bias = bias && ch == 0 ? bias + g * 32 : NULL};
             const long pxmax = ocb == 2 ? 12 : 24, nt = cdiv(c->na_x, pxmax);
-            const float *irow = img + (long)cb0 * t.icbs + ((a * p->iys + p->top0) * p->Wp + p->left0) * p->lanes;
-            float *orow = out + (long)g * 32 * ohw + (a * p->oys + c->ry) * p->OW + c->rx;
+            const float *irow = img + k * p->img_floats + (long)cb0 * t.icbs +
+                                ((a * p->iys + p->top0) * p->Wp + p->left0) * p->lanes;
+            float *orow = out + k * os + (long)g * 32 * ohw + (a * p->oys + c->ry) * p->OW + c->rx;
             for (long tt = 0; tt < nt; tt++) { /* equal tiles: 16 pixels are 8 + 8, not 12 + 4 */
               long b0 = c->na_x * tt / nt, b1 = c->na_x * (tt + 1) / nt;
               t.px = (int)(b1 - b0);
@@ -366,7 +385,6 @@ static void run_image(const kernels *kn, const plan *p, const float *src, const 
           }
     }
   }
-#pragma omp barrier /* before the next image overwrites the frame */
 }
 
 static void run(int isa, const gz_conv2d *d, int bwd, const float *src, const float *w, const float *bias,
@@ -376,13 +394,21 @@ static void run(int isa, const gz_conv2d *d, int bwd, const float *src, const fl
   /* Few input channels (the stem's 3): plain zero-padded planes, one channel per step, instead of blocks
    * of 16 of which 3 would be busy; the tile's input values are broadcasts, so any layout serves. */
   make_plan(d, bwd, !bwd && d->ic < 16 ? 1 : 16, &p);
-  float *img = (float *)(((uintptr_t)ws + 63) & ~(uintptr_t)63), *wb = img + p.img_floats;
-  const long ss = (long)p.C * p.H * p.W, os = (long)p.OC * p.OH * p.OW;
+  float *img = (float *)(((uintptr_t)ws + 63) & ~(uintptr_t)63), *wb = img + p.nimg * p.img_floats;
+  const long os = (long)p.OC * p.OH * p.OW;
+  /* Slabs and frames in one pass, one barrier; with every image's frame made, the tiles of all images
+   * follow without a barrier between images (each one cost the faster thread a wait). */
 #pragma omp parallel
   {
     pack_weights(&kn, d, &p, w, wb);
+    for (int n = 0; n < d->n; n += p.nimg) {
+      if (n > 0) {
+#pragma omp barrier /* before the next image overwrites the frame */
+      }
+      make_frames(&kn, &p, src, n, p.nimg, img);
 #pragma omp barrier
-    for (int n = 0; n < d->n; n++) run_image(&kn, &p, src + n * ss, wb, bias, out + n * os, accumulate, img);
+      run_images(&kn, &p, p.nimg, wb, bias, out + n * os, accumulate, img);
+    }
   }
 }
 

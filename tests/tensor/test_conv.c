@@ -342,6 +342,18 @@ START_TEST(phase_planes_in_bands_match_reference) {
 }
 END_TEST
 
+/* The direct method makes every image's frame up front while they take at most 6 MB together, else one image
+ * at a time (tensor/conv_direct.c, FRAMES_CAP). Here the forward of the first shape (48 channels at 132^2
+ * padded, 3.3 MB a frame) and backward data of the second go one at a time, the other direction all at once,
+ * on every ISA with a direct path. */
+START_TEST(direct_frames_one_image_at_a_time_match_reference) {
+  const gz_conv2d shapes[] = {{2, 48, 130, 130, 4, 3, 3, 1, 1, 1, 1}, {2, 4, 130, 130, 48, 3, 3, 1, 1, 1, 1}};
+  for (int path = 0; path <= last_path(); path++)
+    if (paths[path].method == GZ_CONV_DIRECT)
+      for (int s = 0; s < 2; s++) path_matches_reference(&shapes[s], path, s);
+}
+END_TEST
+
 /* Small images go G per GEMM (tensor/conv.c, run_groups). Forward and backward data must give the bits
  * of the same images convolved one at a time (a batch split over processes relies on it), with a bias
  * and when accumulating into dx; the weight gradient is held to the reference like every path. */
@@ -461,6 +473,7 @@ Suite *suite_tensor_conv(void) {
   tcase_add_test(t, split_weight_gradient_matches_reference);
   tcase_add_test(t, few_channel_weight_gradient_matches_reference);
   tcase_add_test(t, phase_planes_in_bands_match_reference);
+  tcase_add_test(t, direct_frames_one_image_at_a_time_match_reference);
   tcase_add_test(t, image_groups_match_one_image_at_a_time);
   tcase_add_test(t, bad_input);
   suite_add_tcase(s, t);

@@ -150,8 +150,6 @@ static long col_floats(const gz_conv2d *d, const geom *g) {
   return band > dpar ? band : dpar;
 }
 
-
-
 static size_t max3(size_t a, size_t b, size_t c) { return a > b ? (a > c ? a : c) : (b > c ? b : c); }
 
 /* One one-thread GEMM workspace per thread (images_parallel, the split weight gradient). */
@@ -405,7 +403,8 @@ static void gather(const float *src, long chans, long ohw, int n0, int G, float 
   const long P = G * ohw;
 #pragma omp parallel for schedule(static)
   for (long c = 0; c < chans; c++)
-    for (int k = 0; k < G; k++) memcpy(dst + c * P + k * ohw, src + ((long)(n0 + k) * chans + c) * ohw, sizeof(float) * (size_t)ohw);
+    for (int k = 0; k < G; k++)
+      memcpy(dst + c * P + k * ohw, src + ((long)(n0 + k) * chans + c) * ohw, sizeof(float) * (size_t)ohw);
 }
 
 /* dst[n0 + k][c][p] = src[c][k * ohw + p] */

@@ -40,12 +40,12 @@ typedef struct {
  * and reads input (a*iys + top0, b*ixs + left0) plus the tap offset. */
 typedef struct {
   int C, H, W, top, left, Hp, Wp, nicb, lanes; /* lanes: channels per block, 16 or 1 (plain planes) */
-  int chunk;                                   /* channel blocks summed per pass (run_image) */
-  long rows;                                   /* class rows with taps: run_image's item a is row a of each */
+  int chunk;                                   /* channel blocks summed per pass (run_images) */
+  long rows;                                   /* class rows with taps: run_images' item a is row a of each */
   int OC, OH, OW, ngroup;
   int oys, oxs, iys, ixs, top0, left0;
   int ncls, bwd;
-  int gblock;                                  /* output-channel groups per block of items (run_image) */
+  int gblock;                                  /* output-channel groups per block of items (run_images) */
   cls k[4];
   long img_floats, w_floats;
   int nimg;                                    /* frames held at once: every image's, or one (run) */
@@ -128,10 +128,10 @@ static void make_plan(const gz_conv2d *d, int bwd, int lanes, plan *p) {
     if (c->ntap > 0 && c->na_y > p->rows) p->rows = c->na_y;
   }
   p->w_floats = wofs;
-  /* Groups per block (run_image): as many as have their weight slabs for one chunk (all classes) in L2. */
+  /* Groups per block (run_images): as many as have their weight slabs for one chunk (all classes) in L2. */
   gz_gemm_blocking b;
   gz_gemm_blocking_for(GZ_ISA_SCALAR, &b, NULL); /* only the cache sizes are used */
-  const long cpc = cdiv(p->nicb, cdiv(p->nicb, p->chunk)); /* blocks per chunk, as run_image splits them */
+  const long cpc = cdiv(p->nicb, cdiv(p->nicb, p->chunk)); /* blocks per chunk, as run_images splits them */
   long slab = 0;
   for (int q = 0; q < p->ncls; q++) slab += cpc * p->k[q].ntap * lanes * 32 * (long)sizeof(float);
   const long gmax = slab > 0 && b.l2 / slab > 1 ? b.l2 / slab : 1, nblk = cdiv(p->ngroup, gmax);
@@ -140,7 +140,7 @@ static void make_plan(const gz_conv2d *d, int bwd, int lanes, plan *p) {
 
 /* Where class c's weights for output-channel group g start at input block icb (floats into the slabs):
  * [block][tap][lanes][ocw] per group, groups 32 channels apart (ocw = 16 for a last group of at most 16
- * channels). Written by pack_weights, read by the tiles of run_image. */
+ * channels). Written by pack_weights, read by the tiles of run_images. */
 static long slab_at(const plan *p, const cls *c, int g, int icb) {
   const int ocw = p->OC - g * 32 > 16 ? 32 : 16;
   return c->wofs + ((long)g * p->nicb * 32 + (long)icb * ocw) * c->ntap * p->lanes;
@@ -249,7 +249,7 @@ int gz_cdir_wanted(int isa, const gz_conv2d *d, int direction) {
   int oh, ow;
   gz_conv2d_out(d, &oh, &ow, NULL);
   /* Over 256 channels summed on images under 64x64 (the direct method sums them in L2-sized chunks,
-   * run_image): forward and backward data are direct. Since the weight slabs are packed by gathers
+   * run_images): forward and backward data are direct. Since the weight slabs are packed by gathers
    * (gz_cdir_pack_slab_avx512) the direct method wins every such shape of the model (interleaved A/B on 2
    * threads, 2026-12-06, GFLOP/s GEMM -> direct): 512 at 16^2 forward 274 -> 377, backward data 308 -> 346;
    * strided 512 at 32^2 forward 274 -> 340, backward data 278 -> 298 (8-pixel tiles); Block 5's backward data
@@ -345,8 +345,8 @@ static void run_images(const kernels *kn, const plan *p, int nn, const float *wb
    * between chunks: schedule(static) gives each thread the same items in every chunk, so an output is
    * read and written by one thread in chunk order.
    * Item order: the groups go in blocks whose slabs fit in L2 together (make_plan), and within a block
-   * image by image, row by row, every group of the block for a row before the next row, so the row's input is read from
-   * memory once per block instead of once per group; the block's slabs stay in L2. Measured on Zen 4 (2
+   * image by image, row by row, every group of the block for a row before the next row, so the row's input
+   * is read from memory once per block instead of once per group; the block's slabs stay in L2. Measured on Zen 4 (2
    * threads, interleaved medians, GFLOP/s, group-major order -> blocks): 128 channels 3x3 stride 2 at 128^2
    * forward 109 -> 151 (blocks of 2) -> 174 (one block of 4, slabs sized by the blocks a chunk really has),
    * 256 stride 2 at 64^2 forward 136 -> 170 (blocks of 3), 256 at 32^2 forward 194 -> 212, 512 -> 128 at
@@ -550,7 +550,8 @@ void gz_cdir_backward_weights(int isa, const gz_conv2d *d, const float *x, const
 #pragma omp for collapse(2) schedule(static)
       for (int icb = 0; icb < p.nicb; icb++)
         for (int y = 0; y < p.Hp; y++)
-          kn.block_row(x + n * xs, p.C, p.H, p.W, p.top, p.left, p.Wp, icb, y, img + ((long)icb * p.Hp + y) * p.Wp * 16);
+          kn.block_row(x + n * xs, p.C, p.H, p.W, p.top, p.left, p.Wp, icb, y,
+                       img + ((long)icb * p.Hp + y) * p.Wp * 16);
       for (int oy0 = 0; oy0 < p.OH; oy0 += band) {
         int rows = p.OH - oy0 < band ? p.OH - oy0 : band;
 #pragma omp for collapse(3) schedule(static)

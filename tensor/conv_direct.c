@@ -345,13 +345,13 @@ static void run_images(const kernels *kn, const plan *p, int nn, const float *wb
    * between chunks: schedule(static) gives each thread the same items in every chunk, so an output is
    * read and written by one thread in chunk order.
    * Item order: the groups go in blocks whose slabs fit in L2 together (make_plan), and within a block
-   * image by image, row by row, every group of the block for a row before the next row, so the row's input
-   * is read from memory once per block instead of once per group; the block's slabs stay in L2. Measured on Zen 4 (2
-   * threads, interleaved medians, GFLOP/s, group-major order -> blocks): 128 channels 3x3 stride 2 at 128^2
-   * forward 109 -> 151 (blocks of 2) -> 174 (one block of 4, slabs sized by the blocks a chunk really has),
-   * 256 stride 2 at 64^2 forward 136 -> 170 (blocks of 3), 256 at 32^2 forward 194 -> 212, 512 -> 128 at
-   * 64^2 forward 192 -> 205; the others within noise (3072 at 32^2 210 -> 210). Which thread owns an
-   * output stays fixed by the shape. */
+   * image by image, row by row, every group of the block for a row before the next row, so the row's
+   * input is read from memory once per block instead of once per group; the block's slabs stay in L2.
+   * Measured on Zen 4 (2 threads, interleaved medians, GFLOP/s, group-major order -> blocks): 128 channels
+   * 3x3 stride 2 at 128^2 forward 109 -> 151 (blocks of 2) -> 174 (one block of 4, slabs sized by the
+   * blocks a chunk really has), 256 stride 2 at 64^2 forward 136 -> 170 (blocks of 3), 256 at 32^2
+   * forward 194 -> 212, 512 -> 128 at 64^2 forward 192 -> 205; the others within noise (3072 at 32^2
+   * 210 -> 210). Which thread owns an output stays fixed by the shape. */
   const int nchunk = (int)cdiv(p->nicb, p->chunk);
   for (int ch = 0; ch < nchunk; ch++) {
     const int cb0 = (int)((long)p->nicb * ch / nchunk), cb1 = (int)((long)p->nicb * (ch + 1) / nchunk);

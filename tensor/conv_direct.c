@@ -570,17 +570,21 @@ void gz_cdir_backward_weights(int isa, const gz_conv2d *d, const float *x, const
             }
       }
     }
-    /* blocked accumulator -> dw[o][c][i][j] */
-#pragma omp for schedule(static)
-    for (int o = 0; o < d->oc; o++) {
-      const int g = o / no, oo = o % no;
-      for (int c = 0; c < d->ic; c++)
+    /* blocked accumulator -> dw[o][c][i][j], reading the accumulator in its own order (16 channels in a
+     * row) and writing each item's dw floats 9 apart: in dw's order the reads jumped through the 2.4 MB
+     * accumulator of a 256-channel 3x3 and waited on memory (3.5 % of a one-thread weight gradient). */
+#pragma omp for collapse(2) schedule(static)
+    for (int g = 0; g < ngo; g++)
+      for (int cb = 0; cb < p.nicb; cb++) {
+        const int nc = d->ic - cb * 16 < 16 ? d->ic - cb * 16 : 16, noo = d->oc - g * no < no ? d->oc - g * no : no;
+        const long cs = (long)kh * kw; /* dw's channel stride */
         for (int i = 0; i < kh; i++)
-          for (int j = 0; j < kw; j++) {
-            float v = acc[(((long)g * p.nicb + c / 16) * kh + i) * blk + ((long)oo * kw + j) * 16 + c % 16];
-            float *q = dw + (((long)o * d->ic + c) * kh + i) * kw + j;
-            *q = accumulate ? *q + v : v;
-          }
-    }
+          for (int oo = 0; oo < noo; oo++)
+            for (int j = 0; j < kw; j++) {
+              const float *v = acc + (((long)g * p.nicb + cb) * kh + i) * blk + ((long)oo * kw + j) * 16;
+              float *q = dw + ((long)(g * no + oo) * d->ic + cb * 16) * cs + i * kw + j;
+              for (int c = 0; c < nc; c++) q[c * cs] = accumulate ? q[c * cs] + v[c] : v[c];
+            }
+      }
   }
 }

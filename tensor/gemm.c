@@ -277,16 +277,22 @@ static int sgemm_run(int isa, int transA, int transB, long M, long N, long K, fl
    * none beyond a few hundred microseconds of work. The T threads tile C as Tm x Tn rectangles aligned
    * to the register tile; each packs its own operands, so they never wait for one another (no
    * barrier: on a shared, oversubscribed machine a descheduled thread delays only its own part). Tm is
-   * chosen to minimize the duplicated packing, Tn * M * K + Tm * K * N. */
+   * chosen to minimize the duplicated packing, Tn * M * K + Tm * K * N * wb. Where the micro-kernel packs B
+   * as it reads it (AVX-512, B stored K x N) a duplicated B costs reads that overlap the FMAs, while A is
+   * packed in a pass of its own: wb = 1/2, so with two threads the rows are split unless N >= 2M
+   * (square products split the rows, each thread packing half of A; interleaved A/B, 2 threads, Zen 4,
+   * GFLOP/s: 256^3 198 -> 210, 512^3 205 -> 219, 1024^3 213 -> 219, 1024^3 A^T 208 -> 217, 2048^3 214 ->
+   * 217, 1024 x 1024 x 256 190 -> 211, 768 x 1024 x 512 178 -> 212). */
   long mt_all = cdiv(M, j.bl.mr), nt_all = cdiv(N, j.bl.nr);
   int T = (double)M * N * K < 3e5 ? 1 : omp_get_max_threads();
   if (T > fit) T = (int)fit;
   if (T > mt_all * nt_all) T = (int)(mt_all * nt_all);
   int tm = 1;
   double bestcost = -1;
+  const double wb = isa == GZ_ISA_AVX512 && !j.tb && !packer ? 0.5 : 1.0; /* B packed inside the kernel */
   for (int a = 1; a <= T; a++) {
     if (T % a || a > mt_all || T / a > nt_all) continue;
-    double cost = (double)(T / a) * M * K + (double)a * K * N;
+    double cost = (double)(T / a) * M * K + (double)a * K * N * wb;
     if (bestcost < 0 || cost < bestcost) bestcost = cost, tm = a;
   }
   if (bestcost < 0) T = 1, tm = 1;

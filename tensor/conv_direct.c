@@ -571,7 +571,7 @@ void gz_cdir_backward_weights(int isa, const gz_conv2d *d, const float *x, const
       }
     }
     /* blocked accumulator -> dw[o][c][i][j], reading the accumulator in its own order (16 channels in a
-     * row) and writing each item's dw floats 9 apart: in dw's order the reads jumped through the 2.4 MB
+     * row) and writing dw kh kw floats apart: in dw's order the reads jumped through the 2.4 MB
      * accumulator of a 256-channel 3x3 and waited on memory (3.5 % of a one-thread weight gradient). */
 #pragma omp for collapse(2) schedule(static)
     for (int g = 0; g < ngo; g++)

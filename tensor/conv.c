@@ -140,13 +140,16 @@ static void geometry(const gz_conv2d *d, int oh, int ow, geom *g) {
 
 static long round16(long f) { return (f + 15) / 16 * 16; }
 
+/* One thread's band of backward data's col when images run in parallel (g->dpar), 64-byte aligned. */
+static long dpar_band(const geom *g) { return round16(g->kc * g->ow * g->drows); }
+
 /* Workspace floats before the GEMM's: the backward passes' band (image by image), or a group's col
  * operand [crows][G x pixels] and its gathered x / dy / y operand [oc][G x pixels]. */
 static long col_floats(const gz_conv2d *d, const geom *g) {
   if (g->group > 1) return round16(g->crows * g->group * g->ohw) + (long)d->oc * g->group * g->ohw;
   if (g->pointwise) return 0;
   const long band = g->kc * g->ow * (g->brows > g->drows ? g->brows : g->drows);
-  const long dpar = g->dpar ? round16(g->kc * g->ow * g->drows) * omp_get_max_threads() : 0;
+  const long dpar = g->dpar ? dpar_band(g) * omp_get_max_threads() : 0;
   return band > dpar ? band : dpar;
 }
 
@@ -552,31 +555,35 @@ int gz_conv2d_forward_isa(int isa, const gz_conv2d *d, const float *x, const flo
   return 0;
 }
 
+/* Backward data of one image (not pointwise), band by band: col = W^T dy_band, dx (+)= col2im(col). */
+static int backward_data_image(int isa, const gz_conv2d *d, const geom *g, const float *dyn, const float *w,
+                               float *dxn, int accumulate, float *col, void *gws, size_t gwsb, gz_err *e) {
+  for (int oy = 0; oy < g->oh; oy += (int)g->drows) {
+    int oy1 = oy + (int)g->drows < g->oh ? oy + (int)g->drows : g->oh;
+    long np = (long)(oy1 - oy) * g->ow;
+    if (gz_sgemm_isa(isa, 1, 0, g->kc, np, d->oc, 1.0f, w, g->kc, dyn + (long)oy * g->ow, g->ohw, 0.0f, col, np, gws,
+                     gwsb, e))
+      return -1;
+    col_to_dx(d, g, col, np, oy, oy1, dxn, accumulate);
+  }
+  return 0;
+}
+
 /* Backward data of a strided 1x1 conv with whole images per thread (g->dpar): each thread its own band of col
  * (col_floats holds one per thread) and its own one-thread GEMM workspace (gemm_ws). */
 static int backward_data_images_parallel(int isa, const gz_conv2d *d, const geom *g, const float *dy, const float *w,
                                          float *dx, int accumulate, float *col, void *gws, gz_err *e) {
   const long xs = (long)d->ic * d->ih * d->iw, ys = (long)d->oc * g->ohw;
-  const long band = round16(g->kc * g->ow * g->drows);
   const size_t per = gz_sgemm_workspace_threads(d->ic, g->ohw, d->oc, 1); /* as gemm_ws counts it */
   int failed = 0;
   gz_err first = {0};
 #pragma omp parallel for schedule(static)
   for (int n = 0; n < d->n; n++) {
     const int t = omp_get_thread_num();
-    float *mcol = col + t * band;
-    void *mws = (char *)gws + (size_t)t * per;
     gz_err mine = {0};
-    for (int oy = 0; oy < g->oh; oy += (int)g->drows) {
-      int oy1 = oy + (int)g->drows < g->oh ? oy + (int)g->drows : g->oh;
-      long np = (long)(oy1 - oy) * g->ow;
-      if (gz_sgemm_isa(isa, 1, 0, g->kc, np, d->oc, 1.0f, w, g->kc, dy + n * ys + (long)oy * g->ow, g->ohw, 0.0f,
-                       mcol, np, mws, per, &mine)) {
-        keep_first_error(&failed, &first, &mine);
-        break;
-      }
-      col_to_dx(d, g, mcol, np, oy, oy1, dx + n * xs, accumulate);
-    }
+    if (backward_data_image(isa, d, g, dy + n * ys, w, dx + n * xs, accumulate, col + t * dpar_band(g),
+                            (char *)gws + (size_t)t * per, per, &mine))
+      keep_first_error(&failed, &first, &mine);
   }
   if (failed && e) *e = first;
   return failed ? -1 : 0;
@@ -611,14 +618,7 @@ int gz_conv2d_backward_data_isa(int isa, const gz_conv2d *d, const float *dy, co
         return -1;
       continue;
     }
-    for (int oy = 0; oy < g.oh; oy += (int)g.drows) {
-      int oy1 = oy + (int)g.drows < g.oh ? oy + (int)g.drows : g.oh;
-      long np = (long)(oy1 - oy) * g.ow;
-      if (gz_sgemm_isa(isa, 1, 0, g.kc, np, d->oc, 1.0f, w, g.kc, dyn + (long)oy * g.ow, g.ohw, 0.0f, col, np, gws,
-                       gwsb, e))
-        return -1;
-      col_to_dx(d, &g, col, np, oy, oy1, dxn, accumulate);
-    }
+    if (backward_data_image(isa, d, &g, dyn, w, dxn, accumulate, col, gws, gwsb, e)) return -1;
   }
   return 0;
 }

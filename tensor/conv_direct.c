@@ -536,7 +536,7 @@ void gz_cdir_backward_weights(int isa, const gz_conv2d *d, const float *x, const
   make_plan(d, 0, 16, &p);
   float *img = (float *)(((uintptr_t)ws + 63) & ~(uintptr_t)63), *acc = img + p.img_floats;
   const int no = gz_cdir_wtile_rows(isa, d->kw, d->oc), ngo = (int)cdiv(d->oc, no), kh = d->kh, kw = d->kw;
-  const long ohw = (long)p.OH * p.OW, xs = (long)d->ic * d->ih * d->iw, ys = (long)d->oc * ohw;
+  const long ohw = (long)p.OH * p.OW, ys = (long)d->oc * ohw;
   const long blk = (long)no * kw * 16; /* one item's accumulator */
   /* band: the dy rows of all output channels and the x rows of one channel block in about 512 KB. A
    * thread takes consecutive items, (channel block, kernel row) outer: its x stays in L1, the band's
@@ -547,11 +547,8 @@ void gz_cdir_backward_weights(int isa, const gz_conv2d *d, const float *x, const
 #pragma omp parallel
   {
     for (int n = 0; n < d->n; n++) {
-#pragma omp for collapse(2) schedule(static)
-      for (int icb = 0; icb < p.nicb; icb++)
-        for (int y = 0; y < p.Hp; y++)
-          kn.block_row(x + n * xs, p.C, p.H, p.W, p.top, p.left, p.Wp, icb, y,
-                       img + ((long)icb * p.Hp + y) * p.Wp * 16);
+      make_frames(&kn, &p, x, n, 1, img);
+#pragma omp barrier
       for (int oy0 = 0; oy0 < p.OH; oy0 += band) {
         int rows = p.OH - oy0 < band ? p.OH - oy0 : band;
 #pragma omp for collapse(3) schedule(static)

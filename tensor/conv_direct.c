@@ -267,8 +267,9 @@ static void plain_row(const float *src, int C, int H, int W, int top, int left, 
 /* Weight slabs: class q, group g, [channel block][tap][lanes input channels][ocb*16 output channels],
  * zero past the channel counts. Forward: w[co][ci][i][j]; backward data: w[ci][co][i][j] (dy's
  * channels are the input). Items (group, channel block). AVX-512: the forward by register transposes
- * of 16 kernel rows (gz_cdir_pack_fwd_avx512), backward data row by row, 16 kernels' taps per gather
- * (there the kernels of a row lie side by side); the plain loop (AVX2) reads whole kh x kw kernels in
+ * of 16 kernel rows (gz_cdir_pack_fwd_avx512), backward data row by row (there the kernels of a row lie
+ * side by side): 3x3 by permutes of the row's 288 floats, others by gathers of 16 kernels' taps; the
+ * plain loop (AVX2) reads whole kh x kw kernels in
  * the order in which they lie in w (forward: ci fastest, backward data: co fastest) and scatters their
  * taps into the item's slab
  * (a few KB, in L1). Scalar, either costs about 4 cycles per float: 18 % of a 512-channel 3x3 stride-2

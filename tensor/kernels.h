@@ -230,7 +230,7 @@ void gz_cdir_block_row_avx2(const float *src, int C, int H, int W, int top, int 
                             float *dst);
 /* One weight slab of the direct convolution (tensor/conv_direct.c, pack_weights): for each of ntap taps and
  * lanes rows l, ocw floats o[j] = k0[l sl + j sj + tsrc[tap]] for l < nl and j < nj, zeros elsewhere. AVX-512:
- * one gather per 16 floats; needs 31 sj < 2^31. */
+ * one gather per 16 floats (sj = 9, 3x3 backward data: permutes of the row); needs 31 sj < 2^31. */
 void gz_cdir_pack_slab_avx512(const float *k0, long sl, long sj, const int *tsrc, int ntap, int lanes, int nl, int nj,
                               int ocw, float *o);
 void gz_cdir_pack_fwd_avx512(const float *k0, long sj, int khw, int nl, int nj, int ocw, float *o);

@@ -290,10 +290,14 @@ static int sgemm_run(int isa, int transA, int transB, long M, long N, long K, fl
   int tm = 1;
   double bestcost = -1;
   const double wb = isa == GZ_ISA_AVX512 && !j.tb && !packer ? 0.5 : 1.0; /* B packed inside the kernel */
+  /* Ties (B^T square products on AVX-512: both operands packed by transposes) split the rows: 2 threads,
+   * interleaved, GFLOP/s columns -> rows: 1024^3 B^T 211 -> 216, A^T B^T 204 -> 211, 512^3 B^T 215 -> 218,
+   * 2048^3 B^T 209 -> 210. */
+  const int tie_rows = isa == GZ_ISA_AVX512 && j.tb;
   for (int a = 1; a <= T; a++) {
     if (T % a || a > mt_all || T / a > nt_all) continue;
     double cost = (double)(T / a) * M * K + (double)a * K * N * wb;
-    if (bestcost < 0 || cost < bestcost) bestcost = cost, tm = a;
+    if (bestcost < 0 || cost < bestcost || (tie_rows && cost == bestcost)) bestcost = cost, tm = a;
   }
   if (bestcost < 0) T = 1, tm = 1;
   const int tn = T / tm;

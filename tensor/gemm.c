@@ -291,8 +291,8 @@ static int sgemm_run(int isa, int transA, int transB, long M, long N, long K, fl
   double bestcost = -1;
   const double wb = isa == GZ_ISA_AVX512 && !j.tb && !packer ? 0.5 : 1.0; /* B packed inside the kernel */
   /* Ties (B^T square products on AVX-512: both operands packed by transposes) split the rows: 2 threads,
-   * interleaved, GFLOP/s columns -> rows: 1024^3 B^T 211 -> 216, A^T B^T 204 -> 211, 512^3 B^T 215 -> 218,
-   * 2048^3 B^T 209 -> 210. */
+   * interleaved, GFLOP/s columns -> rows: 1024^3 B^T 210 -> 215, A^T B^T 204 -> 213, 512^3 B^T 215 -> 218,
+   * 2048^3 B^T equal. */
   const int tie_rows = isa == GZ_ISA_AVX512 && j.tb;
   for (int a = 1; a <= T; a++) {
     if (T % a || a > mt_all || T / a > nt_all) continue;

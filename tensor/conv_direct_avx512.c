@@ -217,15 +217,12 @@ static void pack_slab_deint9(const float *k0, long sl, const int *tsrc, int ntap
     }
   const int nh = ocw / 16;
   for (int l = 0; l < 16; l++) {
-    if (l >= nl) {
-      for (int t = 0; t < ntap; t++)
-        for (int h = 0; h < nh; h++) _mm512_store_ps(o + ((long)t * 16 + l) * ocw + h * 16, _mm512_setzero_ps());
-      continue;
-    }
-    const float *row = k0 + l * sl;
+    /* lanes past nl load nothing, so their rows come out zero */
+    const __mmask16 live = l < nl ? 0xFFFF : 0;
+    const float *row = l < nl ? k0 + l * sl : k0;
     __m512 r[18];
 #pragma GCC unroll 18
-    for (int q = 0; q < 18; q++) r[q] = _mm512_maskz_loadu_ps(mq[q], row + 16 * q);
+    for (int q = 0; q < 18; q++) r[q] = _mm512_maskz_loadu_ps(mq[q] & live, row + 16 * q);
     for (int t = 0; t < ntap; t++)
 #pragma GCC unroll 2
       for (int h = 0; h < 2; h++) {

@@ -163,6 +163,13 @@ int gz_shard_conv_weights(gz_tape *t, gz_node *n, gz_tensor *dw, int aw, gz_tens
     return gz_fail(e, GZ_EINVAL, "conv2d: a batch of %d is not %d equal shards", n->a.conv.n, ns);
   conv_tree c = {.d = n->a.conv, .x = n->in[0]->data.data, .dy = n->out->grad.data, .ws = ws, .wsb = wsb};
   c.d.n = n->a.conv.n / ns;
+  /* A shard's problem may need more workspace than the whole batch's (tensor/conv.c groups small images of a
+   * batch into one GEMM, while one image goes alone) */
+  const size_t shard_wsb = gz_conv2d_workspace(&c.d);
+  if (shard_wsb > wsb) {
+    if (!(c.ws = gz_tape_workspace(t, shard_wsb, e))) return -1;
+    c.wsb = shard_wsb;
+  }
   c.xs = (long)c.d.n * c.d.ic * c.d.ih * c.d.iw;
   c.ys = (long)gz_tensor_numel(&n->out->grad) / ns;
   c.nw = (size_t)gz_tensor_numel(dw);

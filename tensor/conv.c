@@ -160,6 +160,15 @@ static size_t per_thread_ws(long M, long N, long K) {
   return gz_sgemm_workspace_threads(M, N, K, 1) * (size_t)omp_get_max_threads();
 }
 
+/* 1x1 weight gradients with more input than output channels (AVX-512): the GEMM's A, read in its own row layout
+ * (gemm.c), is x, and the narrower dy is the operand transposed into B's panels; the product is then dW^T. A
+ * 64 -> 256 at 128^2 packed 256 rows of dy by transposes per pixel chunk, now 64 (the same sums: each element
+ * adds the same products in the same order). */
+static int wgrad_transposed(int isa, const gz_conv2d *d) { return isa == GZ_ISA_AVX512 && d->ic > d->oc; }
+
+/* The per-image 1x1 weight gradient's dW^T [ic][oc], 64-byte aligned, before its GEMM workspace. */
+static size_t dwt_bytes(const gz_conv2d *d) { return ((size_t)d->ic * d->oc + 16) * sizeof(float); }
+
 static size_t gemm_ws(const gz_conv2d *d, const geom *g) {
   if (g->group > 1) {
     long P = g->group * g->ohw;
@@ -169,7 +178,7 @@ static size_t gemm_ws(const gz_conv2d *d, const geom *g) {
   size_t ws;
   if (g->pointwise)
     ws = max3(gz_sgemm_workspace(d->oc, g->ohw, d->ic), gz_sgemm_workspace(d->ic, g->ohw, d->oc),
-              gz_sgemm_workspace(d->oc, d->ic, g->ohw));
+              max3(gz_sgemm_workspace(d->oc, d->ic, g->ohw), dwt_bytes(d) + gz_sgemm_workspace(d->ic, d->oc, g->ohw), 0));
   else
     ws = max3(gz_sgemm_workspace(d->oc, g->ohw, g->kc), gz_sgemm_workspace(g->kc, g->band, d->oc),
               gz_sgemm_workspace(d->oc, g->kc, g->band));
@@ -182,7 +191,10 @@ static size_t gemm_ws(const gz_conv2d *d, const geom *g) {
  * per thread. */
 static size_t split_ws(const gz_conv2d *d, const geom *g) {
   if (!g->nsplit) return 0;
-  return (size_t)round16(g->nsplit * d->oc * d->ic) * sizeof(float) + 64 + per_thread_ws(d->oc, d->ic, SPLIT_PIXELS);
+  return (size_t)round16(g->nsplit * d->oc * d->ic) * sizeof(float) + 64 +
+         (per_thread_ws(d->oc, d->ic, SPLIT_PIXELS) > per_thread_ws(d->ic, d->oc, SPLIT_PIXELS)
+              ? per_thread_ws(d->oc, d->ic, SPLIT_PIXELS)
+              : per_thread_ws(d->ic, d->oc, SPLIT_PIXELS));
 }
 
 size_t gz_conv2d_workspace(const gz_conv2d *d) {
@@ -627,7 +639,10 @@ int gz_conv2d_backward_data_isa(int isa, const gz_conv2d *d, const float *dy, co
  * its partial, then the partials added in chunk order, element by element. */
 static int backward_weights_split(int isa, const gz_conv2d *d, const geom *g, const float *x, const float *dy,
                                   float *dw, int accumulate, void *ws, gz_err *e) {
-  const long M = d->oc, N = d->ic, MN = M * N, cpi = (g->ohw + SPLIT_PIXELS - 1) / SPLIT_PIXELS;
+  /* The wider of dy and x is the GEMM's A, read in its own row layout; the narrower is transposed into B's panels
+   * (gemm.c): with ic > oc each partial is dW^T = x dy^T. */
+  const int tr = wgrad_transposed(isa, d);
+  const long M = tr ? d->ic : d->oc, N = tr ? d->oc : d->ic, MN = M * N, cpi = (g->ohw + SPLIT_PIXELS - 1) / SPLIT_PIXELS;
   const long xs = (long)d->ic * g->ohw, ys = (long)d->oc * g->ohw;
   float *part = (float *)(((uintptr_t)ws + 63) & ~(uintptr_t)63);
   char *gws = (char *)(part + round16(g->nsplit * MN));
@@ -638,8 +653,9 @@ static int backward_weights_split(int isa, const gz_conv2d *d, const geom *g, co
   for (long c = 0; c < g->nsplit; c++) {
     const long n = c / cpi, p0 = c % cpi * SPLIT_PIXELS, np = g->ohw - p0 < SPLIT_PIXELS ? g->ohw - p0 : SPLIT_PIXELS;
     gz_err mine = {0};
-    if (gz_sgemm_isa(isa, 0, 1, M, N, np, 1.0f, dy + n * ys + p0, g->ohw, x + n * xs + p0, g->ohw, 0.0f,
-                     part + c * MN, N, gws + (size_t)omp_get_thread_num() * per, per, &mine))
+    const float *a = tr ? x + n * xs + p0 : dy + n * ys + p0, *b = tr ? dy + n * ys + p0 : x + n * xs + p0;
+    if (gz_sgemm_isa(isa, 0, 1, M, N, np, 1.0f, a, g->ohw, b, g->ohw, 0.0f, part + c * MN, N,
+                     gws + (size_t)omp_get_thread_num() * per, per, &mine))
       keep_first_error(&failed, &first, &mine);
   }
   if (failed) {
@@ -648,8 +664,9 @@ static int backward_weights_split(int isa, const gz_conv2d *d, const geom *g, co
   }
 #pragma omp parallel for schedule(static)
   for (long i = 0; i < MN; i++) {
+    const long pi = tr ? i % d->ic * d->oc + i / d->ic : i; /* dW[o][ic] from part[ic][o] */
     float v = accumulate ? dw[i] : 0.0f;
-    for (long c = 0; c < g->nsplit; c++) v += part[c * MN + i];
+    for (long c = 0; c < g->nsplit; c++) v += part[c * MN + pi];
     dw[i] = v;
   }
   return 0;
@@ -679,7 +696,23 @@ int gz_conv2d_backward_weights_isa(int isa, const gz_conv2d *d, const float *x, 
                          accumulate);
   } else if (g.group > 1 && run_groups(isa, 2, d, &g, x, NULL, dy, dw, accumulate, col, gws, gwsb, e)) return -1;
   else if (g.nsplit && backward_weights_split(isa, d, &g, x, dy, dw, accumulate, workspace, e)) return -1;
-  for (int n = 0; n < d->n && !direct && !dot && g.group == 1 && !g.nsplit; n++) {
+  const int tr = !direct && !dot && g.group == 1 && !g.nsplit && g.pointwise && wgrad_transposed(isa, d);
+  float *dwt = tr ? (float *)(((uintptr_t)gws + 63) & ~(uintptr_t)63) : NULL;
+  for (int n = 0; n < d->n && tr; n++) { /* dW^T = sum x_n dy_n^T, then dW (+)= its transpose */
+    char *gws2 = (char *)gws + dwt_bytes(d);
+    if (gz_sgemm_isa(isa, 0, 1, d->ic, d->oc, g.ohw, 1.0f, x + n * xs, g.ohw, dy + n * ys, g.ohw, n ? 1.0f : 0.0f,
+                     dwt, d->oc, gws2, gwsb - dwt_bytes(d), e))
+      return -1;
+    if (n == d->n - 1) {
+#pragma omp parallel for schedule(static)
+      for (int o = 0; o < d->oc; o++)
+        for (int i = 0; i < d->ic; i++) {
+          float *p = dw + (long)o * d->ic + i;
+          *p = accumulate ? *p + dwt[(long)i * d->oc + o] : dwt[(long)i * d->oc + o];
+        }
+    }
+  }
+  for (int n = 0; n < d->n && !direct && !dot && g.group == 1 && !g.nsplit && !tr; n++) {
     const float *xn = x + n * xs, *dyn = dy + n * ys;
     if (g.pointwise) {
       if (gz_sgemm_isa(isa, 0, 1, d->oc, d->ic, g.ohw, 1.0f, dyn, g.ohw, xn, g.ohw, beta, dw, d->ic, gws, gwsb, e))

@@ -177,6 +177,7 @@ typedef struct {
   gz_gemm_ukr ukr;
   packb_fn pack_b;
   gz_gemm_packer packer; /* B produced block by block by the caller (gz_sgemm_implicit_isa), or NULL */
+  int rowa;              /* A micro-panels in row layout (gz_gemm_ukr_rowa_avx512) */
   const void *pctx;
 } gemm_job;
 
@@ -188,6 +189,41 @@ static void packb_avx512(int trans, const float *B, long ldb, long j0, long cols
   else pack_b(trans, B, ldb, j0, cols, p0, kcb, nr, dst, t_lo, t_hi);
 }
 
+/* One tile of C with A in row layout (gz_gemm_ukr_rowa_avx512): micro-panel ir of the A panel at rows i0.. is
+ * copied from A's rows by its first tile (the first column tile of the first column block) and read by the
+ * rest. Each tile also fetches into L2 its share of what the coming copies and packs will read from memory,
+ * spread over the tiles so that no tile stalls on a burst: the next micro-panel's rows (after the last, the
+ * next depth block's first), and B's rows of the next block (the next columns, else the next depth block's
+ * first). A's rows lie 16-64 KB apart in a 1x1 weight gradient (image planes), too many short streams for
+ * the hardware prefetcher. */
+static void rowa_tile(const gemm_job *j, long i0, long mcb, long mt, long ir, long p0, long kcb, long n0, long n1,
+                      long j0, long ncb, long ntl, long jr, float *apack, const float *bpack, float *c, float beta,
+                      int m, int n) {
+  const int mr = j->bl.mr, nr = j->bl.nr;
+  const float *pf = NULL;
+  int npf = 0;
+  if (j0 == n0) {
+    const int last = ir + 1 == mt;
+    const long row = last ? i0 : i0 + (ir + 1) * mr, rows = minl(mr, mcb - (last ? 0 : (ir + 1) * mr));
+    const long depth = last ? p0 + kcb : p0;
+    if (depth + kcb <= j->K) { /* a next depth block as deep as this one (the kernel fetches kcb floats a row) */
+      const long q0 = rows * jr / ntl, q1 = rows * (jr + 1) / ntl;
+      pf = j->A + (row + q0) * j->lda + depth, npf = (int)(q1 - q0);
+    }
+  }
+  const int more_cols = j0 + ncb < n1;
+  const long nj = more_cols ? j0 + ncb : n0, np0 = more_cols ? p0 : p0 + kcb;
+  if (np0 < j->K) {
+    const long rows = minl(j->bl.nc, n1 - nj), kn = minl(kcb, j->K - np0);
+    const long calls = mt * ntl, call = ir * ntl + jr, b0 = rows * call / calls, b1 = rows * (call + 1) / calls;
+    for (long q = b0; q < b1; q++)
+      for (long k = 0; k < kn; k += 16) __builtin_prefetch(j->B + (nj + q) * j->ldb + np0 + k, 0, 2);
+  }
+  gz_gemm_ukr_rowa_avx512(kcb, apack + ir * mr * GZ_GEMM_KA_AVX512,
+                          j0 == n0 && jr == 0 ? j->A + (i0 + ir * mr) * j->lda + p0 : NULL, j->lda, pf, npf,
+                          bpack + jr * kcb * nr, c, j->ldc, j->alpha, beta, m, n);
+}
+
 /* One thread's rectangle of C, rows [m0, m1) x columns [n0, n1), with its own packing buffers. */
 static void gemm_rect(const gemm_job *j, long m0, long m1, long n0, long n1, float *apack, float *bpack) {
   const int mr = j->bl.mr, nr = j->bl.nr;
@@ -196,7 +232,10 @@ static void gemm_rect(const gemm_job *j, long m0, long m1, long n0, long n1, flo
     for (long p0 = 0; p0 < j->K; p0 += j->bl.kc) {
       long kcb = minl(j->bl.kc, j->K - p0);
       float beta = p0 == 0 ? j->beta : 1.0f;
-      if (mr == GZ_GEMM_MR_AVX512 && j->ukr == gz_gemm_ukr_avx512)
+      /* A in row layout (A stored M x K, B stored N x K, AVX-512): no packing pass, rowa_tile copies it */
+      const int rowa = j->rowa && kcb <= GZ_GEMM_KA_AVX512 - 16;
+      if (rowa) (void)0;
+      else if (mr == GZ_GEMM_MR_AVX512 && j->ukr == gz_gemm_ukr_avx512)
         (j->ta ? gz_gemm_packa_t_avx512 : gz_gemm_packa_avx512)(j->A, j->lda, i0, mcb, p0, kcb, apack, 0, mt);
       else pack_a(j->ta, j->A, j->lda, i0, mcb, p0, kcb, mr, apack, 0, mt);
       for (long j0 = n0; j0 < n1; j0 += j->bl.nc) {
@@ -209,7 +248,8 @@ static void gemm_rect(const gemm_job *j, long m0, long m1, long n0, long n1, flo
           for (long jr = 0; jr < ntl; jr++) {
             int m = (int)minl(mr, mcb - ir * mr), n = (int)minl(nr, ncb - jr * nr);
             float *c = j->C + (i0 + ir * mr) * j->ldc + j0 + jr * nr;
-            if (fused && ir == 0)
+            if (rowa) rowa_tile(j, i0, mcb, mt, ir, p0, kcb, n0, n1, j0, ncb, ntl, jr, apack, bpack, c, beta, m, n);
+            else if (fused && ir == 0)
               gz_gemm_ukr_pack_avx512(kcb, apack, j->B + p0 * j->ldb + j0 + jr * nr, j->ldb, bpack + jr * kcb * nr, c,
                                       j->ldc, j->alpha, beta, m, n);
             else j->ukr(kcb, apack + ir * mr * kcb, bpack + jr * kcb * nr, c, j->ldc, j->alpha, beta, m, n);
@@ -221,10 +261,16 @@ static void gemm_rect(const gemm_job *j, long m0, long m1, long n0, long n1, flo
 
 static float *align64(void *p) { return (float *)(((uintptr_t)p + 63) & ~(uintptr_t)63); }
 
-/* Per-thread packing buffers: an A panel (MC x KC) and a B block (KC x NC), each 64-byte aligned. */
+/* Floats per row of the A panel: KC, or on AVX-512 the row layout's stride if that is more. */
+static long apanel_depth(const gz_gemm_blocking *b, long kc) {
+  return b->mr == GZ_GEMM_MR_AVX512 && kc < GZ_GEMM_KA_AVX512 ? GZ_GEMM_KA_AVX512 : kc;
+}
+
+/* Per-thread packing buffers: an A panel (MC x KC, or MC x KA in row layout) and a B block (KC x NC), each 64-byte
+ * aligned. */
 static size_t per_thread_bytes(const gz_gemm_blocking *b, long M, long N, long K) {
   long kc = minl(b->kc, K), mc = minl(b->mc, cdiv(M, b->mr) * b->mr), nc = minl(b->nc, cdiv(N, b->nr) * b->nr);
-  return (size_t)(mc * kc + kc * nc) * sizeof(float) + 2 * 64;
+  return (size_t)(mc * apanel_depth(b, kc) + kc * nc) * sizeof(float) + 2 * 64;
 }
 
 size_t gz_sgemm_workspace_threads(long M, long N, long K, int threads) {
@@ -267,6 +313,7 @@ static int sgemm_run(int isa, int transA, int transB, long M, long N, long K, fl
   }
   j.ukr = isa == GZ_ISA_AVX512 ? gz_gemm_ukr_avx512 : isa == GZ_ISA_AVX2 ? gz_gemm_ukr_avx2 : ukr_scalar;
   j.pack_b = isa == GZ_ISA_AVX512 ? packb_avx512 : pack_b;
+  j.rowa = isa == GZ_ISA_AVX512 && !j.ta && j.tb && !packer;
   /* Equal K chunks (576 -> 288 + 288, not 512 + 64): fewer short micro-kernel runs; fixed by K alone.
    * Rounded up to 16 floats, a whole vector for the transposing packers: with KC 336 (a 32 KB L1), K 4096
    * went in chunks of 316, and the B^T packer's scalar tail loop of 12 columns x 32 rows took 16 % of its
@@ -310,7 +357,7 @@ static int sgemm_run(int isa, int transA, int transB, long M, long N, long K, fl
   {
     const int team = omp_get_num_threads(), t = omp_get_thread_num();
     float *apack = align64(base + (size_t)t * per);
-    float *bpack = align64(apack + mc * kc);
+    float *bpack = align64(apack + mc * apanel_depth(&j.bl, kc));
     for (int r = t; r < T; r += team) {
       const int ti = r / tn, tj = r % tn;
       long m0 = minl(M, mt_all * ti / tm * j.bl.mr), m1 = minl(M, mt_all * (ti + 1) / tm * j.bl.mr);

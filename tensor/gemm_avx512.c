@@ -11,49 +11,24 @@
 #define MR GZ_GEMM_MR_AVX512
 #define NR GZ_GEMM_NR_AVX512
 
-/* R rows of the tile (R = 2, 4, ..., 12; the A micro-panel keeps its stride of MR floats per k). Without
- * PACK, B is the packed micro-panel b; with PACK, B is read from its source rows (src, ldb floats apart,
- * n valid columns) and the packed micro-panel is written to bw as a side effect (gz_gemm_ukr_pack_avx512). */
-static inline __attribute__((always_inline)) void ukr_rows(const int R, const int PACK, long kc, const float *a,
-                                                            const float *b, float *bw, const float *src, long ldb,
-                                                            float *c, long ldc, float alpha, float beta, int m, int n) {
-  __m512 acc[MR][2];
-  const __mmask16 n0 = (__mmask16)(n >= 16 ? 0xFFFF : (1u << n) - 1);
-  const __mmask16 n1 = (__mmask16)(n <= 16 ? 0 : n >= 32 ? 0xFFFF : (1u << (n - 16)) - 1);
-#pragma GCC unroll 12
-  for (int r = 0; r < R; r++) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
-  /* C's rows into L2 while the depth loop runs (thousands of cycles): the epilogue's loads (beta) and stores
-   * otherwise waited on L3 or memory once per tile, C being too big for L2 (a 1024^3 product's 4 MB). Zen 4,
-   * interleaved A/B, 2 threads, median GFLOP/s: 1024^3 179 -> 189, 2048^3 180 -> 195; 1x1 forward 1024 -> 2048
-   * stride 2 at 32^2 147 -> 159, 512 -> 2048 at 16^2 144 -> 153, backward data 2048 -> 512 at 16^2 184 -> 190. */
+/* C's rows into L2 while the depth loop runs (thousands of cycles): the epilogue's loads (beta) and stores
+ * otherwise waited on L3 or memory once per tile, C being too big for L2 (a 1024^3 product's 4 MB). Zen 4,
+ * interleaved A/B, 2 threads, median GFLOP/s: 1024^3 179 -> 189, 2048^3 180 -> 195; 1x1 forward 1024 -> 2048
+ * stride 2 at 32^2 147 -> 159, 512 -> 2048 at 16^2 144 -> 153, backward data 2048 -> 512 at 16^2 184 -> 190. */
+static inline __attribute__((always_inline)) void tile_prefetch(const int R, const float *c, long ldc, int m, int n) {
 #pragma GCC unroll 12
   for (int r = 0; r < R; r++)
     if (r < m) {
       _mm_prefetch((const char *)(c + r * ldc), _MM_HINT_T1);
       if (n > 16) _mm_prefetch((const char *)(c + r * ldc + 16), _MM_HINT_T1);
     }
-  for (long k = 0; k < kc; k++, a += MR) {
-    __m512 b0, b1;
-    if (PACK) {
-      b0 = _mm512_maskz_loadu_ps(n0, src), b1 = _mm512_maskz_loadu_ps(n1, src + 16);
-      _mm_prefetch((const char *)(src + NR), _MM_HINT_T1); /* the next panel's stretch of this row */
-      _mm_prefetch((const char *)(src + NR + 16), _MM_HINT_T1);
-      _mm512_store_ps(bw, b0);
-      _mm512_store_ps(bw + 16, b1);
-      src += ldb, bw += NR;
-    } else {
-      b0 = _mm512_load_ps(b), b1 = _mm512_load_ps(b + 16);
-      _mm_prefetch((const char *)(b + 8 * NR), _MM_HINT_T0);
-      _mm_prefetch((const char *)(b + 8 * NR + 16), _MM_HINT_T0);
-      b += NR;
-    }
-#pragma GCC unroll 12
-    for (int r = 0; r < R; r++) {
-      __m512 ar = _mm512_set1_ps(a[r]);
-      acc[r][0] = _mm512_fmadd_ps(ar, b0, acc[r][0]);
-      acc[r][1] = _mm512_fmadd_ps(ar, b1, acc[r][1]);
-    }
-  }
+}
+
+/* The tile's epilogue: C = alpha acc + beta C over its m x n valid part (masked past n). */
+static inline __attribute__((always_inline)) void tile_store(const int R, __m512 acc[][2], float *c, long ldc,
+                                                              float alpha, float beta, int m, int n) {
+  const __mmask16 n0 = (__mmask16)(n >= 16 ? 0xFFFF : (1u << n) - 1);
+  const __mmask16 n1 = (__mmask16)(n <= 16 ? 0 : n >= 32 ? 0xFFFF : (1u << (n - 16)) - 1);
   const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
   if (m == R && n == NR) {
 #pragma GCC unroll 12
@@ -81,6 +56,43 @@ static inline __attribute__((always_inline)) void ukr_rows(const int R, const in
     _mm512_mask_storeu_ps(cr, n0, t0);
     _mm512_mask_storeu_ps(cr + 16, n1, t1);
   }
+}
+
+/* R rows of the tile (R = 2, 4, ..., 12; the A micro-panel keeps its stride of MR floats per k). Without
+ * PACK, B is the packed micro-panel b; with PACK, B is read from its source rows (src, ldb floats apart,
+ * n valid columns) and the packed micro-panel is written to bw as a side effect (gz_gemm_ukr_pack_avx512). */
+static inline __attribute__((always_inline)) void ukr_rows(const int R, const int PACK, long kc, const float *a,
+                                                            const float *b, float *bw, const float *src, long ldb,
+                                                            float *c, long ldc, float alpha, float beta, int m, int n) {
+  __m512 acc[MR][2];
+  const __mmask16 n0 = (__mmask16)(n >= 16 ? 0xFFFF : (1u << n) - 1);
+  const __mmask16 n1 = (__mmask16)(n <= 16 ? 0 : n >= 32 ? 0xFFFF : (1u << (n - 16)) - 1);
+#pragma GCC unroll 12
+  for (int r = 0; r < R; r++) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+  tile_prefetch(R, c, ldc, m, n);
+  for (long k = 0; k < kc; k++, a += MR) {
+    __m512 b0, b1;
+    if (PACK) {
+      b0 = _mm512_maskz_loadu_ps(n0, src), b1 = _mm512_maskz_loadu_ps(n1, src + 16);
+      _mm_prefetch((const char *)(src + NR), _MM_HINT_T1); /* the next panel's stretch of this row */
+      _mm_prefetch((const char *)(src + NR + 16), _MM_HINT_T1);
+      _mm512_store_ps(bw, b0);
+      _mm512_store_ps(bw + 16, b1);
+      src += ldb, bw += NR;
+    } else {
+      b0 = _mm512_load_ps(b), b1 = _mm512_load_ps(b + 16);
+      _mm_prefetch((const char *)(b + 8 * NR), _MM_HINT_T0);
+      _mm_prefetch((const char *)(b + 8 * NR + 16), _MM_HINT_T0);
+      b += NR;
+    }
+#pragma GCC unroll 12
+    for (int r = 0; r < R; r++) {
+      __m512 ar = _mm512_set1_ps(a[r]);
+      acc[r][0] = _mm512_fmadd_ps(ar, b0, acc[r][0]);
+      acc[r][1] = _mm512_fmadd_ps(ar, b1, acc[r][1]);
+    }
+  }
+  tile_store(R, acc, c, ldc, alpha, beta, m, n);
 }
 
 /* A last tile of m < 12 rows runs an R-row loop, R = m rounded up to even, instead of 12 rows of which the
@@ -112,6 +124,75 @@ void gz_gemm_ukr_avx512(long kc, const float *a, const float *b, float *c, long 
 void gz_gemm_ukr_pack_avx512(long kc, const float *a, const float *src, long ldb, float *b, float *c, long ldc,
                              float alpha, float beta, int m, int n) {
   ukr_any(1, kc, a, NULL, b, src, ldb, c, ldc, alpha, beta, m, n);
+}
+
+/* A in row layout (A stored M x K, B stored N x K: the weight gradients' dW = dy x^T): the A micro-panel
+ * keeps A's own layout, row r at a + r KA (KA = GZ_GEMM_KA_AVX512 floats apart, an immediate offset), and each
+ * broadcast reads A[r][k] there: no transpose. With src, the kernel first copies each 16-k stretch of the
+ * R source rows (lda floats apart) into the panel, prefetching the rows PF floats ahead; pf names npf rows
+ * (lda apart) to fetch into L2 meanwhile, a share of the next micro-panel's (gemm.c), so that the copy reads
+ * L2. A's reads from memory then overlap the FMAs instead of a packing pass of their own stalling on them
+ * (16.6 % of a 64 -> 256 1x1 weight gradient at 128^2, perf, Zen 4). Same FMAs in the same order as
+ * gz_gemm_ukr_avx512: same bits. */
+#define KA GZ_GEMM_KA_AVX512
+#define PF 64
+static inline __attribute__((always_inline)) void ukr_rowa(const int R, const int COPY, long kc, float *a,
+                                                            const float *src, long lda, const float *pf, int npf,
+                                                            const float *b, float *c, long ldc, float alpha,
+                                                            float beta, int m, int n) {
+  __m512 acc[MR][2];
+#pragma GCC unroll 12
+  for (int r = 0; r < R; r++) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+  tile_prefetch(R, c, ldc, m, n);
+  for (long kb = 0; kb < kc; kb += 16) {
+    const int nk = (int)(kc - kb < 16 ? kc - kb : 16);
+    if (COPY) {
+      const __mmask16 mk = (__mmask16)(nk == 16 ? 0xFFFF : (1u << nk) - 1);
+#pragma GCC unroll 12
+      for (int r = 0; r < R; r++) {
+        __m512 v = _mm512_setzero_ps();
+        if (r < m) {
+          _mm_prefetch((const char *)(src + r * lda + kb + PF), _MM_HINT_T0);
+          v = _mm512_maskz_loadu_ps(mk, src + r * lda + kb);
+        }
+        _mm512_store_ps(a + r * KA + kb, v);
+      }
+    }
+    for (int q = 0; q < npf; q++) _mm_prefetch((const char *)(pf + q * lda + kb), _MM_HINT_T1);
+    const float *ak = a + kb;
+    for (int k = 0; k < nk; k++, ak++, b += NR) {
+      const __m512 b0 = _mm512_load_ps(b), b1 = _mm512_load_ps(b + 16);
+      _mm_prefetch((const char *)(b + 8 * NR), _MM_HINT_T0);
+      _mm_prefetch((const char *)(b + 8 * NR + 16), _MM_HINT_T0);
+#pragma GCC unroll 12
+      for (int r = 0; r < R; r++) {
+        __m512 ar = _mm512_set1_ps(ak[r * KA]);
+        acc[r][0] = _mm512_fmadd_ps(ar, b0, acc[r][0]);
+        acc[r][1] = _mm512_fmadd_ps(ar, b1, acc[r][1]);
+      }
+    }
+  }
+  tile_store(R, acc, c, ldc, alpha, beta, m, n);
+}
+
+static inline __attribute__((always_inline)) void ukr_rowa_any(const int COPY, long kc, float *a, const float *src,
+                                                                long lda, const float *pf, int npf, const float *b,
+                                                                float *c, long ldc, float alpha, float beta, int m,
+                                                                int n) {
+  switch ((m + 1) / 2) {
+  case 1: ukr_rowa(2, COPY, kc, a, src, lda, pf, npf, b, c, ldc, alpha, beta, m, n); break;
+  case 2: ukr_rowa(4, COPY, kc, a, src, lda, pf, npf, b, c, ldc, alpha, beta, m, n); break;
+  case 3: ukr_rowa(6, COPY, kc, a, src, lda, pf, npf, b, c, ldc, alpha, beta, m, n); break;
+  case 4: ukr_rowa(8, COPY, kc, a, src, lda, pf, npf, b, c, ldc, alpha, beta, m, n); break;
+  case 5: ukr_rowa(10, COPY, kc, a, src, lda, pf, npf, b, c, ldc, alpha, beta, m, n); break;
+  default: ukr_rowa(MR, COPY, kc, a, src, lda, pf, npf, b, c, ldc, alpha, beta, m, n);
+  }
+}
+
+void gz_gemm_ukr_rowa_avx512(long kc, float *a, const float *src, long lda, const float *pf, int npf, const float *b,
+                             float *c, long ldc, float alpha, float beta, int m, int n) {
+  if (src) ukr_rowa_any(1, kc, a, src, lda, pf, npf, b, c, ldc, alpha, beta, m, n);
+  else ukr_rowa_any(0, kc, a, NULL, lda, pf, npf, b, c, ldc, alpha, beta, m, n);
 }
 
 /* B micro-panels of 32 columns for the AVX-512 kernel (same layout as the plain-C packer in gemm.c) when

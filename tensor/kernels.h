@@ -78,6 +78,12 @@ void gz_gemm_ukr_avx512(long kc, const float *a, const float *b, float *c, long 
                         int n);
 void gz_gemm_ukr_pack_avx512(long kc, const float *a, const float *src, long ldb, float *b, float *c, long ldc,
                              float alpha, float beta, int m, int n);
+/* A micro-panel in row layout (row r at a + r GZ_GEMM_KA_AVX512, for kc <= GZ_GEMM_KA_AVX512 - 16: rows 2112 bytes
+ * apart, not a multiple of 4 KB, so the 12 rows fall in different L1 sets); with src != NULL the kernel
+ * first copies the micro-panel from A's rows (lda floats apart), zeroing rows m..R. */
+#define GZ_GEMM_KA_AVX512 528
+void gz_gemm_ukr_rowa_avx512(long kc, float *a, const float *src, long lda, const float *pf, int npf, const float *b,
+                             float *c, long ldc, float alpha, float beta, int m, int n);
 /* Columns j0..j1 of C (m x N, row stride ldc) (+)= sum over nimg images of A_n B_n^T for few rows m <= 12
  * (A_n = A + n as: m rows of K floats; B_n = B + n bs: N rows of K floats): dot products along K, both
  * operands read in place, 16 lane sums per element added at the end. A 1x1 weight gradient of few output channels (the head's 10), where the

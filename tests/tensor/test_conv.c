@@ -238,7 +238,8 @@ START_TEST(bitwise_across_thread_counts) {
                               {2, 3, 30, 31, 16, 7, 7, 2, 2, 3, 3}, {2, 24, 14, 13, 36, 1, 1, 2, 2, 0, 0},
                               {3, 35, 9, 30, 45, 3, 3, 2, 2, 1, 1}, {2, 3, 36, 256, 64, 7, 7, 2, 2, 3, 3},
                               {2, 290, 7, 6, 280, 3, 3, 2, 2, 1, 1}, {2, 20, 70, 66, 12, 1, 1, 1, 1, 0, 0},
-                              {2, 20, 70, 66, 20, 1, 1, 1, 1, 0, 0}, {2, 7, 33, 32, 9, 1, 1, 2, 2, 0, 0}};
+                              {2, 20, 70, 66, 20, 1, 1, 1, 1, 0, 0}, {2, 7, 33, 32, 9, 1, 1, 2, 2, 0, 0},
+                              {2, 72, 66, 70, 20, 1, 1, 1, 1, 0, 0}, {2, 300, 20, 20, 40, 1, 1, 1, 1, 0, 0}};
   for (int path = 0; path <= last_path(); path++)
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
       const gz_conv2d *d = &shapes[s];
@@ -304,7 +305,7 @@ END_TEST
 /* 1x1 weight gradients split into pixel chunks (tensor/conv.c, SPLIT_PIXELS = 4096), each a one-thread GEMM
  * into its own partial: 4620 pixels (a full chunk and one of 524) per image, and exactly one chunk per
  * image over three images, on every GEMM path (ISA) the CPU has; their thread-count independence is in
- * bitwise_across_thread_counts (last shape). On two threads the forward and backward data of the first
+ * bitwise_across_thread_counts (its 20 -> 20 at 70x66). On two threads the forward and backward data of the first
  * and third shapes run image-parallel (one image per thread, tensor/conv.c images_parallel_wanted): the
  * first as a small product, the third (21M multiply-adds per image) because its 64 rows are fewer than
  * its 5184 pixels. */
@@ -315,6 +316,43 @@ START_TEST(split_weight_gradient_matches_reference) {
   for (int path = 0; path <= last_path(); path++)
     if (paths[path].method == GZ_CONV_GEMM)
       for (int s = 0; s < 3; s++) path_matches_reference(&shapes[s], path, s);
+}
+END_TEST
+
+/* 1x1 weight gradients with more input than output channels: on AVX-512 the GEMM computes dW^T = x dy^T (x in the
+ * micro-kernel's row layout, dy transposed into its panels; tensor/conv.c wgrad_transposed) and dW is read back
+ * transposed. Split into pixel chunks (the first shape: 4620 pixels, chunk partials [ic][oc]) or image by image
+ * (the others: dW^T summed over the images, then added to dW), overwriting (dW prefilled with NaN) and
+ * accumulating onto dW, on every GEMM path, against the reference. */
+START_TEST(transposed_weight_gradient_matches_reference) {
+  const gz_conv2d shapes[] = {{2, 72, 66, 70, 20, 1, 1, 1, 1, 0, 0},
+                              {2, 300, 20, 20, 40, 1, 1, 1, 1, 0, 0},
+                              {3, 200, 16, 17, 100, 1, 1, 1, 1, 0, 0}};
+  const double u = ldexp(1.0, -24);
+  for (int path = 0; path <= last_path(); path++)
+    if (paths[path].method == GZ_CONV_GEMM)
+      for (int s = 0; s < 3; s++)
+        for (int acc = 0; acc <= 1; acc++) {
+          const gz_conv2d *d = &shapes[s];
+          conv_data c;
+          sizes(d, &c.nx, &c.nw, &c.ny);
+          c.x = rnd(c.nx, 1, 0), c.dy = rnd(c.ny, 4, 0);
+          float *r = malloc(sizeof(float) * (size_t)c.nw), *f = malloc(sizeof(float) * (size_t)c.nw);
+          for (long i = 0; i < c.nw; i++) r[i] = acc ? 0.25f * (float)(i % 7) : 0.0f, f[i] = acc ? r[i] : NAN;
+          gz_err e = {0};
+          size_t wsb = gz_conv2d_workspace(d);
+          void *ws = malloc(wsb);
+          ck_assert_msg(gz_conv2d_backward_weights_ref(d, c.x, c.dy, r, NULL, acc, &e) == 0, "%s", e.msg);
+          gz_conv2d_set_method(GZ_CONV_GEMM);
+          ck_assert_msg(gz_conv2d_backward_weights_isa(paths[path].isa, d, c.x, c.dy, f, NULL, acc, ws, wsb, &e) == 0,
+                        "%s", e.msg);
+          gz_conv2d_set_method(GZ_CONV_AUTO);
+          const double px = (double)d->n * d->ih * d->iw;
+          for (long i = 0; i < c.nw; i++)
+            if (!(fabs(f[i] - r[i]) <= 4 * (px + 2) * u * r[i]))
+              ck_abort_msg("%s shape %d accumulate %d dw[%ld]: %.9g vs %.9g", path_name(path), s, acc, i, f[i], r[i]);
+          free(ws), free(r), free(f), free(c.x), free(c.dy);
+        }
 }
 END_TEST
 
@@ -471,6 +509,7 @@ Suite *suite_tensor_conv(void) {
   tcase_add_test(t, bitwise_across_thread_counts);
   tcase_add_test(t, banded_im2col_matches_reference);
   tcase_add_test(t, split_weight_gradient_matches_reference);
+  tcase_add_test(t, transposed_weight_gradient_matches_reference);
   tcase_add_test(t, few_channel_weight_gradient_matches_reference);
   tcase_add_test(t, phase_planes_in_bands_match_reference);
   tcase_add_test(t, direct_frames_one_image_at_a_time_match_reference);

@@ -160,11 +160,17 @@ static size_t per_thread_ws(long M, long N, long K) {
   return gz_sgemm_workspace_threads(M, N, K, 1) * (size_t)omp_get_max_threads();
 }
 
-/* 1x1 weight gradients with more input than output channels (AVX-512): the GEMM's A, read in its own row layout
- * (gemm.c), is x, and the narrower dy is the operand transposed into B's panels; the product is then dW^T. A
- * 64 -> 256 at 128^2 packed 256 rows of dy by transposes per pixel chunk, now 64 (the same sums: each element
- * adds the same products in the same order). */
-static int wgrad_transposed(int isa, const gz_conv2d *d) { return isa == GZ_ISA_AVX512 && d->ic > d->oc; }
+/* 1x1 weight gradients with more input than output channels, on images of at least 32^2 (AVX-512): the GEMM's
+ * A, read in its own row layout (gemm.c), is x, and the narrower dy is the operand transposed into B's panels;
+ * the product is dW^T. A 256 -> 64 at 128^2 packed 256 rows of x by transposes per pixel chunk, now 64 of dy
+ * (the same sums: each element adds the same products in the same order). Interleaved, 2 threads, median
+ * GFLOP/s: 256 -> 64 at 128^2 154 -> 177 (with the row layout), 1024 -> 256 at 32^2 172 -> 190, 1024 -> 512
+ * 179 -> 184, 512 -> 256 at 64^2 195 -> 197; at 16^2, 2048 -> 512 fell 203 -> 173 (dW^T's transposed
+ * add weighs 4x more against 256 pixels), so smaller images keep dW = dy x^T. */
+#define TRANSPOSED_MIN_PIXELS 1024
+static int wgrad_transposed(int isa, const gz_conv2d *d, long ohw) {
+  return isa == GZ_ISA_AVX512 && d->ic > d->oc && ohw >= TRANSPOSED_MIN_PIXELS;
+}
 
 /* The per-image 1x1 weight gradient's dW^T [ic][oc], 64-byte aligned, before its GEMM workspace. */
 static size_t dwt_bytes(const gz_conv2d *d) { return ((size_t)d->ic * d->oc + 16) * sizeof(float); }
@@ -178,7 +184,7 @@ static size_t gemm_ws(const gz_conv2d *d, const geom *g) {
   size_t ws;
   if (g->pointwise)
     ws = max3(gz_sgemm_workspace(d->oc, g->ohw, d->ic), gz_sgemm_workspace(d->ic, g->ohw, d->oc),
-              max3(gz_sgemm_workspace(d->oc, d->ic, g->ohw), dwt_bytes(d) + gz_sgemm_workspace(d->ic, d->oc, g->ohw), 0));
+              max3(gz_sgemm_workspace(d->oc, d->ic, g->ohw), d->ic > d->oc && g->ohw >= TRANSPOSED_MIN_PIXELS ? dwt_bytes(d) + gz_sgemm_workspace(d->ic, d->oc, g->ohw) : 0, 0));
   else
     ws = max3(gz_sgemm_workspace(d->oc, g->ohw, g->kc), gz_sgemm_workspace(g->kc, g->band, d->oc),
               gz_sgemm_workspace(d->oc, g->kc, g->band));
@@ -635,13 +641,24 @@ int gz_conv2d_backward_data_isa(int isa, const gz_conv2d *d, const float *dy, co
   return 0;
 }
 
+/* dw[o][i] (+)= dwt[i][o] (dw oc x ic), in 32 x 32 blocks: whole lines of dwt read per block, where the plain
+ * loop read one float per line. */
+static void add_transposed(long oc, long ic, const float *dwt, float *dw, int accumulate) {
+#pragma omp parallel for schedule(static)
+  for (long o0 = 0; o0 < oc; o0 += 32)
+    for (long i0 = 0; i0 < ic; i0 += 32)
+      for (long o = o0; o < o0 + 32 && o < oc; o++)
+        for (long i = i0; i < i0 + 32 && i < ic; i++)
+          dw[o * ic + i] = accumulate ? dw[o * ic + i] + dwt[i * oc + o] : dwt[i * oc + o];
+}
+
 /* dW (+)= sum over the pixel chunks of dy_chunk x_chunk^T (SPLIT_PIXELS): one one-thread GEMM per chunk into
  * its partial, then the partials added in chunk order, element by element. */
 static int backward_weights_split(int isa, const gz_conv2d *d, const geom *g, const float *x, const float *dy,
                                   float *dw, int accumulate, void *ws, gz_err *e) {
   /* The wider of dy and x is the GEMM's A, read in its own row layout; the narrower is transposed into B's panels
    * (gemm.c): with ic > oc each partial is dW^T = x dy^T. */
-  const int tr = wgrad_transposed(isa, d);
+  const int tr = wgrad_transposed(isa, d, g->ohw);
   const long M = tr ? d->ic : d->oc, N = tr ? d->oc : d->ic, MN = M * N, cpi = (g->ohw + SPLIT_PIXELS - 1) / SPLIT_PIXELS;
   const long xs = (long)d->ic * g->ohw, ys = (long)d->oc * g->ohw;
   float *part = (float *)(((uintptr_t)ws + 63) & ~(uintptr_t)63);
@@ -696,21 +713,14 @@ int gz_conv2d_backward_weights_isa(int isa, const gz_conv2d *d, const float *x, 
                          accumulate);
   } else if (g.group > 1 && run_groups(isa, 2, d, &g, x, NULL, dy, dw, accumulate, col, gws, gwsb, e)) return -1;
   else if (g.nsplit && backward_weights_split(isa, d, &g, x, dy, dw, accumulate, workspace, e)) return -1;
-  const int tr = !direct && !dot && g.group == 1 && !g.nsplit && g.pointwise && wgrad_transposed(isa, d);
+  const int tr = !direct && !dot && g.group == 1 && !g.nsplit && g.pointwise && wgrad_transposed(isa, d, g.ohw);
   float *dwt = tr ? (float *)(((uintptr_t)gws + 63) & ~(uintptr_t)63) : NULL;
   for (int n = 0; n < d->n && tr; n++) { /* dW^T = sum x_n dy_n^T, then dW (+)= its transpose */
     char *gws2 = (char *)gws + dwt_bytes(d);
     if (gz_sgemm_isa(isa, 0, 1, d->ic, d->oc, g.ohw, 1.0f, x + n * xs, g.ohw, dy + n * ys, g.ohw, n ? 1.0f : 0.0f,
                      dwt, d->oc, gws2, gwsb - dwt_bytes(d), e))
       return -1;
-    if (n == d->n - 1) {
-#pragma omp parallel for schedule(static)
-      for (int o = 0; o < d->oc; o++)
-        for (int i = 0; i < d->ic; i++) {
-          float *p = dw + (long)o * d->ic + i;
-          *p = accumulate ? *p + dwt[(long)i * d->oc + o] : dwt[(long)i * d->oc + o];
-        }
-    }
+    if (n == d->n - 1) add_transposed(d->oc, d->ic, dwt, dw, accumulate);
   }
   for (int n = 0; n < d->n && !direct && !dot && g.group == 1 && !g.nsplit && !tr; n++) {
     const float *xn = x + n * xs, *dyn = dy + n * ys;

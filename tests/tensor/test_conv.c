@@ -239,7 +239,7 @@ START_TEST(bitwise_across_thread_counts) {
                               {3, 35, 9, 30, 45, 3, 3, 2, 2, 1, 1}, {2, 3, 36, 256, 64, 7, 7, 2, 2, 3, 3},
                               {2, 290, 7, 6, 280, 3, 3, 2, 2, 1, 1}, {2, 20, 70, 66, 12, 1, 1, 1, 1, 0, 0},
                               {2, 20, 70, 66, 20, 1, 1, 1, 1, 0, 0}, {2, 7, 33, 32, 9, 1, 1, 2, 2, 0, 0},
-                              {2, 72, 66, 70, 20, 1, 1, 1, 1, 0, 0}, {2, 300, 20, 20, 40, 1, 1, 1, 1, 0, 0}};
+                              {2, 72, 66, 70, 20, 1, 1, 1, 1, 0, 0}, {2, 300, 32, 33, 40, 1, 1, 1, 1, 0, 0}};
   for (int path = 0; path <= last_path(); path++)
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
       const gz_conv2d *d = &shapes[s];
@@ -322,12 +322,13 @@ END_TEST
 /* 1x1 weight gradients with more input than output channels: on AVX-512 the GEMM computes dW^T = x dy^T (x in the
  * micro-kernel's row layout, dy transposed into its panels; tensor/conv.c wgrad_transposed) and dW is read back
  * transposed. Split into pixel chunks (the first shape: 4620 pixels, chunk partials [ic][oc]) or image by image
- * (the others: dW^T summed over the images, then added to dW), overwriting (dW prefilled with NaN) and
+ * (the others, 1056 and 1152 pixels: dW^T summed over the images, then added to dW in 32 x 32 blocks, here
+ * with partial blocks), overwriting (dW prefilled with NaN) and
  * accumulating onto dW, on every GEMM path, against the reference. */
 START_TEST(transposed_weight_gradient_matches_reference) {
   const gz_conv2d shapes[] = {{2, 72, 66, 70, 20, 1, 1, 1, 1, 0, 0},
-                              {2, 300, 20, 20, 40, 1, 1, 1, 1, 0, 0},
-                              {3, 200, 16, 17, 100, 1, 1, 1, 1, 0, 0}};
+                              {2, 300, 32, 33, 40, 1, 1, 1, 1, 0, 0},
+                              {3, 200, 32, 36, 100, 1, 1, 1, 1, 0, 0}};
   const double u = ldexp(1.0, -24);
   for (int path = 0; path <= last_path(); path++)
     if (paths[path].method == GZ_CONV_GEMM)

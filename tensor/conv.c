@@ -8,6 +8,9 @@
  *                              columns and col2im back).
  *   small images (<= 512 px)   G images per GEMM (G x pixels <= 1024 columns): x / dy gathered side
  *                              by side, their im2col together, y scattered back (run_groups).
+ *   1x1 weight gradients       (AVX-512) with ic > oc from 32^2 up, dW^T = x_n dy_n^T (only the narrower
+ *                              operand is transposed when packed); stride 2 without padding, per image,
+ *                              B's panels packed straight from x (s2t_packer), no im2col.
  *
  * With W viewed as [oc][ic*kh*kw] and col as [ic*kh*kw][pixels of the band]:
  *   forward           y_n[:, band] (+)= W col                  (bias first, then beta = 1)
@@ -187,7 +190,7 @@ static size_t gemm_ws(const gz_conv2d *d, const geom *g) {
               max3(gz_sgemm_workspace(d->oc, d->ic, g->ohw), d->ic > d->oc && g->ohw >= TRANSPOSED_MIN_PIXELS ? dwt_bytes(d) + gz_sgemm_workspace(d->ic, d->oc, g->ohw) : 0, 0));
   else
     ws = max3(gz_sgemm_workspace(d->oc, g->ohw, g->kc), gz_sgemm_workspace(g->kc, g->band, d->oc),
-              gz_sgemm_workspace(d->oc, g->kc, g->band));
+              max3(gz_sgemm_workspace(d->oc, g->kc, g->band), gz_sgemm_workspace(d->oc, g->kc, g->ohw), 0));
   if (d->kh == 1 && d->kw == 1) /* images_parallel, backward_data_images_parallel */
     ws = max3(ws, per_thread_ws(d->oc, g->ohw, d->ic), per_thread_ws(d->ic, g->ohw, d->oc));
   return ws;
@@ -641,6 +644,24 @@ int gz_conv2d_backward_data_isa(int isa, const gz_conv2d *d, const float *dy, co
   return 0;
 }
 
+/* The weight gradient of a 1x1 stride-2 conv without padding (ResNet's downsampling shortcuts) on AVX-512: per
+ * image dW (+)= dy_n B with B's panels packed from x_n by gz_gemm_packb_t_s2_avx512, where the banded path wrote
+ * the subsampled image (im2col) to memory and packed it again by transposes. */
+typedef struct {
+  const float *x;
+  long cs, rs, ow, k; /* floats between channel planes, between the input rows of output rows; output width, pixels */
+} s2t_ctx;
+
+static void s2t_packer(const void *vctx, long p0, long kcb, long j0, long ncb, int nr, float *dst) {
+  const s2t_ctx *q = vctx;
+  (void)nr; /* GZ_GEMM_NR_AVX512 */
+  gz_gemm_packb_t_s2_avx512(q->x, q->cs, q->rs, q->ow, q->k, j0, ncb, p0, kcb, dst);
+}
+
+static int s2t_wanted(int isa, const gz_conv2d *d) {
+  return isa == GZ_ISA_AVX512 && d->kh == 1 && d->kw == 1 && d->sw == 2 && d->ph == 0 && d->pw == 0;
+}
+
 /* dw[o][i] (+)= dwt[i][o] (dw oc x ic), in 32 x 32 blocks: whole lines of dwt read per block, where the plain
  * loop read one float per line. */
 static void add_transposed(long oc, long ic, const float *dwt, float *dw, int accumulate) {
@@ -722,10 +743,19 @@ int gz_conv2d_backward_weights_isa(int isa, const gz_conv2d *d, const float *x, 
       return -1;
     if (n == d->n - 1) add_transposed(d->oc, d->ic, dwt, dw, accumulate);
   }
+  const int s2t = s2t_wanted(isa, d);
   for (int n = 0; n < d->n && !direct && !dot && g.group == 1 && !g.nsplit && !tr; n++) {
     const float *xn = x + n * xs, *dyn = dy + n * ys;
     if (g.pointwise) {
       if (gz_sgemm_isa(isa, 0, 1, d->oc, d->ic, g.ohw, 1.0f, dyn, g.ohw, xn, g.ohw, beta, dw, d->ic, gws, gwsb, e))
+        return -1;
+      beta = 1.0f;
+      continue;
+    }
+    if (s2t) { /* the whole image, its B panels packed straight from x */
+      const s2t_ctx q = {xn, (long)d->ih * d->iw, (long)d->sh * d->iw, g.ow, g.ohw};
+      if (gz_sgemm_implicit_rowa_isa(isa, d->oc, d->ic, g.ohw, 1.0f, dyn, g.ohw, s2t_packer, &q, beta, dw, d->ic, gws,
+                                     gwsb, e))
         return -1;
       beta = 1.0f;
       continue;

@@ -213,7 +213,7 @@ static void rowa_tile(const gemm_job *j, long i0, long mcb, long mt, long ir, lo
   }
   const int more_cols = j0 + ncb < n1;
   const long nj = more_cols ? j0 + ncb : n0, np0 = more_cols ? p0 : p0 + kcb;
-  if (np0 < j->K) {
+  if (np0 < j->K && !j->packer) { /* (a packer fetches its own) */
     const long rows = minl(j->bl.nc, n1 - nj), kn = minl(kcb, j->K - np0);
     const long calls = mt * ntl, call = ir * ntl + jr, b0 = rows * call / calls, b1 = rows * (call + 1) / calls;
     for (long q = b0; q < b1; q++)
@@ -288,8 +288,8 @@ size_t gz_sgemm_workspace_threads(long M, long N, long K, int threads) {
 size_t gz_sgemm_workspace(long M, long N, long K) { return gz_sgemm_workspace_threads(M, N, K, omp_get_max_threads()); }
 
 static int sgemm_run(int isa, int transA, int transB, long M, long N, long K, float alpha, const float *A, long lda,
-                     const float *B, long ldb, gz_gemm_packer packer, const void *pctx, float beta, float *C, long ldc,
-                     void *workspace, size_t workspace_bytes, gz_err *e) {
+                     const float *B, long ldb, gz_gemm_packer packer, const void *pctx, int packer_rowa, float beta,
+                     float *C, long ldc, void *workspace, size_t workspace_bytes, gz_err *e) {
   if (check_args(transA, transB, M, N, K, A, lda, packer ? A : B, ldb, C, ldc, e)) return -1;
   unsigned f = gz_cpu_features();
   int best;
@@ -313,7 +313,7 @@ static int sgemm_run(int isa, int transA, int transB, long M, long N, long K, fl
   }
   j.ukr = isa == GZ_ISA_AVX512 ? gz_gemm_ukr_avx512 : isa == GZ_ISA_AVX2 ? gz_gemm_ukr_avx2 : ukr_scalar;
   j.pack_b = isa == GZ_ISA_AVX512 ? packb_avx512 : pack_b;
-  j.rowa = isa == GZ_ISA_AVX512 && !j.ta && j.tb && !packer;
+  j.rowa = isa == GZ_ISA_AVX512 && !j.ta && (packer ? packer_rowa : j.tb);
   /* Equal K chunks (576 -> 288 + 288, not 512 + 64): fewer short micro-kernel runs; fixed by K alone.
    * Rounded up to 16 floats, a whole vector for the transposing packers: with KC 336 (a 32 KB L1), K 4096
    * went in chunks of 316, and the B^T packer's scalar tail loop of 12 columns x 32 rows took 16 % of its
@@ -372,7 +372,7 @@ int gz_sgemm_isa(int isa, int transA, int transB, long M, long N, long K, float 
                  const float *B, long ldb, float beta, float *C, long ldc, void *workspace, size_t workspace_bytes,
                  gz_err *e) {
   if (isa == GZ_ISA_REFERENCE) return gz_sgemm_ref(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, e);
-  return sgemm_run(isa, transA, transB, M, N, K, alpha, A, lda, B, ldb, NULL, NULL, beta, C, ldc, workspace,
+  return sgemm_run(isa, transA, transB, M, N, K, alpha, A, lda, B, ldb, NULL, NULL, 0, beta, C, ldc, workspace,
                    workspace_bytes, e);
 }
 
@@ -380,7 +380,15 @@ int gz_sgemm_implicit_isa(int isa, int transA, long M, long N, long K, float alp
                           gz_gemm_packer packer, const void *ctx, float beta, float *C, long ldc, void *workspace,
                           size_t workspace_bytes, gz_err *e) {
   if (!packer) return gz_fail(e, GZ_EINVAL, "sgemm: no B packer");
-  return sgemm_run(isa, transA, 0, M, N, K, alpha, A, lda, NULL, N, packer, ctx, beta, C, ldc, workspace,
+  return sgemm_run(isa, transA, 0, M, N, K, alpha, A, lda, NULL, N, packer, ctx, 0, beta, C, ldc, workspace,
+                   workspace_bytes, e);
+}
+
+int gz_sgemm_implicit_rowa_isa(int isa, long M, long N, long K, float alpha, const float *A, long lda,
+                               gz_gemm_packer packer, const void *ctx, float beta, float *C, long ldc, void *workspace,
+                               size_t workspace_bytes, gz_err *e) {
+  if (!packer) return gz_fail(e, GZ_EINVAL, "sgemm: no B packer");
+  return sgemm_run(isa, 0, 0, M, N, K, alpha, A, lda, NULL, N, packer, ctx, 1, beta, C, ldc, workspace,
                    workspace_bytes, e);
 }
 

@@ -225,6 +225,53 @@ void gz_gemm_packb_t_avx512(const float *B, long ldb, long j0, long cols, long p
   }
 }
 
+/* B micro-panels, as gz_gemm_packb_t_avx512 packs B stored N x K, for the weight gradient of a 1x1 stride-2 conv
+ * without padding (ResNet's downsampling shortcuts): B's row c is channel plane c of one image (x + c cs)
+ * sampled at the output pixels, pixel p = (oy, ox) at x[c][oy rs + 2 ox] (rs: floats between the input rows
+ * of consecutive output rows). Each 16 pixels of one output row come from two loads and one two-source
+ * permute (the stride-2 rows of gz_conv_even_avx512), then the 16 x 16 transpose; 16 pixels that span two
+ * output rows are gathered one by one. Replaces writing the subsampled image (im2col) and packing it again.
+ * Meanwhile the same pixels of the next depth block are fetched into L2 (k pixels in all). */
+void gz_gemm_packb_t_s2_avx512(const float *x, long cs, long rs, long ow, long k, long j0, long cols, long p0,
+                               long kcb, float *dst) {
+  const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+  for (long t = 0; t * NR < cols; t++) {
+    const long c0 = j0 + t * NR;
+    const int n = (int)(cols - t * NR < NR ? cols - t * NR : NR);
+    float *d = dst + t * NR * kcb;
+    for (long kb = 0; kb < kcb; kb += 16) {
+      const int nk = (int)(kcb - kb < 16 ? kcb - kb : 16);
+      const long p = p0 + kb, oy = p / ow, ox = p % ow, off = oy * rs + 2 * ox;
+      const int run = ox + nk <= ow; /* one output row */
+      const int span = 2 * nk - 1;   /* floats from the first pixel's to the last's */
+      const __mmask16 ma = (__mmask16)(span >= 16 ? 0xFFFF : (1u << span) - 1);
+      const __mmask16 mb = (__mmask16)(span <= 16 ? 0 : (1u << (span - 16)) - 1);
+      const long pn = p + kcb, noff = pn < k ? pn / ow * rs + 2 * (pn % ow) : -1;
+      for (int h = 0; h < 2; h++) {
+        __m512 r[16];
+#pragma GCC unroll 16
+        for (int q = 0; q < 16; q++) {
+          const int ch = h * 16 + q;
+          r[q] = _mm512_setzero_ps();
+          if (ch >= n) continue;
+          const float *sc = x + (c0 + ch) * cs;
+          if (noff >= 0) _mm_prefetch((const char *)(sc + noff), _MM_HINT_T1);
+          if (run) {
+            const __m512 a = _mm512_maskz_loadu_ps(ma, sc + off), b = _mm512_maskz_loadu_ps(mb, sc + off + 16);
+            r[q] = _mm512_permutex2var_ps(a, even, b);
+          } else {
+            float g[16] = {0};
+            for (int u = 0; u < nk; u++) g[u] = sc[(p + u) / ow * rs + 2 * ((p + u) % ow)];
+            r[q] = _mm512_loadu_ps(g);
+          }
+        }
+        transpose16(r);
+        for (int q = 0; q < nk; q++) _mm512_store_ps(d + (kb + q) * NR + h * 16, r[q]);
+      }
+    }
+  }
+}
+
 /* A micro-panels of 12 rows for the AVX-512 kernel when A is stored M x K (dst[t][k][12]): 16 x 16
  * register transposes of 12 rows x 16 k (4 rows of zeros) instead of one scalar store per element,
  * which cost 10-20 % of a 1024^3 product when the two threads split N and each packs all of A. As for

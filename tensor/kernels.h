@@ -54,6 +54,12 @@ typedef void (*gz_gemm_packer)(const void *ctx, long p0, long kcb, long j0, long
 int gz_sgemm_implicit_isa(int isa, int transA, long M, long N, long K, float alpha, const float *A, long lda,
                           gz_gemm_packer packer, const void *ctx, float beta, float *C, long ldc, void *workspace,
                           size_t workspace_bytes, gz_err *e);
+/* The same with A stored M x K, taken on AVX-512 in the micro-kernel's row layout as for B stored N x K (no
+ * transposing pass over A; gz_gemm_ukr_rowa_avx512): for a packer whose B is the transpose of data stored N x K
+ * (a weight gradient's dW = dy B). */
+int gz_sgemm_implicit_rowa_isa(int isa, long M, long N, long K, float alpha, const float *A, long lda,
+                               gz_gemm_packer packer, const void *ctx, float beta, float *C, long ldc, void *workspace,
+                               size_t workspace_bytes, gz_err *e);
 
 /* The blocking gz_sgemm uses for an ISA: register tile MR x NR, and KC (depth, A micro-panel in
  * L1), NC (columns of the packed B block, in L2), MC (rows of the packed A panel, in L3), derived
@@ -93,6 +99,10 @@ void gz_gemm_dot_avx512(int m, long j0, long j1, long K, int nimg, const float *
 /* Packs B micro-panels [t_lo, t_hi) of the block at columns j0 (cols wide), depth p0..p0+kcb. */
 void gz_gemm_packb_t_avx512(const float *B, long ldb, long j0, long cols, long p0, long kcb, float *dst,
                             long t_lo, long t_hi);
+/* Packs the B block at columns j0 (cols wide), depth p0..p0+kcb, of a 1x1 stride-2 weight gradient without padding:
+ * B[p][c] = x[c cs + (p / ow) rs + 2 (p % ow)] over k pixels (tensor/conv.c). */
+void gz_gemm_packb_t_s2_avx512(const float *x, long cs, long rs, long ow, long k, long j0, long cols, long p0,
+                               long kcb, float *dst);
 /* Packs A micro-panels [t_lo, t_hi) (A stored M x K) of the panel at rows i0 (rows tall), depth p0.. */
 void gz_gemm_packa_avx512(const float *A, long lda, long i0, long rows, long p0, long kcb, float *dst, long t_lo,
                           long t_hi);

@@ -185,10 +185,13 @@ static size_t gemm_ws(const gz_conv2d *d, const geom *g) {
                 gz_sgemm_workspace(d->oc, g->crows, P));
   }
   size_t ws;
-  if (g->pointwise)
+  if (g->pointwise) {
+    const size_t dwt = d->ic > d->oc && g->ohw >= TRANSPOSED_MIN_PIXELS /* as wgrad_transposed, any ISA */
+                           ? dwt_bytes(d) + gz_sgemm_workspace(d->ic, d->oc, g->ohw)
+                           : 0;
     ws = max3(gz_sgemm_workspace(d->oc, g->ohw, d->ic), gz_sgemm_workspace(d->ic, g->ohw, d->oc),
-              max3(gz_sgemm_workspace(d->oc, d->ic, g->ohw), d->ic > d->oc && g->ohw >= TRANSPOSED_MIN_PIXELS ? dwt_bytes(d) + gz_sgemm_workspace(d->ic, d->oc, g->ohw) : 0, 0));
-  else
+              max3(gz_sgemm_workspace(d->oc, d->ic, g->ohw), dwt, 0));
+  } else
     ws = max3(gz_sgemm_workspace(d->oc, g->ohw, g->kc), gz_sgemm_workspace(g->kc, g->band, d->oc),
               max3(gz_sgemm_workspace(d->oc, g->kc, g->band), gz_sgemm_workspace(d->oc, g->kc, g->ohw), 0));
   if (d->kh == 1 && d->kw == 1) /* images_parallel, backward_data_images_parallel */
@@ -680,7 +683,8 @@ static int backward_weights_split(int isa, const gz_conv2d *d, const geom *g, co
   /* The wider of dy and x is the GEMM's A, read in its own row layout; the narrower is transposed into B's panels
    * (gemm.c): with ic > oc each partial is dW^T = x dy^T. */
   const int tr = wgrad_transposed(isa, d, g->ohw);
-  const long M = tr ? d->ic : d->oc, N = tr ? d->oc : d->ic, MN = M * N, cpi = (g->ohw + SPLIT_PIXELS - 1) / SPLIT_PIXELS;
+  const long M = tr ? d->ic : d->oc, N = tr ? d->oc : d->ic, MN = M * N;
+  const long cpi = (g->ohw + SPLIT_PIXELS - 1) / SPLIT_PIXELS;
   const long xs = (long)d->ic * g->ohw, ys = (long)d->oc * g->ohw;
   float *part = (float *)(((uintptr_t)ws + 63) & ~(uintptr_t)63);
   char *gws = (char *)(part + round16(g->nsplit * MN));

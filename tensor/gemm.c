@@ -200,27 +200,25 @@ static void rowa_tile(const gemm_job *j, long i0, long mcb, long mt, long ir, lo
                       long j0, long ncb, long ntl, long jr, float *apack, const float *bpack, float *c, float beta,
                       int m, int n) {
   const int mr = j->bl.mr, nr = j->bl.nr;
-  const float *pf = NULL;
-  int npf = 0;
+  gz_gemm_fetch f = {{NULL, NULL}, {j->lda, j->ldb}, {0, 0}};
   if (j0 == n0) {
     const int last = ir + 1 == mt;
     const long row = last ? i0 : i0 + (ir + 1) * mr, rows = minl(mr, mcb - (last ? 0 : (ir + 1) * mr));
     const long depth = last ? p0 + kcb : p0;
     if (depth + kcb <= j->K) { /* a next depth block as deep as this one (the kernel fetches kcb floats a row) */
       const long q0 = rows * jr / ntl, q1 = rows * (jr + 1) / ntl;
-      pf = j->A + (row + q0) * j->lda + depth, npf = (int)(q1 - q0);
+      f.p[0] = j->A + (row + q0) * j->lda + depth, f.n[0] = (int)(q1 - q0);
     }
   }
   const int more_cols = j0 + ncb < n1;
   const long nj = more_cols ? j0 + ncb : n0, np0 = more_cols ? p0 : p0 + kcb;
-  if (np0 < j->K && !j->packer) { /* (a packer fetches its own) */
-    const long rows = minl(j->bl.nc, n1 - nj), kn = minl(kcb, j->K - np0);
+  if (np0 + kcb <= j->K && !j->packer) { /* likewise (a packer fetches its own) */
+    const long rows = minl(j->bl.nc, n1 - nj);
     const long calls = mt * ntl, call = ir * ntl + jr, b0 = rows * call / calls, b1 = rows * (call + 1) / calls;
-    for (long q = b0; q < b1; q++)
-      for (long k = 0; k < kn; k += 16) __builtin_prefetch(j->B + (nj + q) * j->ldb + np0 + k, 0, 2);
+    f.p[1] = j->B + (nj + b0) * j->ldb + np0, f.n[1] = (int)(b1 - b0);
   }
   gz_gemm_ukr_rowa_avx512(kcb, apack + ir * mr * GZ_GEMM_KA_AVX512,
-                          j0 == n0 && jr == 0 ? j->A + (i0 + ir * mr) * j->lda + p0 : NULL, j->lda, pf, npf,
+                          j0 == n0 && jr == 0 ? j->A + (i0 + ir * mr) * j->lda + p0 : NULL, j->lda, &f,
                           bpack + jr * kcb * nr, c, j->ldc, j->alpha, beta, m, n);
 }
 

@@ -129,15 +129,15 @@ void gz_gemm_ukr_pack_avx512(long kc, const float *a, const float *src, long ldb
 /* A in row layout (A stored M x K, B stored N x K: the weight gradients' dW = dy x^T): the A micro-panel
  * keeps A's own layout, row r at a + r KA (KA = GZ_GEMM_KA_AVX512 floats apart, an immediate offset), and each
  * broadcast reads A[r][k] there: no transpose. With src, the kernel first copies each 16-k stretch of the
- * R source rows (lda floats apart) into the panel, prefetching the rows PF floats ahead; pf names npf rows
- * (lda apart) to fetch into L2 meanwhile, a share of the next micro-panel's (gemm.c), so that the copy reads
- * L2. A's reads from memory then overlap the FMAs instead of a packing pass of their own stalling on them
- * (16.6 % of a 64 -> 256 1x1 weight gradient at 128^2, perf, Zen 4). Same FMAs in the same order as
- * gz_gemm_ukr_avx512: same bits. */
+ * R source rows (lda floats apart) into the panel, prefetching the rows PF floats ahead; f names rows to fetch
+ * into L2 meanwhile, one line of each per 16-k stretch: shares of the next micro-panel's and of B's next block
+ * (gemm.c), so that the copy and the packer read L2. A's reads from memory then overlap the FMAs instead of a
+ * packing pass of their own stalling on them (16.6 % of a 64 -> 256 1x1 weight gradient at 128^2, perf, Zen 4).
+ * Same FMAs in the same order as gz_gemm_ukr_avx512: same bits. */
 #define KA GZ_GEMM_KA_AVX512
 #define PF 64
 static inline __attribute__((always_inline)) void ukr_rowa(const int R, const int COPY, long kc, float *a,
-                                                            const float *src, long lda, const float *pf, int npf,
+                                                            const float *src, long lda, const gz_gemm_fetch *f,
                                                             const float *b, float *c, long ldc, float alpha,
                                                             float beta, int m, int n) {
   __m512 acc[MR][2];
@@ -158,7 +158,8 @@ static inline __attribute__((always_inline)) void ukr_rowa(const int R, const in
         _mm512_store_ps(a + r * KA + kb, v);
       }
     }
-    for (int q = 0; q < npf; q++) _mm_prefetch((const char *)(pf + q * lda + kb), _MM_HINT_T1);
+    for (int g = 0; g < 2; g++)
+      for (int q = 0; q < f->n[g]; q++) _mm_prefetch((const char *)(f->p[g] + q * f->ld[g] + kb), _MM_HINT_T1);
     const float *ak = a + kb;
     for (int k = 0; k < nk; k++, ak++, b += NR) {
       const __m512 b0 = _mm512_load_ps(b), b1 = _mm512_load_ps(b + 16);
@@ -176,23 +177,23 @@ static inline __attribute__((always_inline)) void ukr_rowa(const int R, const in
 }
 
 static inline __attribute__((always_inline)) void ukr_rowa_any(const int COPY, long kc, float *a, const float *src,
-                                                                long lda, const float *pf, int npf, const float *b,
+                                                                long lda, const gz_gemm_fetch *f, const float *b,
                                                                 float *c, long ldc, float alpha, float beta, int m,
                                                                 int n) {
   switch ((m + 1) / 2) {
-  case 1: ukr_rowa(2, COPY, kc, a, src, lda, pf, npf, b, c, ldc, alpha, beta, m, n); break;
-  case 2: ukr_rowa(4, COPY, kc, a, src, lda, pf, npf, b, c, ldc, alpha, beta, m, n); break;
-  case 3: ukr_rowa(6, COPY, kc, a, src, lda, pf, npf, b, c, ldc, alpha, beta, m, n); break;
-  case 4: ukr_rowa(8, COPY, kc, a, src, lda, pf, npf, b, c, ldc, alpha, beta, m, n); break;
-  case 5: ukr_rowa(10, COPY, kc, a, src, lda, pf, npf, b, c, ldc, alpha, beta, m, n); break;
-  default: ukr_rowa(MR, COPY, kc, a, src, lda, pf, npf, b, c, ldc, alpha, beta, m, n);
+  case 1: ukr_rowa(2, COPY, kc, a, src, lda, f, b, c, ldc, alpha, beta, m, n); break;
+  case 2: ukr_rowa(4, COPY, kc, a, src, lda, f, b, c, ldc, alpha, beta, m, n); break;
+  case 3: ukr_rowa(6, COPY, kc, a, src, lda, f, b, c, ldc, alpha, beta, m, n); break;
+  case 4: ukr_rowa(8, COPY, kc, a, src, lda, f, b, c, ldc, alpha, beta, m, n); break;
+  case 5: ukr_rowa(10, COPY, kc, a, src, lda, f, b, c, ldc, alpha, beta, m, n); break;
+  default: ukr_rowa(MR, COPY, kc, a, src, lda, f, b, c, ldc, alpha, beta, m, n);
   }
 }
 
-void gz_gemm_ukr_rowa_avx512(long kc, float *a, const float *src, long lda, const float *pf, int npf, const float *b,
+void gz_gemm_ukr_rowa_avx512(long kc, float *a, const float *src, long lda, const gz_gemm_fetch *f, const float *b,
                              float *c, long ldc, float alpha, float beta, int m, int n) {
-  if (src) ukr_rowa_any(1, kc, a, src, lda, pf, npf, b, c, ldc, alpha, beta, m, n);
-  else ukr_rowa_any(0, kc, a, NULL, lda, pf, npf, b, c, ldc, alpha, beta, m, n);
+  if (src) ukr_rowa_any(1, kc, a, src, lda, f, b, c, ldc, alpha, beta, m, n);
+  else ukr_rowa_any(0, kc, a, NULL, lda, f, b, c, ldc, alpha, beta, m, n);
 }
 
 /* B micro-panels of 32 columns for the AVX-512 kernel (same layout as the plain-C packer in gemm.c) when

@@ -88,7 +88,14 @@ void gz_gemm_ukr_pack_avx512(long kc, const float *a, const float *src, long ldb
  * apart, not a multiple of 4 KB, so the 12 rows fall in different L1 sets); with src != NULL the kernel
  * first copies the micro-panel from A's rows (lda floats apart), zeroing rows m..R. */
 #define GZ_GEMM_KA_AVX512 528
-void gz_gemm_ukr_rowa_avx512(long kc, float *a, const float *src, long lda, const float *pf, int npf, const float *b,
+/* Rows a row-layout tile fetches into L2 while it runs: group g is n[g] rows ld[g] floats apart from p[g], and at
+ * each 16-float step kb of its depth the kernel fetches each row's line at kb. */
+typedef struct gz_gemm_fetch {
+  const float *p[2];
+  long ld[2];
+  int n[2];
+} gz_gemm_fetch;
+void gz_gemm_ukr_rowa_avx512(long kc, float *a, const float *src, long lda, const gz_gemm_fetch *f, const float *b,
                              float *c, long ldc, float alpha, float beta, int m, int n);
 /* Columns j0..j1 of C (m x N, row stride ldc) (+)= sum over nimg images of A_n B_n^T for few rows m <= 12
  * (A_n = A + n as: m rows of K floats; B_n = B + n bs: N rows of K floats): dot products along K, both

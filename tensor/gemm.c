@@ -9,6 +9,8 @@
  *
  * On AVX-512, B stored K x N is not packed in a pass of its own: the ir = 0 micro-kernels read it in place
  * and write the packed micro-panels for the rows below (gz_gemm_ukr_pack_avx512).
+ * With B stored N x K (the weight gradients), A stored M x K is not packed either: its micro-panels keep
+ * A's row layout, copied by their first tile (rowa_tile, gz_gemm_ukr_rowa_avx512).
  *
  * Threads split C into rectangles aligned to the register tile and run these loops independently,
  * each with its own packing buffers: no barrier inside a call. A C element is computed by exactly one
@@ -232,10 +234,11 @@ static void gemm_rect(const gemm_job *j, long m0, long m1, long n0, long n1, flo
       float beta = p0 == 0 ? j->beta : 1.0f;
       /* A in row layout (A stored M x K, B stored N x K, AVX-512): no packing pass, rowa_tile copies it */
       const int rowa = j->rowa && kcb <= GZ_GEMM_KA_AVX512 - 16;
-      if (rowa) (void)0;
-      else if (mr == GZ_GEMM_MR_AVX512 && j->ukr == gz_gemm_ukr_avx512)
-        (j->ta ? gz_gemm_packa_t_avx512 : gz_gemm_packa_avx512)(j->A, j->lda, i0, mcb, p0, kcb, apack, 0, mt);
-      else pack_a(j->ta, j->A, j->lda, i0, mcb, p0, kcb, mr, apack, 0, mt);
+      if (!rowa) {
+        if (mr == GZ_GEMM_MR_AVX512 && j->ukr == gz_gemm_ukr_avx512)
+          (j->ta ? gz_gemm_packa_t_avx512 : gz_gemm_packa_avx512)(j->A, j->lda, i0, mcb, p0, kcb, apack, 0, mt);
+        else pack_a(j->ta, j->A, j->lda, i0, mcb, p0, kcb, mr, apack, 0, mt);
+      }
       for (long j0 = n0; j0 < n1; j0 += j->bl.nc) {
         long ncb = minl(j->bl.nc, n1 - j0), ntl = cdiv(ncb, nr);
         /* B stored K x N on AVX-512: the first row tile packs each micro-panel as it reads it */

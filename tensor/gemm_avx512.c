@@ -97,18 +97,21 @@ static inline __attribute__((always_inline)) void ukr_rows(const int R, const in
 
 /* A last tile of m < 12 rows runs an R-row loop, R = m rounded up to even, instead of 12 rows of which the
  * rest are zero padding: with M = 64 (5 x 12 + 4) the 12-row loop did 72 rows' work, with M = 10 (the
- * paper's classifier head) 12. */
+ * paper's classifier head) 12. BY_ROWS(m, F, args) calls F(R, args) for the R of m rows. */
+#define BY_ROWS(m, F, ...)                                                                                           \
+  switch (((m) + 1) / 2) {                                                                                           \
+  case 1: F(2, __VA_ARGS__); break;                                                                                  \
+  case 2: F(4, __VA_ARGS__); break;                                                                                  \
+  case 3: F(6, __VA_ARGS__); break;                                                                                  \
+  case 4: F(8, __VA_ARGS__); break;                                                                                  \
+  case 5: F(10, __VA_ARGS__); break;                                                                                 \
+  default: F(MR, __VA_ARGS__);                                                                                       \
+  }
+
 static inline __attribute__((always_inline)) void ukr_any(const int PACK, long kc, const float *a, const float *b,
                                                            float *bw, const float *src, long ldb, float *c, long ldc,
                                                            float alpha, float beta, int m, int n) {
-  switch ((m + 1) / 2) {
-  case 1: ukr_rows(2, PACK, kc, a, b, bw, src, ldb, c, ldc, alpha, beta, m, n); break;
-  case 2: ukr_rows(4, PACK, kc, a, b, bw, src, ldb, c, ldc, alpha, beta, m, n); break;
-  case 3: ukr_rows(6, PACK, kc, a, b, bw, src, ldb, c, ldc, alpha, beta, m, n); break;
-  case 4: ukr_rows(8, PACK, kc, a, b, bw, src, ldb, c, ldc, alpha, beta, m, n); break;
-  case 5: ukr_rows(10, PACK, kc, a, b, bw, src, ldb, c, ldc, alpha, beta, m, n); break;
-  default: ukr_rows(MR, PACK, kc, a, b, bw, src, ldb, c, ldc, alpha, beta, m, n);
-  }
+  BY_ROWS(m, ukr_rows, PACK, kc, a, b, bw, src, ldb, c, ldc, alpha, beta, m, n)
 }
 
 void gz_gemm_ukr_avx512(long kc, const float *a, const float *b, float *c, long ldc, float alpha, float beta, int m,
@@ -176,24 +179,13 @@ static inline __attribute__((always_inline)) void ukr_rowa(const int R, const in
   tile_store(R, acc, c, ldc, alpha, beta, m, n);
 }
 
-static inline __attribute__((always_inline)) void ukr_rowa_any(const int COPY, long kc, float *a, const float *src,
-                                                                long lda, const gz_gemm_fetch *f, const float *b,
-                                                                float *c, long ldc, float alpha, float beta, int m,
-                                                                int n) {
-  switch ((m + 1) / 2) {
-  case 1: ukr_rowa(2, COPY, kc, a, src, lda, f, b, c, ldc, alpha, beta, m, n); break;
-  case 2: ukr_rowa(4, COPY, kc, a, src, lda, f, b, c, ldc, alpha, beta, m, n); break;
-  case 3: ukr_rowa(6, COPY, kc, a, src, lda, f, b, c, ldc, alpha, beta, m, n); break;
-  case 4: ukr_rowa(8, COPY, kc, a, src, lda, f, b, c, ldc, alpha, beta, m, n); break;
-  case 5: ukr_rowa(10, COPY, kc, a, src, lda, f, b, c, ldc, alpha, beta, m, n); break;
-  default: ukr_rowa(MR, COPY, kc, a, src, lda, f, b, c, ldc, alpha, beta, m, n);
-  }
-}
-
 void gz_gemm_ukr_rowa_avx512(long kc, float *a, const float *src, long lda, const gz_gemm_fetch *f, const float *b,
                              float *c, long ldc, float alpha, float beta, int m, int n) {
-  if (src) ukr_rowa_any(1, kc, a, src, lda, f, b, c, ldc, alpha, beta, m, n);
-  else ukr_rowa_any(0, kc, a, NULL, lda, f, b, c, ldc, alpha, beta, m, n);
+  if (src) {
+    BY_ROWS(m, ukr_rowa, 1, kc, a, src, lda, f, b, c, ldc, alpha, beta, m, n)
+  } else {
+    BY_ROWS(m, ukr_rowa, 0, kc, a, NULL, lda, f, b, c, ldc, alpha, beta, m, n)
+  }
 }
 
 /* B micro-panels of 32 columns for the AVX-512 kernel (same layout as the plain-C packer in gemm.c) when

@@ -102,10 +102,13 @@ int gz_conv2d_out(const gz_conv2d *d, int *oh, int *ow, gz_err *e) {
  *   whole images pack it once per image (the 1x1 lines at 32^2 +2-5 %, 2 threads; at 64^2 and 128^2 no
  *   change; at 16^2, M up to 8x the pixels, 2-3 % slower, so those stay split).
  * A C element's sum does not depend on who computes it. */
-static int images_parallel_wanted(const gz_conv2d *d, const geom *g, long M) {
+static int images_divide(const gz_conv2d *d, const geom *g) {
   const int T = omp_get_max_threads();
-  return d->kh == 1 && d->kw == 1 && g->group == 1 && T > 1 && d->n % T == 0 &&
-         ((long)d->oc * d->ic * g->ohw <= IMGPAR_MACS || M <= g->ohw);
+  return d->kh == 1 && d->kw == 1 && g->group == 1 && T > 1 && d->n % T == 0;
+}
+
+static int images_parallel_wanted(const gz_conv2d *d, const geom *g, long M) {
+  return images_divide(d, g) && ((long)d->oc * d->ic * g->ohw <= IMGPAR_MACS || M <= g->ohw);
 }
 
 static void geometry(const gz_conv2d *d, int oh, int ow, geom *g) {
@@ -552,7 +555,11 @@ int gz_conv2d_forward_isa(int isa, const gz_conv2d *d, const float *x, const flo
   }
   if (g.group > 1) return run_groups(isa, 0, d, &g, x, w, bias, y, 0, col, gws, gwsb, e);
   const long xs = (long)d->ic * d->ih * d->iw, ys = (long)d->oc * g.ohw;
-  if (images_parallel_wanted(d, &g, d->oc)) {
+  /* A strided 1x1's forward runs whole images per thread at any M: its B panels (the image's stride-2 samples)
+   * cost more than W's, and threads splitting the rows each packed all of them. 1024 -> 2048 from 32^2 to 16^2
+   * (M = 8x the pixels): 181 -> 192 and 185 -> 199 GFLOP/s, 2 threads, interleaved; its backward data was equal
+   * or 3 % slower that way, so backward data keeps the rule above. */
+  if (images_parallel_wanted(d, &g, d->oc) || (images_divide(d, &g) && !g.pointwise)) {
     fwd_packer_ctx q = {d, &g, x, even_rows(isa)}; /* strided: im2col panels straight from each image */
     return images_parallel(isa, 0, d->oc, g.ohw, d->ic, w, d->ic, x, xs, g.pointwise ? NULL : &q, bias, 0.0f, y,
                            ys, d->n, gws, e);

@@ -206,10 +206,8 @@ static size_t gemm_ws(const gz_conv2d *d, const geom *g) {
  * per thread. */
 static size_t split_ws(const gz_conv2d *d, const geom *g) {
   if (!g->nsplit) return 0;
-  return (size_t)round16(g->nsplit * d->oc * d->ic) * sizeof(float) + 64 +
-         (per_thread_ws(d->oc, d->ic, SPLIT_PIXELS) > per_thread_ws(d->ic, d->oc, SPLIT_PIXELS)
-              ? per_thread_ws(d->oc, d->ic, SPLIT_PIXELS)
-              : per_thread_ws(d->ic, d->oc, SPLIT_PIXELS));
+  const size_t gemm = max3(per_thread_ws(d->oc, d->ic, SPLIT_PIXELS), per_thread_ws(d->ic, d->oc, SPLIT_PIXELS), 0);
+  return (size_t)round16(g->nsplit * d->oc * d->ic) * sizeof(float) + 64 + gemm; /* either order (dW or dW^T) */
 }
 
 size_t gz_conv2d_workspace(const gz_conv2d *d) {

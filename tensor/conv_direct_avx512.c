@@ -262,19 +262,9 @@ void gz_cdir_pack_slab_avx512(const float *k0, long sl, long sj, const int *tsrc
  * and moved one float at a time (12.5 % of a 512 -> 1024 stride-2 1x1 forward, perf, Zen 4). Reads
  * stop at src[2 (n - 1)] (masked loads): the row may end the image. */
 void gz_conv_even_avx512(float *dst, const float *src, long n) {
-  const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
   long u = 0;
-  for (; u + 16 <= n; u += 16) {
-    __m512 a = _mm512_loadu_ps(src + 2 * u), b = _mm512_maskz_loadu_ps(0x7FFF, src + 2 * u + 16);
-    _mm512_storeu_ps(dst + u, _mm512_permutex2var_ps(a, even, b));
-  }
-  if (u < n) {
-    const long span = 2 * (n - u) - 1; /* floats from src[2 u] to src[2 (n - 1)] */
-    const __mmask16 ma = (__mmask16)(span >= 16 ? 0xFFFF : (1u << span) - 1);
-    const __mmask16 mb = (__mmask16)(span <= 16 ? 0 : (1u << (span - 16)) - 1);
-    __m512 a = _mm512_maskz_loadu_ps(ma, src + 2 * u), b = _mm512_maskz_loadu_ps(mb, src + 2 * u + 16);
-    _mm512_mask_storeu_ps(dst + u, (__mmask16)((1u << (n - u)) - 1), _mm512_permutex2var_ps(a, even, b));
-  }
+  for (; u + 16 <= n; u += 16) _mm512_storeu_ps(dst + u, even16(src + 2 * u, 16));
+  if (u < n) _mm512_mask_storeu_ps(dst + u, (__mmask16)((1u << (n - u)) - 1), even16(src + 2 * u, (int)(n - u)));
 }
 
 /* The forward's slab of one item (32 output channels of a group, one block of 16 input channels) from

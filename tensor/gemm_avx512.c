@@ -188,58 +188,34 @@ void gz_gemm_ukr_rowa_avx512(long kc, float *a, const float *src, long lda, cons
   }
 }
 
-/* B micro-panels of 32 columns for the AVX-512 kernel (same layout as the plain-C packer in gemm.c) when
- * B is stored N x K (the weight gradient's im2col operand, or x of a 1x1 one): 16 x 16 register
- * transposes, where the plain loop would store one float at a time. B stored K x N is packed by the
- * first row tile as it reads it (gz_gemm_ukr_pack_avx512). Each row's stretch of the next depth block
- * (p0 + kcb) is fetched into L2 meanwhile: rows are often 64 KB apart (image planes), too many short
- * streams for the hardware prefetcher; 256 -> 64 weight gradient at 128^2 +11 %, others +-2 %
- * (interleaved A/B, Zen 4, 2 threads). */
-void gz_gemm_packb_t_avx512(const float *B, long ldb, long j0, long cols, long p0, long kcb, float *dst, long t_lo,
-                            long t_hi) {
+/* B micro-panels of 32 columns for the AVX-512 kernel (same layout as the plain-C packer in gemm.c) when B's
+ * columns are rows of memory: 16 x 16 register transposes of 16 rows' 16-k stretches, where the plain loop
+ * would store one float at a time. Column c of B is the row B + c ldb; its stretch at depth p is
+ *   S2 = 0  (B stored N x K: the weight gradient's im2col operand, or x of a 1x1 one) the floats at p;
+ *   S2 = 1  (a 1x1 stride-2 conv without padding, ResNet's downsampling shortcuts: the row is channel plane c
+ *           of one image, ldb = its size) output pixels p.. sampled at (p / ow) rs + 2 (p % ow), rs floats
+ *           between the input rows of consecutive output rows, over k pixels in all: 16 pixels of one output
+ *           row by even16, 16 that span two output rows one by one. This replaces writing the subsampled image
+ *           (im2col) and packing it again.
+ * Each row's stretch of the next depth block (p + kcb) is fetched into L2 meanwhile: rows are often 64 KB
+ * apart (image planes), too many short streams for the hardware prefetcher; 256 -> 64 weight gradient at
+ * 128^2 +11 %, others +-2 % (interleaved A/B, Zen 4, 2 threads). B stored K x N is packed by the first row
+ * tile as it reads it (gz_gemm_ukr_pack_avx512). */
+static inline __attribute__((always_inline)) void packb_t(const int S2, const float *B, long ldb, long rs, long ow,
+                                                           long k, long j0, long cols, long p0, long kcb, float *dst,
+                                                           long t_lo, long t_hi) {
   for (long t = t_lo; t < t_hi; t++) {
-    long c0 = j0 + t * NR;
-    int n = (int)(cols - t * NR < NR ? cols - t * NR : NR);
-    float *d = dst + t * NR * kcb;
-    for (long kb = 0; kb < kcb; kb += 16) {
-      const int nk = (int)(kcb - kb < 16 ? kcb - kb : 16); /* a short last step: masked loads */
-      const __mmask16 mk = (__mmask16)(nk == 16 ? 0xFFFF : (1u << nk) - 1);
-      for (int h = 0; h < 2; h++) {
-        __m512 r[16];
-#pragma GCC unroll 16
-        for (int q = 0; q < 16; q++) {
-          if (h * 16 + q < n) _mm_prefetch((const char *)(B + (c0 + h * 16 + q) * ldb + p0 + kb + kcb), _MM_HINT_T1);
-          r[q] = h * 16 + q < n ? _mm512_maskz_loadu_ps(mk, B + (c0 + h * 16 + q) * ldb + p0 + kb) : _mm512_setzero_ps();
-        }
-        transpose16(r);
-        for (int q = 0; q < nk; q++) _mm512_store_ps(d + (kb + q) * NR + h * 16, r[q]);
-      }
-    }
-  }
-}
-
-/* B micro-panels, as gz_gemm_packb_t_avx512 packs B stored N x K, for the weight gradient of a 1x1 stride-2 conv
- * without padding (ResNet's downsampling shortcuts): B's row c is channel plane c of one image (x + c cs)
- * sampled at the output pixels, pixel p = (oy, ox) at x[c][oy rs + 2 ox] (rs: floats between the input rows
- * of consecutive output rows). Each 16 pixels of one output row come from two loads and one two-source
- * permute (the stride-2 rows of gz_conv_even_avx512), then the 16 x 16 transpose; 16 pixels that span two
- * output rows are gathered one by one. Replaces writing the subsampled image (im2col) and packing it again.
- * Meanwhile the same pixels of the next depth block are fetched into L2 (k pixels in all). */
-void gz_gemm_packb_t_s2_avx512(const float *x, long cs, long rs, long ow, long k, long j0, long cols, long p0,
-                               long kcb, float *dst) {
-  const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
-  for (long t = 0; t * NR < cols; t++) {
     const long c0 = j0 + t * NR;
     const int n = (int)(cols - t * NR < NR ? cols - t * NR : NR);
     float *d = dst + t * NR * kcb;
     for (long kb = 0; kb < kcb; kb += 16) {
-      const int nk = (int)(kcb - kb < 16 ? kcb - kb : 16);
-      const long p = p0 + kb, oy = p / ow, ox = p % ow, off = oy * rs + 2 * ox;
-      const int run = ox + nk <= ow; /* one output row */
-      const int span = 2 * nk - 1;   /* floats from the first pixel's to the last's */
-      const __mmask16 ma = (__mmask16)(span >= 16 ? 0xFFFF : (1u << span) - 1);
-      const __mmask16 mb = (__mmask16)(span <= 16 ? 0 : (1u << (span - 16)) - 1);
-      const long pn = p + kcb, noff = pn < k ? pn / ow * rs + 2 * (pn % ow) : -1;
+      const int nk = (int)(kcb - kb < 16 ? kcb - kb : 16); /* a short last step: masked loads */
+      const __mmask16 mk = (__mmask16)(nk == 16 ? 0xFFFF : (1u << nk) - 1);
+      const long p = p0 + kb, pn = p + kcb;
+      /* the stretch's offset in its row, whether it lies in one output row, the next block's offset (or -1) */
+      const long off = S2 ? p / ow * rs + 2 * (p % ow) : p;
+      const int run = !S2 || p % ow + nk <= ow;
+      const long noff = !S2 ? pn : pn < k ? pn / ow * rs + 2 * (pn % ow) : -1;
       for (int h = 0; h < 2; h++) {
         __m512 r[16];
 #pragma GCC unroll 16
@@ -247,14 +223,13 @@ void gz_gemm_packb_t_s2_avx512(const float *x, long cs, long rs, long ow, long k
           const int ch = h * 16 + q;
           r[q] = _mm512_setzero_ps();
           if (ch >= n) continue;
-          const float *sc = x + (c0 + ch) * cs;
-          if (noff >= 0) _mm_prefetch((const char *)(sc + noff), _MM_HINT_T1);
-          if (run) {
-            const __m512 a = _mm512_maskz_loadu_ps(ma, sc + off), b = _mm512_maskz_loadu_ps(mb, sc + off + 16);
-            r[q] = _mm512_permutex2var_ps(a, even, b);
-          } else {
+          const float *row = B + (c0 + ch) * ldb;
+          if (noff >= 0) _mm_prefetch((const char *)(row + noff), _MM_HINT_T1);
+          if (!S2) r[q] = _mm512_maskz_loadu_ps(mk, row + off);
+          else if (run) r[q] = even16(row + off, nk);
+          else {
             float g[16] = {0};
-            for (int u = 0; u < nk; u++) g[u] = sc[(p + u) / ow * rs + 2 * ((p + u) % ow)];
+            for (int u = 0; u < nk; u++) g[u] = row[(p + u) / ow * rs + 2 * ((p + u) % ow)];
             r[q] = _mm512_loadu_ps(g);
           }
         }
@@ -263,6 +238,16 @@ void gz_gemm_packb_t_s2_avx512(const float *x, long cs, long rs, long ow, long k
       }
     }
   }
+}
+
+void gz_gemm_packb_t_avx512(const float *B, long ldb, long j0, long cols, long p0, long kcb, float *dst, long t_lo,
+                            long t_hi) {
+  packb_t(0, B, ldb, 0, 1, 0, j0, cols, p0, kcb, dst, t_lo, t_hi);
+}
+
+void gz_gemm_packb_t_s2_avx512(const float *x, long cs, long rs, long ow, long k, long j0, long cols, long p0,
+                               long kcb, float *dst) {
+  packb_t(1, x, cs, rs, ow, k, j0, cols, p0, kcb, dst, 0, (cols + NR - 1) / NR);
 }
 
 /* A micro-panels of 12 rows for the AVX-512 kernel when A is stored M x K (dst[t][k][12]): 16 x 16

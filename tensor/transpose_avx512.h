@@ -1,5 +1,5 @@
-/* tensor/transpose_avx512.h: the 16 x 16 in-register transpose shared by the AVX-512 GEMM packers and the
- * blocked direct convolution. Include only from *_avx512.c files (compiled with AVX-512 flags). */
+/* tensor/transpose_avx512.h: the 16 x 16 in-register transpose and the stride-2 stretch shared by the AVX-512
+ * GEMM packers and the blocked direct convolution. Include only from *_avx512.c files (compiled with AVX-512 flags). */
 #ifndef GAZELOC_TENSOR_TRANSPOSE_AVX512_H
 #define GAZELOC_TENSOR_TRANSPOSE_AVX512_H
 
@@ -33,6 +33,16 @@ static inline __attribute__((always_inline)) void transpose16(__m512 r[16]) {
     r[i] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0x88);
     r[i + 8] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0xDD);
   }
+}
+
+/* Lanes 0..n-1 (n <= 16) = src[0], src[2], ..., src[2 (n - 1)], zeros past: a stride-2 stretch by two masked
+ * loads and one two-source permute. Reads stop at src[2 (n - 1)], which may end the image. */
+static inline __attribute__((always_inline)) __m512 even16(const float *src, int n) {
+  const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+  const int span = 2 * n - 1; /* floats from src[0] to src[2 (n - 1)] */
+  const __mmask16 ma = (__mmask16)(span >= 16 ? 0xFFFF : (1u << span) - 1);
+  const __mmask16 mb = (__mmask16)(span <= 16 ? 0 : (1u << (span - 16)) - 1);
+  return _mm512_permutex2var_ps(_mm512_maskz_loadu_ps(ma, src), even, _mm512_maskz_loadu_ps(mb, src + 16));
 }
 
 #endif

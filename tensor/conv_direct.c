@@ -274,39 +274,52 @@ static void plain_row(const float *src, int C, int H, int W, int top, int left, 
  * taps into the item's slab
  * (a few KB, in L1). Scalar, either costs about 4 cycles per float: 18 % of a 512-channel 3x3 stride-2
  * forward at batch 2 (9.4 MB of weights for 2.4 GFLOP), 14 % with the gathers, which wait on memory. */
-static void pack_weights(const kernels *kn, const gz_conv2d *d, const plan *p, const float *w, float *wb) {
+static void pack_item(const kernels *kn, const gz_conv2d *d, const plan *p, const float *w, float *wb, int g, int icb) {
   const int khw = d->kh * d->kw;
   /* the kernel of (lane l, column j) of item (g, icb) starts at w + (icb lanes + l) sl + (g 32 + j) sj */
   const long sl = p->bwd ? (long)d->ic * khw : khw, sj = p->bwd ? khw : (long)d->ic * khw;
-  const int gather = kn->pack_slab && 31 * sj < (1L << 31);
+  const int ocw = p->OC - g * 32 > 16 ? 32 : 16, n = p->lanes * ocw;
+  const float *k0 = w + (long)icb * p->lanes * sl + (long)g * 32 * sj;
+  const int nl = p->C - icb * p->lanes < p->lanes ? p->C - icb * p->lanes : p->lanes; /* rows and columns */
+  const int nj = p->OC - g * 32 < ocw ? p->OC - g * 32 : ocw;                        /* with weights */
+  /* The item reads runs of w that lie far apart (forward: nj runs of nl khw floats, sj apart; backward
+   * data: nl runs of nj khw floats, sl apart), each too short for the hardware to fetch ahead, and the
+   * packer's loads of one run waited for the last run's permutes: all of the item's lines are asked for
+   * first (into L2), so that their misses overlap. 512 -> 512 backward data at 16^2, all items, one
+   * thread: 1.5-2.2 -> 0.8-1.0 ms; whole calls on 2 threads (interleaved, GFLOP/s) 197 -> 198-207
+   * (backward data), 204 -> 209 (forward). */
+  {
+    const int nrun = p->bwd ? nl : nj;
+    const long stride = p->bwd ? sl : sj, len = (long)(p->bwd ? nj : nl) * khw;
+    for (int r = 0; r < nrun; r++)
+      for (long f = 0; f < len; f += 16) __builtin_prefetch(k0 + r * stride + f, 0, 2);
+  }
+  if (!p->bwd && p->lanes == 16 && kn->pack_fwd) { /* one class, taps in kernel order (make_plan) */
+    kn->pack_fwd(k0, sj, khw, nl, nj, ocw, wb + slab_at(p, &p->k[0], g, icb));
+    return;
+  }
+  if (kn->pack_slab && 31 * sj < (1L << 31)) { /* gathers: 32-bit indices */
+    for (int q = 0; q < p->ncls; q++)
+      kn->pack_slab(k0, sl, sj, p->k[q].tsrc, p->k[q].ntap, p->lanes, nl, nj, ocw, wb + slab_at(p, &p->k[q], g, icb));
+    return;
+  }
+  for (int u = 0; u < n; u++) {
+    const int l = p->bwd ? u / ocw : u % p->lanes, j = p->bwd ? u % ocw : u / p->lanes;
+    const int in = l < nl && j < nj;
+    const float *k = k0 + l * sl + j * sj;
+    for (int q = 0; q < p->ncls; q++) {
+      const cls *c = &p->k[q];
+      float *o = wb + slab_at(p, c, g, icb) + (long)l * ocw + j;
+      for (int t = 0; t < c->ntap; t++) o[(long)t * n] = in ? k[c->tsrc[t]] : 0.0f;
+    }
+  }
+}
+
+/* Every item's slab, shared by all threads (no barrier at the end). */
+static void pack_weights(const kernels *kn, const gz_conv2d *d, const plan *p, const float *w, float *wb) {
 #pragma omp for collapse(2) schedule(static) nowait
   for (int g = 0; g < p->ngroup; g++)
-    for (int icb = 0; icb < p->nicb; icb++) {
-      const int ocw = p->OC - g * 32 > 16 ? 32 : 16, n = p->lanes * ocw;
-      const float *k0 = w + (long)icb * p->lanes * sl + (long)g * 32 * sj;
-      const int nl = p->C - icb * p->lanes < p->lanes ? p->C - icb * p->lanes : p->lanes; /* rows and columns */
-      const int nj = p->OC - g * 32 < ocw ? p->OC - g * 32 : ocw;                        /* with weights */
-      if (!p->bwd && p->lanes == 16 && kn->pack_fwd) { /* one class, taps in kernel order (make_plan) */
-        kn->pack_fwd(k0, sj, khw, nl, nj, ocw, wb + slab_at(p, &p->k[0], g, icb));
-        continue;
-      }
-      if (gather) {
-        for (int q = 0; q < p->ncls; q++)
-          kn->pack_slab(k0, sl, sj, p->k[q].tsrc, p->k[q].ntap, p->lanes, nl, nj, ocw,
-                        wb + slab_at(p, &p->k[q], g, icb));
-        continue;
-      }
-      for (int u = 0; u < n; u++) {
-        const int l = p->bwd ? u / ocw : u % p->lanes, j = p->bwd ? u % ocw : u / p->lanes;
-        const int in = l < nl && j < nj;
-        const float *k = k0 + l * sl + j * sj;
-        for (int q = 0; q < p->ncls; q++) {
-          const cls *c = &p->k[q];
-          float *o = wb + slab_at(p, c, g, icb) + (long)l * ocw + j;
-          for (int t = 0; t < c->ntap; t++) o[(long)t * n] = in ? k[c->tsrc[t]] : 0.0f;
-        }
-      }
-    }
+    for (int icb = 0; icb < p->nicb; icb++) pack_item(kn, d, p, w, wb, g, icb);
 }
 
 /* The frames of nn images (source blocked), from image n0 on; no barrier at the end. */
@@ -320,6 +333,34 @@ static void make_frames(const kernels *kn, const plan *p, const float *src, int 
         (p->lanes == 1 ? plain_row : kn->block_row)(src + (n0 + k) * ss, p->C, p->H, p->W, p->top, p->left, p->Wp,
                                                     icb, y, row);
       }
+}
+
+/* Row a of every class of image k, output-channel group g, input blocks cb0 .. cb1 - 1 (one chunk; the
+ * bias goes in with the first, later chunks add to the stored output). */
+static void row_tiles(const kernels *kn, const plan *p, long k, long a, int g, int cb0, int cb1, const float *wb,
+                      const float *bias, float *out, int accumulate, const float *img) {
+  const long ohw = (long)p->OH * p->OW, os = (long)p->OC * ohw;
+  for (int q = 0; q < p->ncls; q++) {
+    const cls *c = &p->k[q];
+    if (c->ntap == 0 || a >= c->na_y) continue;
+    const int noc = p->OC - g * 32 < 32 ? p->OC - g * 32 : 32, ocb = noc > 16 ? 2 : 1;
+    gz_cdir_tile t = {.icbs = (long)p->Hp * p->Wp * p->lanes, .nicb = cb1 - cb0, .ntap = c->ntap, .s = p->ixs,
+                      .lanes = p->lanes, .toff = c->toff, .noc = noc, .ocb = ocb,
+                      .lastl = cb1 == p->nicb ? p->C - (p->nicb - 1) * p->lanes : p->lanes,
+                      .w = wb + slab_at(p, c, g, cb0), .chs = ohw, .ops = p->oxs, .accumulate = accumulate,
+                      .bias = bias && cb0 == 0 ? bias + g * 32 : NULL};
+    const long pxmax = ocb == 2 ? 12 : 24, nt = cdiv(c->na_x, pxmax);
+    const float *irow = img + k * p->img_floats + (long)cb0 * t.icbs +
+                        ((a * p->iys + p->top0) * p->Wp + p->left0) * p->lanes;
+    float *orow = out + k * os + (long)g * 32 * ohw + (a * p->oys + c->ry) * p->OW + c->rx;
+    for (long tt = 0; tt < nt; tt++) { /* equal tiles: 16 pixels are 8 + 8, not 12 + 4 */
+      long b0 = c->na_x * tt / nt, b1 = c->na_x * (tt + 1) / nt;
+      t.px = (int)(b1 - b0);
+      t.in = irow + b0 * p->ixs * p->lanes;
+      t.out = orow + b0 * p->oxs;
+      kn->tile(&t);
+    }
+  }
 }
 
 /* nn images whose frames are made: every class's tiles. */
@@ -360,30 +401,8 @@ static void run_images(const kernels *kn, const plan *p, int nn, const float *wb
       const int ng = p->ngroup - g0 < p->gblock ? p->ngroup - g0 : p->gblock;
 #pragma omp for collapse(2) schedule(static) nowait
       for (long ka = 0; ka < nn * p->rows; ka++) /* image k, row a of every class: dx rows a sh .. a sh + sh - 1 */
-        for (int g = g0; g < g0 + ng; g++)
-          for (int q = 0; q < p->ncls; q++) {
-            const long k = ka / p->rows, a = ka % p->rows;
-            const cls *c = &p->k[q];
-            if (c->ntap == 0 || a >= c->na_y) continue;
-            const int noc = p->OC - g * 32 < 32 ? p->OC - g * 32 : 32, ocb = noc > 16 ? 2 : 1;
-            gz_cdir_tile t = {.icbs = (long)p->Hp * p->Wp * p->lanes, .nicb = cb1 - cb0, .ntap = c->ntap, .s = p->ixs,
-                              .lanes = p->lanes, .toff = c->toff, .noc = noc, .ocb = ocb,
-                              .lastl = cb1 == p->nicb ? p->C - (p->nicb - 1) * p->lanes : p->lanes,
-                              .w = wb + slab_at(p, c, g, cb0),
-                              .chs = ohw, .ops = p->oxs, .accumulate = accumulate || ch > 0,
-                              .bias = bias && ch == 0 ? bias + g * 32 : NULL};
-            const long pxmax = ocb == 2 ? 12 : 24, nt = cdiv(c->na_x, pxmax);
-            const float *irow = img + k * p->img_floats + (long)cb0 * t.icbs +
-                                ((a * p->iys + p->top0) * p->Wp + p->left0) * p->lanes;
-            float *orow = out + k * os + (long)g * 32 * ohw + (a * p->oys + c->ry) * p->OW + c->rx;
-            for (long tt = 0; tt < nt; tt++) { /* equal tiles: 16 pixels are 8 + 8, not 12 + 4 */
-              long b0 = c->na_x * tt / nt, b1 = c->na_x * (tt + 1) / nt;
-              t.px = (int)(b1 - b0);
-              t.in = irow + b0 * p->ixs * p->lanes;
-              t.out = orow + b0 * p->oxs;
-              kn->tile(&t);
-            }
-          }
+        for (int g = g0; g < g0 + ng; g++) row_tiles(kn, p, ka / p->rows, ka % p->rows, g, cb0, cb1, wb, bias, out,
+                                                      accumulate || ch > 0, img);
     }
   }
 }

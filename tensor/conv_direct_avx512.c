@@ -13,23 +13,12 @@
 #include <immintrin.h>
 #include <string.h>
 
+#include "tensor/fma_avx512.h"
 #include "tensor/kernels.h"
 #include "tensor/transpose_avx512.h"
 
 #define AI static inline __attribute__((always_inline))
 
-
-/* a0 += bcast(*x) w0, a1 += bcast(*x) w1, each FMA broadcasting *x from memory itself ({1to16}). GCC folds a
- * broadcast into its FMA only when it has one use, and kept one vbroadcastss per pixel for both FMAs:
- * the same products and sums (so the same bits), but 1-5 % slower on Zen 4 (interleaved, 2 threads, 3x3
- * forward GFLOP/s: 512 at 16^2 189 -> 200, 128 at 64^2 207 -> 211, 256 at 32^2 208 -> 211, 3072 at 32^2
- * 212 -> 215; backward data 512 at 16^2 177 -> 179, strided 256 186 -> 189). */
-AI void fma2_bcast(__m512 *a0, __m512 *a1, __m512 w0, __m512 w1, const float *x) {
-  __asm__("vfmadd231ps %[x]%{1to16%}, %[w0], %[a0]\n\t"
-          "vfmadd231ps %[x]%{1to16%}, %[w1], %[a1]"
-          : [a0] "+v"(*a0), [a1] "+v"(*a1)
-          : [w0] "v"(w0), [w1] "v"(w1), [x] "m"(*x));
-}
 
 /* Input channel c of one (block, tap) step: OCB weight vectors, PX broadcasts, OCB x PX FMAs. */
 AI void lane_fma(const int OCB, const int PX, const int S, const int L, __m512 acc[24][2], const float *w,

@@ -5,6 +5,7 @@
  * stack buffer and masked stores, so nothing outside C is read or written. */
 #include <immintrin.h>
 
+#include "tensor/fma_avx512.h"
 #include "tensor/kernels.h"
 #include "tensor/transpose_avx512.h"
 
@@ -87,9 +88,7 @@ static inline __attribute__((always_inline)) void ukr_rows(const int R, const in
     }
 #pragma GCC unroll 12
     for (int r = 0; r < R; r++) {
-      __m512 ar = _mm512_set1_ps(a[r]);
-      acc[r][0] = _mm512_fmadd_ps(ar, b0, acc[r][0]);
-      acc[r][1] = _mm512_fmadd_ps(ar, b1, acc[r][1]);
+      fma2_bcast(&acc[r][0], &acc[r][1], b0, b1, a + r);
     }
   }
   tile_store(R, acc, c, ldc, alpha, beta, m, n);
@@ -170,9 +169,7 @@ static inline __attribute__((always_inline)) void ukr_rowa(const int R, const in
       _mm_prefetch((const char *)(b + 8 * NR + 16), _MM_HINT_T0);
 #pragma GCC unroll 12
       for (int r = 0; r < R; r++) {
-        __m512 ar = _mm512_set1_ps(ak[r * KA]);
-        acc[r][0] = _mm512_fmadd_ps(ar, b0, acc[r][0]);
-        acc[r][1] = _mm512_fmadd_ps(ar, b1, acc[r][1]);
+        fma2_bcast(&acc[r][0], &acc[r][1], b0, b1, ak + r * KA);
       }
     }
   }

@@ -6,11 +6,10 @@
 #include <immintrin.h>
 
 /* a0 += bcast(*x) w0, a1 += bcast(*x) w1, each FMA broadcasting *x from memory itself ({1to16}). GCC folds a
- * broadcast into its FMA only when it has one use, and kept one vbroadcastss for both FMAs: the same
- * products and sums (so the same bits), but slower on Zen 4, where the separate broadcast costs an issue slot
- * of its own. Interleaved, 2 threads, GFLOP/s: 3x3 forward 512 at 16^2 189 -> 200, 128 at 64^2 207 -> 211,
- * 256 at 32^2 208 -> 211, 3072 at 32^2 212 -> 215; backward data 512 at 16^2 177 -> 179, strided 256 186 -> 189
- * (docs/kernels.md). */
+ * broadcast into its FMA only when it has one use, and for two it kept a vbroadcastss and two register FMAs:
+ * the same products and sums (so the same bits), one instruction more per pair, and 1-5 % slower on Zen 4
+ * (interleaved, 2 threads, GFLOP/s: 3x3 forward 512 at 16^2 189 -> 200, 128 at 64^2 207 -> 211, 3072 at 32^2
+ * 212 -> 215; 1x1 weight gradient 64 -> 256 at 128^2 186 -> 193; more in docs/kernels.md). */
 static inline __attribute__((always_inline)) void fma2_bcast(__m512 *a0, __m512 *a1, __m512 w0, __m512 w1,
                                                              const float *x) {
   __asm__("vfmadd231ps %[x]%{1to16%}, %[w0], %[a0]\n\t"

@@ -48,7 +48,7 @@ void gz_gemm_ukr_avx2(long kc, const float *a, const float *b, float *c, long ld
     if (r >= m) break;
     float *cr = c + r * ldc;
     __m256 t0 = acc[r][0], t1 = acc[r][1];
-      if (alpha != 1.0f) t0 = _mm256_mul_ps(va, t0), t1 = _mm256_mul_ps(va, t1); /* as gemm_avx512.c */
+    if (alpha != 1.0f) t0 = _mm256_mul_ps(va, t0), t1 = _mm256_mul_ps(va, t1); /* as gemm_avx512.c */
     if (beta != 0.0f) {
       t0 = _mm256_fmadd_ps(vb, _mm256_maskload_ps(cr, k0), t0);
       t1 = _mm256_fmadd_ps(vb, _mm256_maskload_ps(cr + 8, k1), t1);

@@ -189,9 +189,9 @@ static size_t gemm_ws(const gz_conv2d *d, const geom *g) {
   }
   size_t ws;
   if (g->pointwise) {
-    const size_t dwt = d->ic > d->oc && g->ohw >= TRANSPOSED_MIN_PIXELS /* as wgrad_transposed, any ISA */
-                           ? dwt_bytes(d) + gz_sgemm_workspace(d->ic, d->oc, g->ohw)
-                           : 0;
+    /* sized for the ISA that takes the transposed form, whichever runs */
+    const int tr = wgrad_transposed(GZ_ISA_AVX512, d, g->ohw);
+    const size_t dwt = tr ? dwt_bytes(d) + gz_sgemm_workspace(d->ic, d->oc, g->ohw) : 0;
     ws = max3(gz_sgemm_workspace(d->oc, g->ohw, d->ic), gz_sgemm_workspace(d->ic, g->ohw, d->oc),
               max3(gz_sgemm_workspace(d->oc, d->ic, g->ohw), dwt, 0));
   } else

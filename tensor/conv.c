@@ -5,7 +5,8 @@
  *   everything else            forward: implicit GEMM, the im2col panels produced from the image
  *                              inside the GEMM, block by block; backward: im2col of a band of output
  *                              rows into the workspace and the GEMM (backward data: the GEMM into
- *                              columns and col2im back).
+ *                              columns and col2im back). The weight gradient on AVX-512 packs its
+ *                              im2col panels from the image inside the GEMM too (wgrad_packed).
  *   small images (<= 512 px)   G images per GEMM (G x pixels <= 1024 columns): x / dy gathered side
  *                              by side, their im2col together, y scattered back (run_groups).
  *   1x1 weight gradients       (AVX-512) with ic > oc from 32^2 up, dW^T = x_n dy_n^T (only the narrower
@@ -176,6 +177,26 @@ static size_t per_thread_ws(long M, long N, long K) {
 #define TRANSPOSED_MIN_PIXELS 1024
 static int wgrad_transposed(int isa, const gz_conv2d *d, long ohw) {
   return isa == GZ_ISA_AVX512 && d->ic > d->oc && ohw >= TRANSPOSED_MIN_PIXELS;
+}
+
+/* 1x1 stride-2 weight gradients without padding on AVX-512: B's panels packed from x by s2t_packer. */
+static int s2t_wanted(int isa, const gz_conv2d *d) {
+  return isa == GZ_ISA_AVX512 && d->kh == 1 && d->kw == 1 && d->sw == 2 && d->ph == 0 && d->pw == 0;
+}
+
+/* The other weight gradients that are not pointwise, on AVX-512: B = col^T packed inside the GEMM straight from
+ * the images (gz_conv_im2col_packer_avx512), A = dy in the micro-kernel's row layout, one GEMM per image (or
+ * group of images) over all its pixels. The banded path wrote the im2col matrix to memory (Block 5: 56 MB a
+ * band of 512 pixels) and packed it again by transposes; in perf, on 512 at 16^2, the micro-kernel's share went
+ * 75 -> 85 %. Interleaved, 2 threads, median GFLOP/s: 512 at 16^2 152 -> 180, strided 512 at 32^2 165 -> 181,
+ * Block 5 (3072 -> 512 at 32^2) 177 -> 185. */
+static int wgrad_packed(int isa, const gz_conv2d *d, const geom *g) {
+  return isa == GZ_ISA_AVX512 && !g->pointwise && !s2t_wanted(isa, d);
+}
+
+static gz_conv_wpack wpack_of(const gz_conv2d *d, const geom *g, const float *x) {
+  return (gz_conv_wpack){x, (long)d->ic * d->ih * d->iw, g->ohw, 0, d->ih, d->iw, g->ow, d->kh, d->kw,
+                         d->sh, d->sw, d->ph, d->pw};
 }
 
 /* The per-image 1x1 weight gradient's dW^T [ic][oc], 64-byte aligned, before its GEMM workspace. */
@@ -496,8 +517,15 @@ static int run_groups(int isa, int dir, const gz_conv2d *d, const geom *g, const
       }
     } else { /* in = x, out = dW */
       gather(dy, d->oc, g->ohw, n0, G, ops);
-      group_col(isa, d, g, in, n0, G, col);
-      if (gz_sgemm_isa(isa, 0, 1, d->oc, R, P, 1.0f, ops, P, col, P, beta, out, R, gws, gwsb, e)) return -1;
+      if (wgrad_packed(isa, d, g)) {
+        const gz_conv_wpack q = wpack_of(d, g, in + n0 * xs);
+        if (gz_sgemm_implicit_rowa_isa(isa, d->oc, R, P, 1.0f, ops, P, gz_conv_im2col_packer_avx512, &q, beta, out, R,
+                                       gws, gwsb, e))
+          return -1;
+      } else {
+        group_col(isa, d, g, in, n0, G, col);
+        if (gz_sgemm_isa(isa, 0, 1, d->oc, R, P, 1.0f, ops, P, col, P, beta, out, R, gws, gwsb, e)) return -1;
+      }
       beta = 1.0f;
     }
   }
@@ -669,10 +697,6 @@ static void s2t_packer(const void *vctx, long p0, long kcb, long j0, long ncb, i
   gz_gemm_packb_t_s2_avx512(q->x, q->cs, q->rs, q->ow, q->k, j0, ncb, p0, kcb, dst);
 }
 
-static int s2t_wanted(int isa, const gz_conv2d *d) {
-  return isa == GZ_ISA_AVX512 && d->kh == 1 && d->kw == 1 && d->sw == 2 && d->ph == 0 && d->pw == 0;
-}
-
 /* dw[o][i] (+)= dwt[i][o] (dw oc x ic), in 32 x 32 blocks: whole lines of dwt read per block, where the plain
  * loop read one float per line. */
 static void add_transposed(long oc, long ic, const float *dwt, float *dw, int accumulate) {
@@ -760,6 +784,14 @@ int gz_conv2d_backward_weights_isa(int isa, const gz_conv2d *d, const float *x, 
     const float *xn = x + n * xs, *dyn = dy + n * ys;
     if (g.pointwise) {
       if (gz_sgemm_isa(isa, 0, 1, d->oc, d->ic, g.ohw, 1.0f, dyn, g.ohw, xn, g.ohw, beta, dw, d->ic, gws, gwsb, e))
+        return -1;
+      beta = 1.0f;
+      continue;
+    }
+    if (wgrad_packed(isa, d, &g)) { /* the whole image, B's panels packed from x */
+      const gz_conv_wpack q = wpack_of(d, &g, xn);
+      if (gz_sgemm_implicit_rowa_isa(isa, d->oc, g.kc, g.ohw, 1.0f, dyn, g.ohw, gz_conv_im2col_packer_avx512, &q, beta,
+                                     dw, g.kc, gws, gwsb, e))
         return -1;
       beta = 1.0f;
       continue;

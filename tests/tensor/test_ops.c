@@ -295,6 +295,48 @@ START_TEST(large_reductions_bitwise) {
 }
 END_TEST
 
+/* Batch norm outputs larger than the last-level cache are written with streaming stores (planes that start on a
+ * vector boundary; odd plane sizes here, so some do and some do not). Each channel of such a tensor must get the
+ * bits of that channel normalized alone (a one-channel view, small enough for ordinary stores): forward y and,
+ * from the same statistics, backward dx, on every ISA table the CPU has. */
+START_TEST(streamed_batch_norm_same_bits) {
+  gz_gemm_blocking b;
+  gz_err e = {0};
+  ck_assert_int_eq(gz_gemm_blocking_for(GZ_ISA_SCALAR, &b, &e), 0);
+  if (b.l3 > (256L << 20)) return; /* the tensors would be too large for a test */
+  const int64_t N = 2, C = 3, side = (int64_t)sqrt(1.1 * (double)b.l3 / (4.0 * N * C)) | 1;
+  const size_t n = (size_t)(N * C * side * side);
+  float *x = malloc(n * 4), *dy = malloc(n * 4), *y = malloc(n * 4), *dx = malloc(n * 4), *y1 = malloc(n * 4),
+        *dx1 = malloc(n * 4), g[3] = {0.5f, 1, 2}, be[3] = {0, 1, -1}, mean[3], var[3], m1[3], v1[3];
+  fill(x, n, 41, -2, 3);
+  fill(dy, n, 42, -1, 1);
+  gz_tensor tx, tdy, ty, tdx, ty1, tdx1;
+  gz_tensor_wrap4(&tx, x, N, C, side, side, &e);
+  gz_tensor_wrap4(&tdy, dy, N, C, side, side, &e);
+  gz_tensor_wrap4(&ty, y, N, C, side, side, &e);
+  gz_tensor_wrap4(&tdx, dx, N, C, side, side, &e);
+  gz_tensor_wrap4(&ty1, y1, N, C, side, side, &e);
+  gz_tensor_wrap4(&tdx1, dx1, N, C, side, side, &e);
+  for (int isa = GZ_ISA_SCALAR; isa <= GZ_ISA_AVX512; isa++) {
+    const gz_ops_table *t = gz_ops_cpu(isa);
+    if (!t) continue;
+    t->bn_fwd_train(&tx, g, be, 1e-5f, &ty, mean, var);
+    t->bn_bwd(&tx, &tdy, g, mean, var, 1e-5f, 1, &tdx, NULL, NULL, 0);
+    for (int c = 0; c < C; c++) {
+      gz_tensor xc, dyc, yc, dxc;
+      gz_tensor_channels(&tx, c, 1, &xc, &e), gz_tensor_channels(&tdy, c, 1, &dyc, &e);
+      gz_tensor_channels(&ty1, c, 1, &yc, &e), gz_tensor_channels(&tdx1, c, 1, &dxc, &e);
+      t->bn_fwd_train(&xc, &g[c], &be[c], 1e-5f, &yc, &m1[c], &v1[c]);
+      t->bn_bwd(&xc, &dyc, &g[c], &mean[c], &var[c], 1e-5f, 1, &dxc, NULL, NULL, 0);
+    }
+    ck_assert_msg(memcmp(mean, m1, sizeof mean) == 0 && memcmp(var, v1, sizeof var) == 0, "%s: statistics", t->name);
+    ck_assert_msg(memcmp(y, y1, n * 4) == 0, "%s: streamed forward differs", t->name);
+    ck_assert_msg(memcmp(dx, dx1, n * 4) == 0, "%s: streamed backward differs", t->name);
+  }
+  free(x), free(dy), free(y), free(dx), free(y1), free(dx1);
+}
+END_TEST
+
 Suite *suite_tensor_ops(void) {
   Suite *s = suite_create("tensor_ops");
   TCase *tc = tcase_create("ops");
@@ -302,6 +344,7 @@ Suite *suite_tensor_ops(void) {
   tcase_add_loop_test(tc, fast_vs_reference, GZ_ISA_SCALAR, GZ_ISA_AVX512 + 1);
   tcase_add_loop_test(tc, bitwise_across_threads, GZ_ISA_SCALAR, GZ_ISA_AVX512 + 1);
   tcase_add_test(tc, large_reductions_bitwise);
+  tcase_add_test(tc, streamed_batch_norm_same_bits);
   suite_add_tcase(s, tc);
   return s;
 }

@@ -180,6 +180,11 @@ static int wgrad_transposed(int isa, const gz_conv2d *d, long ohw) {
 }
 
 /* 1x1 stride-2 weight gradients without padding on AVX-512: B's panels packed from x by s2t_packer. */
+/* From this many output pixels per image on, the threads split dW's columns (input channels), each packing its
+ * share of B, instead of the rows, each packing all of it: 256 -> 512 at 128^2 (4096 pixels) 163.0 -> 182.8
+ * GFLOP/s; 512 -> 1024 at 64^2 (1024) 179.2 -> 165.3 and 1024 -> 2048 at 32^2 (256) 204.1 -> 190.2 keep the rows
+ * (2 threads, interleaved, 9 rounds, medians). */
+#define S2T_COLS_MIN_PIXELS 4096
 static int s2t_wanted(int isa, const gz_conv2d *d) {
   return isa == GZ_ISA_AVX512 && d->kh == 1 && d->kw == 1 && d->sw == 2 && d->ph == 0 && d->pw == 0;
 }
@@ -519,8 +524,8 @@ static int run_groups(int isa, int dir, const gz_conv2d *d, const geom *g, const
       gather(dy, d->oc, g->ohw, n0, G, ops);
       if (wgrad_packed(isa, d, g)) {
         const gz_conv_wpack q = wpack_of(d, g, in + n0 * xs);
-        if (gz_sgemm_implicit_rowa_isa(isa, d->oc, R, P, 1.0f, ops, P, gz_conv_im2col_packer_avx512, &q, beta, out, R,
-                                       gws, gwsb, e))
+        if (gz_sgemm_implicit_rowa_isa(isa, d->oc, R, P, 1.0f, ops, P, gz_conv_im2col_packer_avx512, &q, 0, beta, out,
+                                       R, gws, gwsb, e))
           return -1;
       } else {
         group_col(isa, d, g, in, n0, G, col);
@@ -790,16 +795,16 @@ int gz_conv2d_backward_weights_isa(int isa, const gz_conv2d *d, const float *x, 
     }
     if (wgrad_packed(isa, d, &g)) { /* the whole image, B's panels packed from x */
       const gz_conv_wpack q = wpack_of(d, &g, xn);
-      if (gz_sgemm_implicit_rowa_isa(isa, d->oc, g.kc, g.ohw, 1.0f, dyn, g.ohw, gz_conv_im2col_packer_avx512, &q, beta,
-                                     dw, g.kc, gws, gwsb, e))
+      if (gz_sgemm_implicit_rowa_isa(isa, d->oc, g.kc, g.ohw, 1.0f, dyn, g.ohw, gz_conv_im2col_packer_avx512, &q, 0,
+                                     beta, dw, g.kc, gws, gwsb, e))
         return -1;
       beta = 1.0f;
       continue;
     }
     if (s2t) { /* the whole image, its B panels packed straight from x */
       const s2t_ctx q = {xn, (long)d->ih * d->iw, (long)d->sh * d->iw, g.ow, g.ohw};
-      if (gz_sgemm_implicit_rowa_isa(isa, d->oc, d->ic, g.ohw, 1.0f, dyn, g.ohw, s2t_packer, &q, beta, dw, d->ic, gws,
-                                     gwsb, e))
+      if (gz_sgemm_implicit_rowa_isa(isa, d->oc, d->ic, g.ohw, 1.0f, dyn, g.ohw, s2t_packer, &q,
+                                     g.ohw >= S2T_COLS_MIN_PIXELS, beta, dw, d->ic, gws, gwsb, e))
         return -1;
       beta = 1.0f;
       continue;

@@ -289,8 +289,8 @@ size_t gz_sgemm_workspace_threads(long M, long N, long K, int threads) {
 size_t gz_sgemm_workspace(long M, long N, long K) { return gz_sgemm_workspace_threads(M, N, K, omp_get_max_threads()); }
 
 static int sgemm_run(int isa, int transA, int transB, long M, long N, long K, float alpha, const float *A, long lda,
-                     const float *B, long ldb, gz_gemm_packer packer, const void *pctx, int packer_rowa, float beta,
-                     float *C, long ldc, void *workspace, size_t workspace_bytes, gz_err *e) {
+                     const float *B, long ldb, gz_gemm_packer packer, const void *pctx, int packer_rowa, int split_cols,
+                     float beta, float *C, long ldc, void *workspace, size_t workspace_bytes, gz_err *e) {
   if (check_args(transA, transB, M, N, K, A, lda, packer ? A : B, ldb, C, ldc, e)) return -1;
   unsigned f = gz_cpu_features();
   int best;
@@ -348,6 +348,7 @@ static int sgemm_run(int isa, int transA, int transB, long M, long N, long K, fl
     if (bestcost < 0 || cost < bestcost || (tie_rows && cost == bestcost)) bestcost = cost, tm = a;
   }
   if (bestcost < 0) T = 1, tm = 1;
+  if (split_cols && T <= nt_all) tm = 1; /* the caller measured its shape (gz_sgemm_implicit_rowa_isa) */
   const int tn = T / tm;
   char *base = (char *)align64(workspace);
   long kc = minl(j.bl.kc, K), mc = minl(j.bl.mc, cdiv(M, j.bl.mr) * j.bl.mr);
@@ -373,7 +374,7 @@ int gz_sgemm_isa(int isa, int transA, int transB, long M, long N, long K, float 
                  const float *B, long ldb, float beta, float *C, long ldc, void *workspace, size_t workspace_bytes,
                  gz_err *e) {
   if (isa == GZ_ISA_REFERENCE) return gz_sgemm_ref(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, e);
-  return sgemm_run(isa, transA, transB, M, N, K, alpha, A, lda, B, ldb, NULL, NULL, 0, beta, C, ldc, workspace,
+  return sgemm_run(isa, transA, transB, M, N, K, alpha, A, lda, B, ldb, NULL, NULL, 0, 0, beta, C, ldc, workspace,
                    workspace_bytes, e);
 }
 
@@ -381,15 +382,15 @@ int gz_sgemm_implicit_isa(int isa, int transA, long M, long N, long K, float alp
                           gz_gemm_packer packer, const void *ctx, float beta, float *C, long ldc, void *workspace,
                           size_t workspace_bytes, gz_err *e) {
   if (!packer) return gz_fail(e, GZ_EINVAL, "sgemm: no B packer");
-  return sgemm_run(isa, transA, 0, M, N, K, alpha, A, lda, NULL, N, packer, ctx, 0, beta, C, ldc, workspace,
+  return sgemm_run(isa, transA, 0, M, N, K, alpha, A, lda, NULL, N, packer, ctx, 0, 0, beta, C, ldc, workspace,
                    workspace_bytes, e);
 }
 
 int gz_sgemm_implicit_rowa_isa(int isa, long M, long N, long K, float alpha, const float *A, long lda,
-                               gz_gemm_packer packer, const void *ctx, float beta, float *C, long ldc, void *workspace,
-                               size_t workspace_bytes, gz_err *e) {
+                               gz_gemm_packer packer, const void *ctx, int split_cols, float beta, float *C, long ldc,
+                               void *workspace, size_t workspace_bytes, gz_err *e) {
   if (!packer) return gz_fail(e, GZ_EINVAL, "sgemm: no B packer");
-  return sgemm_run(isa, 0, 0, M, N, K, alpha, A, lda, NULL, N, packer, ctx, 1, beta, C, ldc, workspace,
+  return sgemm_run(isa, 0, 0, M, N, K, alpha, A, lda, NULL, N, packer, ctx, 1, split_cols, beta, C, ldc, workspace,
                    workspace_bytes, e);
 }
 

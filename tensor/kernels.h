@@ -56,10 +56,11 @@ int gz_sgemm_implicit_isa(int isa, int transA, long M, long N, long K, float alp
                           size_t workspace_bytes, gz_err *e);
 /* The same with A stored M x K, taken on AVX-512 in the micro-kernel's row layout as for B stored N x K (no
  * transposing pass over A; gz_gemm_ukr_rowa_avx512): for a packer whose B is the transpose of data stored N x K
- * (a weight gradient's dW = dy B). */
+ * (a weight gradient's dW = dy B). split_cols: the threads split C's columns (each copies all of A and packs its
+ * share of B), where the cost model would split the rows (each packing all of B); the same sums either way. */
 int gz_sgemm_implicit_rowa_isa(int isa, long M, long N, long K, float alpha, const float *A, long lda,
-                               gz_gemm_packer packer, const void *ctx, float beta, float *C, long ldc, void *workspace,
-                               size_t workspace_bytes, gz_err *e);
+                               gz_gemm_packer packer, const void *ctx, int split_cols, float beta, float *C, long ldc,
+                               void *workspace, size_t workspace_bytes, gz_err *e);
 
 /* The blocking gz_sgemm uses for an ISA: register tile MR x NR, and KC (depth, A micro-panel in
  * L1), NC (columns of the packed B block, in L2), MC (rows of the packed A panel, in L3), derived

@@ -297,7 +297,8 @@ static void path_matches_reference(const gz_conv2d *d, int path, int label) {
 /* Shapes whose backward passes take several im2col bands per image (4 MB bands, and more than the
  * 64 MB cap in all for the first): a 3x3 conv, and a strided 1x1 whose dx rows (zeros between) are
  * written band by band. On AVX-512 the 3x3 weight gradient has no bands (its panels are packed from the
- * image, 10000 pixels in 20 depth blocks): the AVX2 GEMM keeps the banded one tested. */
+ * image, 10000 pixels in 20 depth blocks): the AVX2 GEMM keeps the banded one tested. The strided 1x1's
+ * weight gradient (19479 pixels) is one GEMM whose threads split dW's columns (S2T_COLS_MIN_PIXELS). */
 START_TEST(banded_im2col_matches_reference) {
   const gz_conv2d shapes[] = {{1, 256, 100, 100, 4, 3, 3, 1, 1, 1, 1}, {1, 64, 301, 258, 8, 1, 1, 2, 2, 0, 0}};
   for (int isa = GZ_ISA_AVX2; isa <= best_isa(); isa++)

@@ -179,12 +179,13 @@ static int wgrad_transposed(int isa, const gz_conv2d *d, long ohw) {
   return isa == GZ_ISA_AVX512 && d->ic > d->oc && ohw >= TRANSPOSED_MIN_PIXELS;
 }
 
-/* 1x1 stride-2 weight gradients without padding on AVX-512: B's panels packed from x by s2t_packer. */
-/* From this many output pixels per image on, the threads split dW's columns (input channels), each packing its
- * share of B, instead of the rows, each packing all of it: 256 -> 512 at 128^2 (4096 pixels) 163.0 -> 182.8
- * GFLOP/s; 512 -> 1024 at 64^2 (1024) 179.2 -> 165.3 and 1024 -> 2048 at 32^2 (256) 204.1 -> 190.2 keep the rows
- * (2 threads, interleaved, 9 rounds, medians). */
+/* From this many output pixels per image on, the threads of a strided 1x1 weight gradient (s2t_packer) split dW's
+ * columns (input channels), each packing its share of B, instead of the rows, each packing all of it: 256 -> 512
+ * at 128^2 (4096 pixels) 163.0 -> 182.8 GFLOP/s; 512 -> 1024 at 64^2 (1024) 179.2 -> 165.3 and 1024 -> 2048 at
+ * 32^2 (256) 204.1 -> 190.2 keep the rows (2 threads, interleaved, 9 rounds, medians). */
 #define S2T_COLS_MIN_PIXELS 4096
+
+/* 1x1 stride-2 weight gradients without padding on AVX-512: B's panels packed from x by s2t_packer. */
 static int s2t_wanted(int isa, const gz_conv2d *d) {
   return isa == GZ_ISA_AVX512 && d->kh == 1 && d->kw == 1 && d->sw == 2 && d->ph == 0 && d->pw == 0;
 }
@@ -200,8 +201,8 @@ static int wgrad_packed(int isa, const gz_conv2d *d, const geom *g) {
 }
 
 static gz_conv_wpack wpack_of(const gz_conv2d *d, const geom *g, const float *x) {
-  return (gz_conv_wpack){x, (long)d->ic * d->ih * d->iw, g->ohw, 0, d->ih, d->iw, g->ow, d->kh, d->kw,
-                         d->sh, d->sw, d->ph, d->pw};
+  return (gz_conv_wpack){x, (long)d->ic * d->ih * d->iw, g->ohw, d->ih, d->iw, g->ow, d->kh, d->kw, d->sh, d->sw,
+                         d->ph, d->pw};
 }
 
 /* The per-image 1x1 weight gradient's dW^T [ic][oc], 64-byte aligned, before its GEMM workspace. */

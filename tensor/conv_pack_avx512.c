@@ -24,8 +24,8 @@ typedef struct {
   int oy, ox;       /* output row and column of lane ua */
 } segment;
 
-/* Lanes [lo, hi) of the step (lo = the segment's first lane, hi its last + 1) of one tap: x row y of
- * channel plane xc, lane u at column x0 + (u - lo) sw. */
+/* Lanes [lo, hi) of the step (one segment) for one tap, merged into v: lane u takes row[x0 + (u - lo) S], row being
+ * the tap's input row; lanes whose column falls outside [0, iw) (the padding) keep v's zero. */
 static inline __attribute__((always_inline)) __m512 stretch(const int S, __m512 v, const float *row, int iw, int x0,
                                                             int lo, int hi) {
   /* lanes whose column lies in [0, iw) */
@@ -94,7 +94,7 @@ static inline __attribute__((always_inline)) void pack(const int S, const gz_con
       segment sg[16];
       int nseg = 0;
       for (int u = 0; u < nk;) { /* runs of the step's pixels along one output row */
-        const long g = q->q0 + p0 + kb + u, img = g / q->ohw, pix = g - img * q->ohw;
+        const long g = p0 + kb + u, img = g / q->ohw, pix = g - img * q->ohw;
         const int oy = (int)(pix / q->ow), ox = (int)(pix - (long)oy * q->ow);
         const int len = nk - u < q->ow - ox ? nk - u : q->ow - ox;
         sg[nseg++] = (segment){u, u + len, q->x + img * q->xs, oy, ox};

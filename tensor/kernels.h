@@ -260,11 +260,12 @@ void gz_cdir_pack_slab_avx512(const float *k0, long sl, long sj, const int *tsrc
 void gz_cdir_pack_fwd_avx512(const float *k0, long sj, int khw, int nl, int nj, int ocw, float *o);
 /* dst[u] = src[2 u] for u < n (the implicit GEMM's stride-2 im2col rows, tensor/conv.c). */
 void gz_conv_even_avx512(float *dst, const float *src, long n);
-/* The weight gradient's B = col^T packed from the images (tensor/conv_pack_avx512.c): depth k is pixel q0 + k of
- * the images side by side (image (q0 + k) / ohw of x, xs floats apart), column r the kernel tap (c, i, j). */
+/* The weight gradient's B = col^T packed from the images (tensor/conv_pack_avx512.c): depth k is pixel k of the
+ * images side by side (pixel k % ohw of image k / ohw, images xs floats apart from x), column r the kernel tap
+ * (c, i, j). */
 typedef struct {
   const float *x;
-  long xs, ohw, q0;
+  long xs, ohw;
   int ih, iw, ow, kh, kw, sh, sw, ph, pw;
 } gz_conv_wpack;
 /* A gz_gemm_packer over a gz_conv_wpack (nr = GZ_GEMM_NR_AVX512). */

@@ -230,10 +230,12 @@ static inline int stream_output(int64_t floats) {
 /* y = (x - mu) * scale + beta over one plane; stream: streaming stores where the plane is aligned. */
 static inline void bn_apply_plane(const float *x, float *y, int64_t n, float mu, float scale, float beta, int stream) {
   vf m = VSET1(mu), s = VSET1(scale), b = VSET1(beta);
+#define BN_Y(i) VFMA(VSUB(VLOAD(x + (i)), m), s, b)
   int64_t i = 0;
   if (stream && !((uintptr_t)y & (VW * 4 - 1))) /* aligned planes only: the same vectors, so the same bits */
-    for (; i + VW <= n; i += VW) VSTREAM(y + i, VFMA(VSUB(VLOAD(x + i), m), s, b));
-  for (; i + VW <= n; i += VW) VSTORE(y + i, VFMA(VSUB(VLOAD(x + i), m), s, b));
+    for (; i + VW <= n; i += VW) VSTREAM(y + i, BN_Y(i));
+  for (; i + VW <= n; i += VW) VSTORE(y + i, BN_Y(i));
+#undef BN_Y
   for (; i < n; i++) y[i] = (x[i] - mu) * scale + beta;
 }
 
@@ -309,12 +311,14 @@ static void SFX(bn_bwd)(const gz_tensor *x, const gz_tensor *dy, const float *ga
       const float *g = gz_plane(dy, n, c), *p = gz_plane(x, n, c);
       float *o = gz_plane(dx, n, c);
       int64_t i = 0;
+#define BN_DX(i) VFMA(va, VLOAD(g + (i)), VFMA(vb, VSUB(VLOAD(p + (i)), vm), vk))
       if (st && !((uintptr_t)o & (VW * 4 - 1)))
-        for (; i + VW <= HW; i += VW) VSTREAM(o + i, VFMA(va, VLOAD(g + i), VFMA(vb, VSUB(VLOAD(p + i), vm), vk)));
+        for (; i + VW <= HW; i += VW) VSTREAM(o + i, BN_DX(i));
       for (; i + VW <= HW; i += VW) {
-        vf r = VFMA(va, VLOAD(g + i), VFMA(vb, VSUB(VLOAD(p + i), vm), vk));
+        vf r = BN_DX(i);
         VSTORE(o + i, accumulate ? VADD(VLOAD(o + i), r) : r);
       }
+#undef BN_DX
       for (; i < HW; i++) {
         float r = a * g[i] + (b * (p[i] - mu) + k);
         o[i] = accumulate ? o[i] + r : r;

@@ -35,19 +35,11 @@ static inline __attribute__((always_inline)) __m512 stretch(const int S, __m512 
   const int cnt = la - fa;
   const float *p = row + x0 + first * S; /* inside the row */
   const __mmask16 lanes = (__mmask16)(((1u << cnt) - 1) << fa);
+  if (S == 2) return _mm512_mask_mov_ps(v, lanes, even16_at(p, cnt, fa)); /* lane u takes p[2 (u - fa)] */
+  const __m512 s = _mm512_maskz_loadu_ps((__mmask16)((1u << cnt) - 1), p);
+  if (fa == 0) return _mm512_mask_mov_ps(v, lanes, s);
   const __m512i iota = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
-  if (S == 1) {
-    const __m512 s = _mm512_maskz_loadu_ps((__mmask16)((1u << cnt) - 1), p);
-    if (fa == 0) return _mm512_mask_mov_ps(v, lanes, s);
-    return _mm512_mask_permutexvar_ps(v, lanes, _mm512_sub_epi32(iota, _mm512_set1_epi32(fa)), s);
-  }
-  /* S == 2: floats p[0 .. 2 cnt - 2] in two vectors, lane u takes p[2 (u - fa)] */
-  const int span = 2 * cnt - 1;
-  const __mmask16 ma = (__mmask16)(span >= 16 ? 0xFFFF : (1u << span) - 1);
-  const __mmask16 mb = (__mmask16)(span <= 16 ? 0 : (1u << (span - 16)) - 1);
-  const __m512i idx = _mm512_slli_epi32(_mm512_sub_epi32(iota, _mm512_set1_epi32(fa)), 1);
-  return _mm512_mask_mov_ps(
-      v, lanes, _mm512_permutex2var_ps(_mm512_maskz_loadu_ps(ma, p), idx, _mm512_maskz_loadu_ps(mb, p + 16)));
+  return _mm512_mask_permutexvar_ps(v, lanes, _mm512_sub_epi32(iota, _mm512_set1_epi32(fa)), s);
 }
 
 /* One tap's 16 (or nk) pixels: the segments' stretches, zero where the kernel reads padding. */

@@ -35,14 +35,19 @@ static inline __attribute__((always_inline)) void transpose16(__m512 r[16]) {
   }
 }
 
-/* Lanes 0..n-1 (n <= 16) = src[0], src[2], ..., src[2 (n - 1)], zeros past: a stride-2 stretch by two masked
- * loads and one two-source permute. Reads stop at src[2 (n - 1)], which may end the image. */
-static inline __attribute__((always_inline)) __m512 even16(const float *src, int n) {
-  const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+/* Lanes u0..u0+n-1 (u0 + n <= 16) = src[0], src[2], ..., src[2 (n - 1)]: a stride-2 stretch by two masked loads
+ * and one two-source permute. Lanes past them are zero; lanes below u0 hold whatever the permute picks (callers
+ * mask them). Reads stop at src[2 (n - 1)], which may end the image. */
+static inline __attribute__((always_inline)) __m512 even16_at(const float *src, int n, int u0) {
+  const __m512i iota = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+  const __m512i idx = _mm512_slli_epi32(_mm512_sub_epi32(iota, _mm512_set1_epi32(u0)), 1);
   const int span = 2 * n - 1; /* floats from src[0] to src[2 (n - 1)] */
   const __mmask16 ma = (__mmask16)(span >= 16 ? 0xFFFF : (1u << span) - 1);
   const __mmask16 mb = (__mmask16)(span <= 16 ? 0 : (1u << (span - 16)) - 1);
-  return _mm512_permutex2var_ps(_mm512_maskz_loadu_ps(ma, src), even, _mm512_maskz_loadu_ps(mb, src + 16));
+  return _mm512_permutex2var_ps(_mm512_maskz_loadu_ps(ma, src), idx, _mm512_maskz_loadu_ps(mb, src + 16));
 }
+
+/* Lanes 0..n-1 (n <= 16) = src[0], src[2], ..., src[2 (n - 1)], zeros past. */
+static inline __attribute__((always_inline)) __m512 even16(const float *src, int n) { return even16_at(src, n, 0); }
 
 #endif

@@ -213,6 +213,10 @@ enum gz_cpu_feature { GZ_CPU_AVX2 = 1u << 0, GZ_CPU_FMA = 1u << 1, GZ_CPU_AVX512
                       GZ_CPU_AVX512BW = 1u << 3, GZ_CPU_AVX512VL = 1u << 4, GZ_CPU_AVX512DQ = 1u << 5 };
 
 unsigned gz_cpu_features(void); /* what this CPU and OS support (CPUID + XGETBV) */
+/* 1 when the cores execute a 512-bit FMA as two 256-bit halves (AMD family 0x19 with AVX-512: Zen 4), else 0 (Zen 5
+ * and Intel's cores issue two full-width FMAs a cycle). The AVX-512 register tiles broadcast differently on the two
+ * (tensor/fma_avx512.h). */
+int gz_cpu_avx512_halves(void);
 const char *gz_isa_name(int isa);
 /* The best ISA the features allow, or the one `request` names ("reference", "scalar", "avx2", "avx512"); a request
  * the features lack or an unknown name is an error. request may be NULL or "" (= best). */

@@ -21,13 +21,13 @@
 
 
 /* Input channel c of one (block, tap) step: OCB weight vectors, PX broadcasts, OCB x PX FMAs. */
-AI void lane_fma(const int OCB, const int PX, const int S, const int L, __m512 acc[24][2], const float *w,
-                 const float *ip, int c) {
+AI void lane_fma(const int FOLD, const int OCB, const int PX, const int S, const int L, __m512 acc[24][2],
+                 const float *w, const float *ip, int c) {
   __m512 w0 = _mm512_load_ps(w), w1 = OCB > 1 ? _mm512_load_ps(w + 16) : w0;
 #pragma GCC unroll 24
   for (int p = 0; p < PX; p++) {
     if (OCB > 1) {
-      fma2_bcast(&acc[p][0], &acc[p][1], w0, w1, ip + p * S * L + c);
+      fma2_bcast(FOLD, &acc[p][0], &acc[p][1], w0, w1, ip + p * S * L + c);
       continue;
     }
     __m512 x = _mm512_set1_ps(ip[p * S * L + c]);
@@ -37,7 +37,7 @@ AI void lane_fma(const int OCB, const int PX, const int S, const int L, __m512 a
 
 /* OCB output blocks x PX pixels, input pixels S*L floats apart (S = the stride, L = the channels per input
  * block: 16, or 1 for plain planes where a "block" is one channel). */
-AI void tile_body(const int OCB, const int PX, const int S, const int L, const gz_cdir_tile *t) {
+AI void tile_body(const int FOLD, const int OCB, const int PX, const int S, const int L, const gz_cdir_tile *t) {
   __m512 acc[24][2]; /* fixed sizes: arrays sized by the parameters would be VLAs, kept in memory */
 #pragma GCC unroll 24
   for (int p = 0; p < PX; p++)
@@ -65,11 +65,11 @@ AI void tile_body(const int OCB, const int PX, const int S, const int L, const g
       for (int p = 0; p < PX; p++) _mm_prefetch((const char *)(next + p * S * L), _MM_HINT_T0);
     }
 #pragma GCC unroll 2
-    for (int c = 0; c < L; c++, w += OCB * 16) lane_fma(OCB, PX, S, L, acc, w, ip, c);
+    for (int c = 0; c < L; c++, w += OCB * 16) lane_fma(FOLD, OCB, PX, S, L, acc, w, ip, c);
   }
   for (; st < nstep; st++, w += (long)L * OCB * 16) {
     const float *ip = ib + t->toff[k++];
-    for (int c = 0; c < t->lastl; c++) lane_fma(OCB, PX, S, L, acc, w + c * OCB * 16, ip, c);
+    for (int c = 0; c < t->lastl; c++) lane_fma(FOLD, OCB, PX, S, L, acc, w + c * OCB * 16, ip, c);
   }
   /* To NCHW: 16 x 16 transposes turn pixel vectors into channel rows (masked stores; output pixel step
    * 2, a phase class of backward data: spread by permutes). Other steps through a stack buffer. */
@@ -135,7 +135,7 @@ AI void tile_body(const int OCB, const int PX, const int S, const int L, const g
 
 #define CASE(OCB, S, PX)                                                                                             \
   case PX:                                                                                                           \
-    tile_body(OCB, PX, S, L, t);                                                                                     \
+    tile_body(FOLD, OCB, PX, S, L, t);                                                                                     \
     return;
 #define PX12(OCB, S)                                                                                                 \
   CASE(OCB, S, 1) CASE(OCB, S, 2) CASE(OCB, S, 3) CASE(OCB, S, 4) CASE(OCB, S, 5) CASE(OCB, S, 6) CASE(OCB, S, 7) \
@@ -145,27 +145,35 @@ AI void tile_body(const int OCB, const int PX, const int S, const int L, const g
   CASE(OCB, S, 13) CASE(OCB, S, 14) CASE(OCB, S, 15) CASE(OCB, S, 16) CASE(OCB, S, 17) CASE(OCB, S, 18)         \
   CASE(OCB, S, 19) CASE(OCB, S, 20) CASE(OCB, S, 21) CASE(OCB, S, 22) CASE(OCB, S, 23) CASE(OCB, S, 24)
 
-/* tile_OCB_S_L */
-#define TILE(OCB, S, LL, PXS)                                                                                        \
-  static void tile_##OCB##_##S##_##LL(const gz_cdir_tile *t) {                                                       \
-    const int L = LL;                                                                                                \
+/* tile_OCB_S_L_FOLD (FOLD: tensor/fma_avx512.h; only two-block tiles broadcast for two FMAs) */
+#define TILE(OCB, S, LL, FD, PXS)                                                                                    \
+  static void tile_##OCB##_##S##_##LL##_##FD(const gz_cdir_tile *t) {                                                \
+    const int L = LL, FOLD = FD;                                                                                     \
     switch (t->px) { PXS(OCB, S) }                                                                                   \
   }
-TILE(2, 1, 16, PX12)
-TILE(2, 2, 16, PX12)
-TILE(1, 1, 16, PX24)
-TILE(1, 2, 16, PX24)
-TILE(2, 1, 1, PX12)
-TILE(2, 2, 1, PX12)
-TILE(1, 1, 1, PX24)
-TILE(1, 2, 1, PX24)
+TILE(2, 1, 16, 1, PX12)
+TILE(2, 2, 16, 1, PX12)
+TILE(2, 1, 1, 1, PX12)
+TILE(2, 2, 1, 1, PX12)
+TILE(2, 1, 16, 0, PX12)
+TILE(2, 2, 16, 0, PX12)
+TILE(2, 1, 1, 0, PX12)
+TILE(2, 2, 1, 0, PX12)
+TILE(1, 1, 16, 0, PX24)
+TILE(1, 2, 16, 0, PX24)
+TILE(1, 1, 1, 0, PX24)
+TILE(1, 2, 1, 0, PX24)
 
 void gz_cdir_tile_avx512(const gz_cdir_tile *t) {
-  if (t->lanes == 1) {
-    if (t->ocb == 2) t->s == 1 ? tile_2_1_1(t) : tile_2_2_1(t);
-    else t->s == 1 ? tile_1_1_1(t) : tile_1_2_1(t);
-  } else if (t->ocb == 2) t->s == 1 ? tile_2_1_16(t) : tile_2_2_16(t);
-  else t->s == 1 ? tile_1_1_16(t) : tile_1_2_16(t);
+  const int fold = gz_fma_folded(), s1 = t->s == 1;
+  if (t->ocb != 2) {
+    if (t->lanes == 1) s1 ? tile_1_1_1_0(t) : tile_1_2_1_0(t);
+    else s1 ? tile_1_1_16_0(t) : tile_1_2_16_0(t);
+  } else if (t->lanes == 1) {
+    if (fold) s1 ? tile_2_1_1_1(t) : tile_2_2_1_1(t);
+    else s1 ? tile_2_1_1_0(t) : tile_2_2_1_0(t);
+  } else if (fold) s1 ? tile_2_1_16_1(t) : tile_2_2_16_1(t);
+  else s1 ? tile_2_1_16_0(t) : tile_2_2_16_0(t);
 }
 
 /* One padded row y of channel block icb: dst[x][16] for x in [0, Wp), from the NCHW image src (C x H x

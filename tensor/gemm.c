@@ -23,6 +23,7 @@
 #include <omp.h>
 #include <pthread.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* ------------------------------------------------------------------ cache sizes (hwloc) */
@@ -58,6 +59,27 @@ static void blocking(int isa, gz_gemm_blocking *b) {
   b->nc = clampl(b->l2 / 2 / (4L * b->kc) / b->nr * b->nr, b->nr, 4096);
   b->mc = clampl(b->l3 / 4 / (4L * b->kc) / b->mr * b->mr, b->mr, 4096 / b->mr * b->mr);
 }
+
+/* ------------------------------------------------------------------ broadcast style of the AVX-512 tiles */
+
+static pthread_once_t fold_once = PTHREAD_ONCE_INIT;
+static int fold_default, fold_forced = -1;
+
+static void query_fold(void) {
+  fold_default = gz_cpu_avx512_halves();
+  const char *env = getenv("GAZELOC_FMA_BCAST");
+  if (!env || !*env) return;
+  if (!strcmp(env, "folded")) fold_default = 1;
+  else if (!strcmp(env, "register")) fold_default = 0;
+  else gz_warn("GAZELOC_FMA_BCAST='%s' is not 'folded' or 'register'; using %s", env, fold_default ? "folded" : "register");
+}
+
+int gz_fma_folded(void) {
+  pthread_once(&fold_once, query_fold);
+  return fold_forced >= 0 ? fold_forced : fold_default;
+}
+
+void gz_fma_set_folded(int folded) { fold_forced = folded < 0 ? -1 : !!folded; }
 
 int gz_gemm_blocking_for(int isa, gz_gemm_blocking *b, gz_err *e) {
   if (isa < GZ_ISA_SCALAR || isa > GZ_ISA_AVX512) return gz_fail(e, GZ_EINVAL, "gemm: unknown ISA %d", isa);

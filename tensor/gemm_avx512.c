@@ -66,7 +66,8 @@ static inline __attribute__((always_inline)) void tile_store(const int R, __m512
 /* R rows of the tile (R = 2, 4, ..., 12; the A micro-panel keeps its stride of MR floats per k). Without
  * PACK, B is the packed micro-panel b; with PACK, B is read from its source rows (src, ldb floats apart,
  * n valid columns) and the packed micro-panel is written to bw as a side effect (gz_gemm_ukr_pack_avx512). */
-static inline __attribute__((always_inline)) void ukr_rows(const int R, const int PACK, long kc, const float *a,
+static inline __attribute__((always_inline)) void ukr_rows(const int R, const int FOLD, const int PACK, long kc,
+                                                            const float *a,
                                                             const float *b, float *bw, const float *src, long ldb,
                                                             float *c, long ldc, float alpha, float beta, int m, int n) {
   __m512 acc[MR][2];
@@ -92,7 +93,7 @@ static inline __attribute__((always_inline)) void ukr_rows(const int R, const in
     }
 #pragma GCC unroll 12
     for (int r = 0; r < R; r++) {
-      fma2_bcast(&acc[r][0], &acc[r][1], b0, b1, a + r);
+      fma2_bcast(FOLD, &acc[r][0], &acc[r][1], b0, b1, a + r);
     }
   }
   tile_store(R, acc, c, ldc, alpha, beta, m, n);
@@ -114,7 +115,11 @@ static inline __attribute__((always_inline)) void ukr_rows(const int R, const in
 static inline __attribute__((always_inline)) void ukr_any(const int PACK, long kc, const float *a, const float *b,
                                                            float *bw, const float *src, long ldb, float *c, long ldc,
                                                            float alpha, float beta, int m, int n) {
-  BY_ROWS(m, ukr_rows, PACK, kc, a, b, bw, src, ldb, c, ldc, alpha, beta, m, n)
+  if (gz_fma_folded()) {
+    BY_ROWS(m, ukr_rows, 1, PACK, kc, a, b, bw, src, ldb, c, ldc, alpha, beta, m, n)
+  } else {
+    BY_ROWS(m, ukr_rows, 0, PACK, kc, a, b, bw, src, ldb, c, ldc, alpha, beta, m, n)
+  }
 }
 
 void gz_gemm_ukr_avx512(long kc, const float *a, const float *b, float *c, long ldc, float alpha, float beta, int m,
@@ -142,7 +147,8 @@ void gz_gemm_ukr_pack_avx512(long kc, const float *a, const float *src, long ldb
  * Same FMAs in the same order as gz_gemm_ukr_avx512: same bits. */
 #define KA GZ_GEMM_KA_AVX512
 #define PF 64
-static inline __attribute__((always_inline)) void ukr_rowa(const int R, const int COPY, long kc, float *a,
+static inline __attribute__((always_inline)) void ukr_rowa(const int R, const int FOLD, const int COPY, long kc,
+                                                            float *a,
                                                             const float *src, long lda, const gz_gemm_fetch *f,
                                                             const float *b, float *c, long ldc, float alpha,
                                                             float beta, int m, int n) {
@@ -173,7 +179,7 @@ static inline __attribute__((always_inline)) void ukr_rowa(const int R, const in
       _mm_prefetch((const char *)(b + 8 * NR + 16), _MM_HINT_T0);
 #pragma GCC unroll 12
       for (int r = 0; r < R; r++) {
-        fma2_bcast(&acc[r][0], &acc[r][1], b0, b1, ak + r * KA);
+        fma2_bcast(FOLD, &acc[r][0], &acc[r][1], b0, b1, ak + r * KA);
       }
     }
   }
@@ -182,10 +188,15 @@ static inline __attribute__((always_inline)) void ukr_rowa(const int R, const in
 
 void gz_gemm_ukr_rowa_avx512(long kc, float *a, const float *src, long lda, const gz_gemm_fetch *f, const float *b,
                              float *c, long ldc, float alpha, float beta, int m, int n) {
-  if (src) {
-    BY_ROWS(m, ukr_rowa, 1, kc, a, src, lda, f, b, c, ldc, alpha, beta, m, n)
+  const int fold = gz_fma_folded();
+  if (src && fold) {
+    BY_ROWS(m, ukr_rowa, 1, 1, kc, a, src, lda, f, b, c, ldc, alpha, beta, m, n)
+  } else if (src) {
+    BY_ROWS(m, ukr_rowa, 0, 1, kc, a, src, lda, f, b, c, ldc, alpha, beta, m, n)
+  } else if (fold) {
+    BY_ROWS(m, ukr_rowa, 1, 0, kc, a, NULL, lda, f, b, c, ldc, alpha, beta, m, n)
   } else {
-    BY_ROWS(m, ukr_rowa, 0, kc, a, NULL, lda, f, b, c, ldc, alpha, beta, m, n)
+    BY_ROWS(m, ukr_rowa, 0, 0, kc, a, NULL, lda, f, b, c, ldc, alpha, beta, m, n)
   }
 }
 

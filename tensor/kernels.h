@@ -72,6 +72,14 @@ typedef struct gz_gemm_blocking {
 } gz_gemm_blocking;
 int gz_gemm_blocking_for(int isa, gz_gemm_blocking *b, gz_err *e);
 
+/* How the AVX-512 register tiles (SGEMM micro-kernels, direct convolution) broadcast: 1 folded, each FMA reading
+ * its broadcast operand from memory ({1to16}); 0 one register broadcast shared by the FMAs that use it
+ * (tensor/fma_avx512.h). Folded on Zen 4 (gz_cpu_avx512_halves), register elsewhere; GAZELOC_FMA_BCAST=folded or
+ * register overrides. Same products and sums either way: the same bits. */
+int gz_fma_folded(void);
+/* Test and benchmark hook: force the style (-1: back to the default). Not thread-safe. */
+void gz_fma_set_folded(int folded);
+
 /* Register-tile micro-kernels (internal to tensor/gemm*.c): C[m x n] (m <= MR, n <= NR, row stride
  * ldc) = alpha * a * b + beta * C over a packed A micro-panel a[kc][MR] and B micro-panel b[kc][NR]
  * (64-byte aligned, zero-padded). */

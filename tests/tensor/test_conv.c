@@ -471,6 +471,39 @@ START_TEST(direct_avx2_same_bits_as_avx512) {
 }
 END_TEST
 
+/* The AVX-512 tiles' two broadcast styles (gz_fma_folded: one chosen per CPU) are the same products and sums: the
+ * GEMM (1x1; 3x3 forward's implicit GEMM, the weight gradient's row-layout tiles) and the direct method, forced
+ * each way, must give the same bits in every output. */
+START_TEST(fma_broadcast_styles_same_bits) {
+  if (best_isa() < GZ_ISA_AVX512) return;
+  const gz_conv2d shapes[] = {{2, 35, 9, 30, 45, 3, 3, 2, 2, 1, 1}, {2, 40, 13, 17, 33, 3, 3, 1, 1, 1, 1},
+                              {1, 70, 12, 12, 20, 1, 1, 1, 1, 0, 0}, {2, 3, 21, 19, 40, 7, 7, 2, 2, 3, 3},
+                              {2, 48, 16, 16, 10, 1, 1, 1, 1, 0, 0}};
+  for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+    for (int method = GZ_CONV_GEMM; method <= GZ_CONV_DIRECT; method++) {
+      const gz_conv2d *d = &shapes[s];
+      conv_data c;
+      sizes(d, &c.nx, &c.nw, &c.ny);
+      c.x = rnd(c.nx, 1, -1), c.w = rnd(c.nw, 2, -1), c.b = rnd(d->oc, 3, -1), c.dy = rnd(c.ny, 4, -1);
+      const long n[4] = {c.ny, c.nx, c.nw, d->oc};
+      float *out[2][4];
+      for (int k = 0; k < 2; k++) {
+        out[k][0] = malloc(sizeof(float) * (size_t)c.ny), out[k][1] = rnd(c.nx, 5, -1);
+        out[k][2] = rnd(c.nw, 6, -1), out[k][3] = rnd(d->oc, 7, -1);
+        gz_fma_set_folded(k);
+        run_path(path_of(GZ_ISA_AVX512, method), d, &c, 1, 1, out[k][0], out[k][1], out[k][2], out[k][3]);
+      }
+      gz_fma_set_folded(-1);
+      for (int q = 0; q < 4; q++)
+        ck_assert_msg(memcmp(out[0][q], out[1][q], sizeof(float) * (size_t)n[q]) == 0, "shape %zu method %d output %d",
+                      s, method, q);
+      for (int k = 0; k < 2; k++)
+        for (int q = 0; q < 4; q++) free(out[k][q]);
+      free(c.x), free(c.w), free(c.b), free(c.dy);
+    }
+}
+END_TEST
+
 START_TEST(bad_input) {
   gz_err e = {0};
   int oh, ow;
@@ -511,6 +544,7 @@ Suite *suite_tensor_conv(void) {
   tcase_set_timeout(t, 120);
   tcase_add_test(t, against_pytorch_all_paths);
   tcase_add_test(t, direct_avx2_same_bits_as_avx512);
+  tcase_add_test(t, fma_broadcast_styles_same_bits);
   tcase_add_test(t, bitwise_across_thread_counts);
   tcase_add_test(t, banded_im2col_matches_reference);
   tcase_add_test(t, split_weight_gradient_matches_reference);

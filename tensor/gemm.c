@@ -273,8 +273,8 @@ static void gemm_rect(const gemm_job *j, long m0, long m1, long n0, long n1, flo
             float *c = j->C + (i0 + ir * mr) * j->ldc + j0 + jr * nr;
             if (rowa) rowa_tile(j, i0, mcb, mt, ir, p0, kcb, n0, n1, j0, ncb, ntl, jr, apack, bpack, c, beta, m, n);
             else if (fused && ir == 0)
-              gz_gemm_ukr_pack_avx512(kcb, apack, j->B + p0 * j->ldb + j0 + jr * nr, j->ldb, bpack + jr * kcb * nr, c,
-                                      j->ldc, j->alpha, beta, m, n);
+              gz_gemm_ukr_pack_avx512(kcb, apack, j->B + p0 * j->ldb + j0 + jr * nr, j->ldb,
+                                      mt > 1 ? bpack + jr * kcb * nr : NULL, c, j->ldc, j->alpha, beta, m, n);
             else j->ukr(kcb, apack + ir * mr * kcb, bpack + jr * kcb * nr, c, j->ldc, j->alpha, beta, m, n);
           }
       }

@@ -320,6 +320,10 @@ static void fwd_packer(const void *vctx, long p0, long kcb, long j0, long ncb, i
   const fwd_packer_ctx *q = vctx;
   const gz_conv2d *d = q->d;
   const long ow = q->g->ow, sw = d->sw, khw = (long)d->kh * d->kw;
+  if (q->even && khw == 1 && d->sh == 2 && sw == 2 && d->ph == 0 && d->pw == 0 && nr == GZ_GEMM_NR_AVX512) {
+    gz_conv_pack_s2_avx512(q->x, (long)d->ih * d->iw, 2L * d->iw, ow, q->g->ohw, p0, kcb, j0, ncb, dst);
+    return; /* 1x1 stride 2, the downsampling shortcuts: panels by permutes, no segments */
+  }
   const long ahead = (nr > ow ? nr / ow : 1) * d->sh * d->iw; /* floats to the next panel's input rows */
   for (long t = 0; t * nr < ncb; t++) {
     long seg_oy[64], seg_ox[64], seg_len[64], seg_off[64], nseg = 0;

@@ -268,6 +268,11 @@ void gz_cdir_pack_slab_avx512(const float *k0, long sl, long sj, const int *tsrc
 void gz_cdir_pack_fwd_avx512(const float *k0, long sj, int khw, int nl, int nj, int ocw, float *o);
 /* dst[u] = src[2 u] for u < n (the implicit GEMM's stride-2 im2col rows, tensor/conv.c). */
 void gz_conv_even_avx512(float *dst, const float *src, long n);
+/* The forward's B panels of a 1x1 stride-2 conv without padding (tensor/conv.c, fwd_packer): rows p0..p0+kcb
+ * (input channels, cs floats apart from x) for output pixels j0..j0+ncb of the N = oh ow (ow columns, input rows
+ * rs floats apart per output row), as panels dst[t][k][32], zeros past N. */
+void gz_conv_pack_s2_avx512(const float *x, long cs, long rs, long ow, long N, long p0, long kcb, long j0, long ncb,
+                            float *dst);
 /* The weight gradient's B = col^T packed from the images (tensor/conv_pack_avx512.c): depth k is pixel k of the
  * images side by side (pixel k % ohw of image k / ohw, images xs floats apart from x), column r the kernel tap
  * (c, i, j). */

@@ -218,7 +218,12 @@ void gz_gemm_ukr_rowa_avx512(long kc, float *a, const float *src, long lda, cons
  *           (im2col) and packing it again.
  * Each row's stretch of the next depth block (p + kcb) is fetched into L2 meanwhile: rows are often 64 KB
  * apart (image planes), too many short streams for the hardware prefetcher; 256 -> 64 weight gradient at
- * 128^2 +11 %, others +-2 % (interleaved A/B, Zen 4, 2 threads). B stored K x N is packed by the first row
+ * 128^2 +11 %, others +-2 % (interleaved A/B, Zen 4, 2 threads). With S2 the loads still waited on memory (perf,
+ * Zen 5: the first load of each 16 rows held 14 % of the packer's samples): a column-split thread's next block of
+ * x lines (128 channels x 512 pixels x 2) and its current B block outgrow L2 before their turn, so the stretch two
+ * steps on (64 floats) is also fetched into L1: 256 -> 512 at 128^2 306-316 -> 322-334 GFLOP/s, 512 -> 1024
+ * 315-344 -> 348-353, 1024 -> 2048 373-374 -> 381-388 (2 threads, interleaved; no gain without S2, not done
+ * there). B stored K x N is packed by the first row
  * tile as it reads it (gz_gemm_ukr_pack_avx512). */
 static inline __attribute__((always_inline)) void packb_t(const int S2, const float *B, long ldb, long rs, long ow,
                                                            long k, long j0, long cols, long p0, long kcb, float *dst,
@@ -244,6 +249,10 @@ static inline __attribute__((always_inline)) void packb_t(const int S2, const fl
           if (ch >= n) continue;
           const float *row = B + (c0 + ch) * ldb;
           if (noff >= 0) _mm_prefetch((const char *)(row + noff), _MM_HINT_T1);
+          if (S2) { /* and the stretch two steps on into L1 (the far fetch above is evicted first, below) */
+            _mm_prefetch((const char *)(row + off + 64), _MM_HINT_T0);
+            _mm_prefetch((const char *)(row + off + 80), _MM_HINT_T0);
+          }
           if (!S2) r[q] = _mm512_maskz_loadu_ps(mk, row + off);
           else if (run) r[q] = even16(row + off, nk);
           else {

@@ -81,6 +81,13 @@ int gz_fma_folded(void) {
 
 void gz_fma_set_folded(int folded) { fold_forced = folded < 0 ? -1 : !!folded; }
 
+#define STREAM_L3_CAP (32L << 20)
+long gz_stream_min_floats(void) {
+  pthread_once(&cache_once, query_caches);
+  const long l3 = cache_bytes[2] < STREAM_L3_CAP ? cache_bytes[2] : STREAM_L3_CAP;
+  return l3 / (2 * (long)sizeof(float));
+}
+
 int gz_gemm_blocking_for(int isa, gz_gemm_blocking *b, gz_err *e) {
   if (isa < GZ_ISA_SCALAR || isa > GZ_ISA_AVX512) return gz_fail(e, GZ_EINVAL, "gemm: unknown ISA %d", isa);
   blocking(isa, b);

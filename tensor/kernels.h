@@ -71,6 +71,11 @@ typedef struct gz_gemm_blocking {
   long l1, l2, l3; /* bytes, as reported (or the fallback constants) */
 } gz_gemm_blocking;
 int gz_gemm_blocking_for(int isa, gz_gemm_blocking *b, gz_err *e);
+/* Memory-bound ops (batch norm) stream outputs of more floats than this past the caches: the op's input and output
+ * (the same size) together outgrow the last-level cache a core can count on, hwloc's L3 but at most 32 MB. The cap:
+ * the Zen 5 VM of 2026-12-07 reports an L3 of 508 MB for its 2 cores, where a Zen 4 or 5 core sees its CCD's 32 MB
+ * (docs/tensor.md). */
+long gz_stream_min_floats(void);
 
 /* How the AVX-512 register tiles (SGEMM micro-kernels, direct convolution) broadcast: 1 folded, each FMA reading
  * its broadcast operand from memory ({1to16}); 0 one register broadcast shared by the FMAs that use it

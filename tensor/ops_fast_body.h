@@ -216,16 +216,12 @@ static inline void dot_chunk(const float *g, const float *x, int64_t n, float mu
   *sg = s, *sgx = t;
 }
 
-/* Outputs larger than the last-level cache are written with streaming stores: they go to memory either way, and
- * an ordinary store first reads each line it fills (a third of batch norm's traffic). 2x64x256x256 (33.5 MB, the
- * stem's and layer1's batch norms at 512 px), 10 alternating runs of gazeloc-bench ops, median GB/s: forward
- * 26.4 -> 29.0, backward 25.8 -> 28.4 (Zen 4 VM, 32 MB L3; its copy figure swung 27-84 GB/s in those runs).
- * Smaller outputs stay in the cache for the op that reads them next. */
-static inline int stream_output(int64_t floats) {
-  gz_gemm_blocking b;
-  gz_gemm_blocking_for(GZ_ISA_SCALAR, &b, NULL); /* only the cache sizes are used */
-  return VW > 1 && (double)floats * sizeof(float) > (double)b.l3;
-}
+/* Outputs whose op does not fit in the last-level cache (gz_stream_min_floats) are written with streaming stores: they
+ * go to memory either way, and an ordinary store first reads each line it fills (a third of batch norm's traffic).
+ * 2x64x256x256 (33.5 MB, the stem's and layer1's batch norms at 512 px), 10 alternating runs of gazeloc-bench ops,
+ * median GB/s: forward 26.4 -> 29.0, backward 25.8 -> 28.4 (Zen 4 VM, 32 MB L3; its copy figure swung 27-84 GB/s
+ * in those runs). Smaller outputs stay in the cache for the op that reads them next. */
+static inline int stream_output(int64_t floats) { return VW > 1 && floats > gz_stream_min_floats(); }
 
 /* y = (x - mu) * scale + beta over one plane; stream: streaming stores where the plane is aligned. */
 static inline void bn_apply_plane(const float *x, float *y, int64_t n, float mu, float scale, float beta, int stream) {

@@ -435,6 +435,36 @@ START_TEST(image_groups_match_one_image_at_a_time) {
 }
 END_TEST
 
+/* One shape run twice on the same data, by path[0] and path[1] (before(k), when given, runs first: a setting to
+ * change between them); out[k] = y, dx, dw, db of run k, n[q] their lengths (accumulating into random buffers). */
+typedef struct {
+  float *out[2][4];
+  long n[4];
+} run_pair;
+
+static void run_both(const gz_conv2d *d, const int path[2], void (*before)(int k), run_pair *r) {
+  conv_data c;
+  sizes(d, &c.nx, &c.nw, &c.ny);
+  c.x = rnd(c.nx, 1, -1), c.w = rnd(c.nw, 2, -1), c.b = rnd(d->oc, 3, -1), c.dy = rnd(c.ny, 4, -1);
+  r->n[0] = c.ny, r->n[1] = c.nx, r->n[2] = c.nw, r->n[3] = d->oc;
+  for (int k = 0; k < 2; k++) {
+    r->out[k][0] = malloc(sizeof(float) * (size_t)c.ny), r->out[k][1] = rnd(c.nx, 5, -1);
+    r->out[k][2] = rnd(c.nw, 6, -1), r->out[k][3] = rnd(d->oc, 7, -1);
+    if (before) before(k);
+    run_path(path[k], d, &c, 1, 1, r->out[k][0], r->out[k][1], r->out[k][2], r->out[k][3]);
+  }
+  free(c.x), free(c.w), free(c.b), free(c.dy);
+}
+
+static int same_bits(const run_pair *r, int q) {
+  return memcmp(r->out[0][q], r->out[1][q], sizeof(float) * (size_t)r->n[q]) == 0;
+}
+
+static void free_pair(run_pair *r) {
+  for (int k = 0; k < 2; k++)
+    for (int q = 0; q < 4; q++) free(r->out[k][q]);
+}
+
 /* The AVX2 direct convolution computes every output element as the same sum, in the same order, with
  * FMAs, as the AVX-512 one (tensor/conv_direct_avx2.c): same bits, in all three directions, with a bias
  * and accumulating. Kernel widths 1, 3, 5, 7 cover every weight-gradient tile shape of both; the shapes
@@ -448,25 +478,13 @@ START_TEST(direct_avx2_same_bits_as_avx512) {
                               {1, 17, 9, 11, 7, 5, 5, 1, 1, 2, 2}, {2, 3, 21, 19, 40, 7, 7, 2, 2, 3, 3},
                               {1, 5, 8, 27, 20, 3, 3, 1, 1, 1, 1}, {2, 300, 5, 7, 275, 3, 3, 1, 1, 1, 1},
                               {2, 20, 9, 37, 10, 3, 3, 1, 1, 1, 1}};
+  const int path[2] = {path_of(GZ_ISA_AVX2, GZ_CONV_DIRECT), path_of(GZ_ISA_AVX512, GZ_CONV_DIRECT)};
   for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
-    const gz_conv2d *d = &shapes[s];
-    conv_data c;
-    sizes(d, &c.nx, &c.nw, &c.ny);
-    c.x = rnd(c.nx, 1, -1), c.w = rnd(c.nw, 2, -1), c.b = rnd(d->oc, 3, -1), c.dy = rnd(c.ny, 4, -1);
-    const long n[4] = {c.ny, c.nx, c.nw, d->oc};
-    float *out[2][4];
-    for (int k = 0; k < 2; k++) {
-      out[k][0] = malloc(sizeof(float) * (size_t)c.ny), out[k][1] = rnd(c.nx, 5, -1);
-      out[k][2] = rnd(c.nw, 6, -1), out[k][3] = rnd(d->oc, 7, -1);
-      run_path(path_of(k == 0 ? GZ_ISA_AVX2 : GZ_ISA_AVX512, GZ_CONV_DIRECT), d, &c, 1, 1, out[k][0], out[k][1],
-               out[k][2], out[k][3]);
-    }
+    run_pair r;
+    run_both(&shapes[s], path, NULL, &r);
     for (int q = 0; q < 4; q++) /* the weight gradient of < 16 input channels: phase planes on AVX-512 only */
-      ck_assert_msg((q == 2 && d->ic < 16) || memcmp(out[0][q], out[1][q], sizeof(float) * (size_t)n[q]) == 0,
-                    "shape %zu output %d differs", s, q);
-    for (int k = 0; k < 2; k++)
-      for (int q = 0; q < 4; q++) free(out[k][q]);
-    free(c.x), free(c.w), free(c.b), free(c.dy);
+      ck_assert_msg((q == 2 && shapes[s].ic < 16) || same_bits(&r, q), "shape %zu output %d differs", s, q);
+    free_pair(&r);
   }
 }
 END_TEST
@@ -481,25 +499,12 @@ START_TEST(fma_broadcast_styles_same_bits) {
                               {2, 48, 16, 16, 10, 1, 1, 1, 1, 0, 0}};
   for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
     for (int method = GZ_CONV_GEMM; method <= GZ_CONV_DIRECT; method++) {
-      const gz_conv2d *d = &shapes[s];
-      conv_data c;
-      sizes(d, &c.nx, &c.nw, &c.ny);
-      c.x = rnd(c.nx, 1, -1), c.w = rnd(c.nw, 2, -1), c.b = rnd(d->oc, 3, -1), c.dy = rnd(c.ny, 4, -1);
-      const long n[4] = {c.ny, c.nx, c.nw, d->oc};
-      float *out[2][4];
-      for (int k = 0; k < 2; k++) {
-        out[k][0] = malloc(sizeof(float) * (size_t)c.ny), out[k][1] = rnd(c.nx, 5, -1);
-        out[k][2] = rnd(c.nw, 6, -1), out[k][3] = rnd(d->oc, 7, -1);
-        gz_fma_set_folded(k);
-        run_path(path_of(GZ_ISA_AVX512, method), d, &c, 1, 1, out[k][0], out[k][1], out[k][2], out[k][3]);
-      }
+      const int path[2] = {path_of(GZ_ISA_AVX512, method), path_of(GZ_ISA_AVX512, method)};
+      run_pair r;
+      run_both(&shapes[s], path, gz_fma_set_folded, &r);
       gz_fma_set_folded(-1);
-      for (int q = 0; q < 4; q++)
-        ck_assert_msg(memcmp(out[0][q], out[1][q], sizeof(float) * (size_t)n[q]) == 0, "shape %zu method %d output %d",
-                      s, method, q);
-      for (int k = 0; k < 2; k++)
-        for (int q = 0; q < 4; q++) free(out[k][q]);
-      free(c.x), free(c.w), free(c.b), free(c.dy);
+      for (int q = 0; q < 4; q++) ck_assert_msg(same_bits(&r, q), "shape %zu method %d output %d", s, method, q);
+      free_pair(&r);
     }
 }
 END_TEST

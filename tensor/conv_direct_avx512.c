@@ -151,14 +151,9 @@ AI void tile_body(const int FOLD, const int OCB, const int PX, const int S, cons
     const int L = LL, FOLD = FD;                                                                                     \
     switch (t->px) { PXS(OCB, S) }                                                                                   \
   }
-TILE(2, 1, 16, 1, PX12)
-TILE(2, 2, 16, 1, PX12)
-TILE(2, 1, 1, 1, PX12)
-TILE(2, 2, 1, 1, PX12)
-TILE(2, 1, 16, 0, PX12)
-TILE(2, 2, 16, 0, PX12)
-TILE(2, 1, 1, 0, PX12)
-TILE(2, 2, 1, 0, PX12)
+#define TILES_2(FD) TILE(2, 1, 16, FD, PX12) TILE(2, 2, 16, FD, PX12) TILE(2, 1, 1, FD, PX12) TILE(2, 2, 1, FD, PX12)
+TILES_2(1)
+TILES_2(0)
 TILE(1, 1, 16, 0, PX24)
 TILE(1, 2, 16, 0, PX24)
 TILE(1, 1, 1, 0, PX24)

@@ -330,10 +330,16 @@ static void SFX(relu_fwd)(const gz_tensor *x, gz_tensor *y) {
   const gz_tensor *ts[] = {x, y};
   int64_t rows, len;
   gz_elt_rows(ts, 2, &rows, &len);
+  const int st = stream_output(rows * len); /* as batch norm's: the same values, written past the caches */
   GZ_PAR_BLOCKS(rows, len, r, b0, b1, {
     const float *xp = gz_row(x, r);
     float *yp = gz_row(y, r);
     int64_t i = b0;
+    if (st) {
+      for (; i < b1 && ((uintptr_t)(yp + i) & (VW * 4 - 1)); i++) yp[i] = SRELU(xp[i]);
+      for (; i + VW <= b1; i += VW) VSTREAM(yp + i, VRELU(VLOAD(xp + i)));
+      VFENCE();
+    }
     for (; i + VW <= b1; i += VW) VSTORE(yp + i, VRELU(VLOAD(xp + i)));
     for (; i < b1; i++) yp[i] = SRELU(xp[i]);
   });
@@ -343,10 +349,16 @@ static void SFX(relu_bwd)(const gz_tensor *y, const gz_tensor *dy, gz_tensor *dx
   const gz_tensor *ts[] = {y, dy, dx};
   int64_t rows, len;
   gz_elt_rows(ts, 3, &rows, &len);
+  const int st = !accumulate && stream_output(rows * len);
   GZ_PAR_BLOCKS(rows, len, r, b0, b1, {
     const float *yp = gz_row(y, r), *gp = gz_row(dy, r);
     float *o = gz_row(dx, r);
     int64_t i = b0;
+    if (st) {
+      for (; i < b1 && ((uintptr_t)(o + i) & (VW * 4 - 1)); i++) o[i] = SGATE(yp[i], gp[i]);
+      for (; i + VW <= b1; i += VW) VSTREAM(o + i, VGATE(VLOAD(yp + i), VLOAD(gp + i)));
+      VFENCE();
+    }
     for (; i + VW <= b1; i += VW) {
       vf v = VGATE(VLOAD(yp + i), VLOAD(gp + i));
       VSTORE(o + i, accumulate ? VADD(VLOAD(o + i), v) : v);

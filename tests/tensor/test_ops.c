@@ -295,11 +295,12 @@ START_TEST(large_reductions_bitwise) {
 }
 END_TEST
 
-/* Batch norm outputs larger than the last-level cache are written with streaming stores (planes that start on a
- * vector boundary; odd plane sizes here, so some do and some do not). Each channel of such a tensor must get the
- * bits of that channel normalized alone (a one-channel view, small enough for ordinary stores): forward y and,
- * from the same statistics, backward dx, on every ISA table the CPU has. */
-START_TEST(streamed_batch_norm_same_bits) {
+/* Batch norm and ReLU outputs of more than gz_stream_min_floats are written with streaming stores (batch norm: planes
+ * that start on a vector boundary, odd plane sizes here, so some do and some do not; ReLU: from the first aligned
+ * float of each block). Each channel of such a tensor must get the bits of that channel computed alone (a
+ * one-channel view, small enough for ordinary stores): batch norm's forward y and, from the same statistics,
+ * backward dx, then ReLU's forward and backward, on every ISA table the CPU has. */
+START_TEST(streamed_outputs_same_bits) {
   gz_err e = {0};
   const int64_t N = 2, C = 3, side = (int64_t)sqrt(1.1 * (double)gz_stream_min_floats() / (double)(N * C)) | 1;
   ck_assert_int_gt(N * C * side * side, gz_stream_min_floats()); /* streamed whole; each channel alone is not */
@@ -331,6 +332,17 @@ START_TEST(streamed_batch_norm_same_bits) {
     ck_assert_msg(memcmp(mean, m1, sizeof mean) == 0 && memcmp(var, v1, sizeof var) == 0, "%s: statistics", t->name);
     ck_assert_msg(memcmp(y, y1, n * 4) == 0, "%s: streamed forward differs", t->name);
     ck_assert_msg(memcmp(dx, dx1, n * 4) == 0, "%s: streamed backward differs", t->name);
+    t->relu_fwd(&tx, &ty);
+    t->relu_bwd(&tx, &tdy, &tdx, 0);
+    for (int c = 0; c < C; c++) {
+      gz_tensor xc, dyc, yc, dxc;
+      gz_tensor_channels(&tx, c, 1, &xc, &e), gz_tensor_channels(&tdy, c, 1, &dyc, &e);
+      gz_tensor_channels(&ty1, c, 1, &yc, &e), gz_tensor_channels(&tdx1, c, 1, &dxc, &e);
+      t->relu_fwd(&xc, &yc);
+      t->relu_bwd(&xc, &dyc, &dxc, 0);
+    }
+    ck_assert_msg(memcmp(y, y1, n * 4) == 0, "%s: streamed ReLU forward differs", t->name);
+    ck_assert_msg(memcmp(dx, dx1, n * 4) == 0, "%s: streamed ReLU backward differs", t->name);
   }
   free(x), free(dy), free(y), free(dx), free(y1), free(dx1);
 }
@@ -343,7 +355,7 @@ Suite *suite_tensor_ops(void) {
   tcase_add_loop_test(tc, fast_vs_reference, GZ_ISA_SCALAR, GZ_ISA_AVX512 + 1);
   tcase_add_loop_test(tc, bitwise_across_threads, GZ_ISA_SCALAR, GZ_ISA_AVX512 + 1);
   tcase_add_test(tc, large_reductions_bitwise);
-  tcase_add_test(tc, streamed_batch_norm_same_bits);
+  tcase_add_test(tc, streamed_outputs_same_bits);
   suite_add_tcase(s, tc);
   return s;
 }

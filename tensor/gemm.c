@@ -71,7 +71,9 @@ static void query_fold(void) {
   if (!env || !*env) return;
   if (!strcmp(env, "folded")) fold_default = 1;
   else if (!strcmp(env, "register")) fold_default = 0;
-  else gz_warn("GAZELOC_FMA_BCAST='%s' is not 'folded' or 'register'; using %s", env, fold_default ? "folded" : "register");
+  else
+    gz_warn("GAZELOC_FMA_BCAST='%s' is not 'folded' or 'register'; using %s", env,
+            fold_default ? "folded" : "register");
 }
 
 int gz_fma_folded(void) {

@@ -68,9 +68,9 @@ static inline __attribute__((always_inline)) void tile_store(const int R, __m512
  * n valid columns) and, PACK = 1, the packed micro-panel is written to bw as a side effect (gz_gemm_ukr_pack_avx512);
  * PACK = 2 (no tiles below to read it: M <= MR, the head's 10 rows) writes nothing. */
 static inline __attribute__((always_inline)) void ukr_rows(const int R, const int FOLD, const int PACK, long kc,
-                                                            const float *a,
-                                                            const float *b, float *bw, const float *src, long ldb,
-                                                            float *c, long ldc, float alpha, float beta, int m, int n) {
+                                                            const float *a, const float *b, float *bw, const float *src,
+                                                            long ldb, float *c, long ldc, float alpha, float beta,
+                                                            int m, int n) {
   __m512 acc[MR][2];
   const __mmask16 n0 = (__mmask16)(n >= 16 ? 0xFFFF : (1u << n) - 1);
   const __mmask16 n1 = (__mmask16)(n <= 16 ? 0 : n >= 32 ? 0xFFFF : (1u << (n - 16)) - 1);
@@ -155,10 +155,9 @@ void gz_gemm_ukr_pack_avx512(long kc, const float *a, const float *src, long ldb
 #define KA GZ_GEMM_KA_AVX512
 #define PF 64
 static inline __attribute__((always_inline)) void ukr_rowa(const int R, const int FOLD, const int COPY, long kc,
-                                                            float *a,
-                                                            const float *src, long lda, const gz_gemm_fetch *f,
-                                                            const float *b, float *c, long ldc, float alpha,
-                                                            float beta, int m, int n) {
+                                                            float *a, const float *src, long lda,
+                                                            const gz_gemm_fetch *f, const float *b, float *c, long ldc,
+                                                            float alpha, float beta, int m, int n) {
   __m512 acc[MR][2];
 #pragma GCC unroll 12
   for (int r = 0; r < R; r++) acc[r][0] = acc[r][1] = _mm512_setzero_ps();

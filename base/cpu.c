@@ -7,9 +7,6 @@
 
 #include <stdlib.h>
 #include <string.h>
-#if defined(__x86_64__) || defined(__i386__)
-#include <cpuid.h>
-#endif
 
 unsigned gz_cpu_features(void) {
   unsigned f = 0;
@@ -27,13 +24,8 @@ unsigned gz_cpu_features(void) {
 
 int gz_cpu_avx512_halves(void) {
 #if defined(__x86_64__) || defined(__i386__)
-  unsigned a, b, c, d;
-  if (!__get_cpuid(0, &a, &b, &c, &d)) return 0;
-  const int amd = b == 0x68747541u && d == 0x69746e65u && c == 0x444d4163u; /* "AuthenticAMD" */
-  if (!amd || !__get_cpuid(1, &a, &b, &c, &d)) return 0;
-  unsigned family = (a >> 8) & 0xF;
-  if (family == 0xF) family += (a >> 20) & 0xFF;
-  return family == 0x19 && (gz_cpu_features() & GZ_CPU_AVX512F);
+  __builtin_cpu_init();
+  return __builtin_cpu_is("amdfam19h") && (gz_cpu_features() & GZ_CPU_AVX512F); /* Zen 3 has no AVX-512 */
 #else
   return 0;
 #endif

@@ -202,45 +202,31 @@ void gz_cdir_block_row_avx512(const float *src, int C, int H, int W, int top, in
 
 /* pack_slab for 3x3 kernels whose columns are the kernels of a row (backward data: w[ci][co], a row is one
  * co's ci kernels side by side, 9 floats each): tap tau of the 32 columns is the floats 9 j + tau of the row,
- * a deinterleave by 9. The row's 288 floats are 18 registers, and each output vector is 5 two-source
- * permutes of 32 floats, merged by mask: 5-7 cycles per 16 floats on Zen 4, where a gather (even from L1)
- * takes 22. Interleaved, 2 threads: strided 512 backward data 194 -> 197-199 GFLOP/s; 512 at 16^2 equal
- * (211), the pack's time there now the reads of w's lines from memory. */
+ * a deinterleave by 9. Each half row is 16 kernels of 9 taps: one masked 9-float load per kernel gives a
+ * 16 x 16 matrix (kernels x taps, zeros past tap 8), and the in-register transpose turns it into one vector per
+ * tap. The class's taps are stored by their kernel index (cls: tap t of the class is kernel tap tsrc[t]).
+ * Zen 5, one thread, perf: 5 two-source permutes and 4 masked moves per output vector, their 90 masks spilled
+ * to the stack, held 10-11 % of a 512 -> 512 backward data at 16^2 and of the strided one at 32^2; a gather
+ * (even from L1) took 22 cycles per 16 floats on Zen 4. */
 static void pack_slab_deint9(const float *k0, long sl, const int *tsrc, int ntap, int nl, int nj, int ocw, float *o) {
-  const __m512i j9 = _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
-                                        _mm512_set1_epi32(9));
-  const int nf = nj * 9; /* the row's floats that hold weights */
-  __mmask16 mq[18];
-  for (int q = 0; q < 18; q++)
-    mq[q] = (__mmask16)(nf >= 16 * q + 16 ? 0xFFFF : nf <= 16 * q ? 0 : (1u << (nf - 16 * q)) - 1);
-  __m512i idx[9][2]; /* per tap and half: the position in its pair of registers, and which pair (mask) */
-  __mmask16 pm[9][2][5];
-  for (int t = 0; t < ntap; t++)
-    for (int h = 0; h < 2; h++) {
-      const __m512i p = _mm512_add_epi32(j9, _mm512_set1_epi32(144 * h + tsrc[t]));
-      idx[t][h] = _mm512_and_si512(p, _mm512_set1_epi32(31));
-      for (int q = 0; q < 5; q++)
-        pm[t][h][q] = _mm512_cmpeq_epi32_mask(_mm512_srli_epi32(p, 5), _mm512_set1_epi32(4 * h + q));
-    }
+  int slot[9]; /* the class's index of each kernel tap, or -1 */
+  for (int tau = 0; tau < 9; tau++) slot[tau] = -1;
+  for (int t = 0; t < ntap; t++) slot[tsrc[t]] = t;
   const int nh = ocw / 16;
   for (int l = 0; l < 16; l++) {
-    /* lanes past nl load nothing, so their rows come out zero */
-    const __mmask16 live = l < nl ? 0xFFFF : 0;
-    const float *row = l < nl ? k0 + l * sl : k0;
-    __m512 r[18];
-#pragma GCC unroll 18
-    for (int q = 0; q < 18; q++) r[q] = _mm512_maskz_loadu_ps(mq[q] & live, row + 16 * q);
-    for (int t = 0; t < ntap; t++)
-#pragma GCC unroll 2
-      for (int h = 0; h < 2; h++) {
-        if (h >= nh) break;
-        __m512 v = _mm512_maskz_permutex2var_ps(pm[t][h][0], r[8 * h], idx[t][h], r[8 * h + 1]);
-#pragma GCC unroll 4
-        for (int q = 1; q < 5; q++)
-          v = _mm512_mask_mov_ps(v, pm[t][h][q],
-                                 _mm512_permutex2var_ps(r[8 * h + 2 * q], idx[t][h], r[8 * h + 2 * q + 1]));
-        _mm512_store_ps(o + ((long)t * 16 + l) * ocw + h * 16, v);
+    const float *row = k0 + l * sl;
+    for (int h = 0; h < nh; h++) {
+      __m512 r[16];
+#pragma GCC unroll 16
+      for (int j = 0; j < 16; j++) { /* lanes past nl and kernels past nj load nothing: zeros */
+        const int live = l < nl && 16 * h + j < nj;
+        r[j] = _mm512_maskz_loadu_ps(live ? 0x01FF : 0, live ? row + 9 * (16 * h + j) : k0);
       }
+      transpose16(r);
+#pragma GCC unroll 9
+      for (int tau = 0; tau < 9; tau++)
+        if (slot[tau] >= 0) _mm512_store_ps(o + ((long)slot[tau] * 16 + l) * ocw + h * 16, r[tau]);
+    }
   }
 }
 

@@ -36,7 +36,11 @@ AI void pvec_row(const int OC, const int V, const gz_cdir_prow *t) {
     for (int cb = 0; cb * 16 < t->c; cb++) {
       const int nl = t->c - cb * 16 < 16 ? t->c - cb * 16 : 16;
       const float *xb = t->x + ((long)cb * 16 * t->h + t->iy0) * W + x0 - t->pw;
-      for (int i = i0; i < i1; i++)
+      for (int i = i0; i < i1; i++) {
+        /* the lines of the next 16 V pixels of this kernel row in the block's 16 planes, into L1: the planes lie
+         * h W floats apart, too many streams for the hardware prefetcher, and the loads waited on L2 or memory */
+        for (int l = 0; l < nl; l++)
+          for (int v = 0; v <= V; v++) _mm_prefetch((const char *)(xb + i * W + l * cs + 16L * (V + v)), _MM_HINT_T0);
         for (int j = 0; j < kw; j++) {
           const float *xr = xb + (long)i * W + j, *wt = t->wp + (((long)cb * kh + i) * kw + j) * 16 * OC;
           for (int l = 0; l < nl; l++, xr += cs, wt += OC) {
@@ -51,6 +55,7 @@ AI void pvec_row(const int OC, const int V, const gz_cdir_prow *t) {
             }
           }
         }
+      }
     }
 #pragma GCC unroll 12
     for (int o = 0; o < OC; o++) {

@@ -223,13 +223,18 @@ static inline void dot_chunk(const float *g, const float *x, int64_t n, float mu
  * in those runs). Smaller outputs stay in the cache for the op that reads them next. */
 static inline int stream_output(int64_t floats) { return VW > 1 && floats > gz_stream_min_floats(); }
 
-/* y = (x - mu) * scale + beta over one plane; stream: streaming stores where the plane is aligned. */
-static inline void bn_apply_plane(const float *x, float *y, int64_t n, float mu, float scale, float beta, int stream) {
+/* y = (x - mu) * scale + beta over one plane; stream: streaming stores where the plane is aligned, with the same
+ * place of the next channel's plane (next, or NULL) fetched meanwhile (see bn_fwd_train). */
+static inline void bn_apply_plane(const float *x, float *y, int64_t n, float mu, float scale, float beta, int stream,
+                                  const float *next) {
   vf m = VSET1(mu), s = VSET1(scale), b = VSET1(beta);
 #define BN_Y(i) VFMA(VSUB(VLOAD(x + (i)), m), s, b)
   int64_t i = 0;
   if (stream && !((uintptr_t)y & (VW * 4 - 1))) /* aligned planes only: the same vectors, so the same bits */
-    for (; i + VW <= n; i += VW) VSTREAM(y + i, BN_Y(i));
+    for (; i + VW <= n; i += VW) {
+      if (next) __builtin_prefetch(next + i, 0, 2);
+      VSTREAM(y + i, BN_Y(i));
+    }
   for (; i + VW <= n; i += VW) VSTORE(y + i, BN_Y(i));
 #undef BN_Y
   for (; i < n; i++) y[i] = (x[i] - mu) * scale + beta;
@@ -259,8 +264,13 @@ static void SFX(bn_fwd_train)(const gz_tensor *x, const float *gamma, const floa
     double v = m2 / cnt, inv = 1.0 / sqrt(v + eps);
     mean[c] = (float)mu;
     var[c] = (float)v;
+    /* Each channel reads x from memory in its statistics pass and from L2 in this one, whose streaming stores leave
+     * the reads idle: they fetch the next channel's planes meanwhile (the next channel of this thread's share, or
+     * the first of the next thread's, fetched for nothing). 2x64x256x256, Zen 5, 3 alternating runs, medians: 1
+     * thread 1.85 -> 1.74 ms (backward, likewise: 4.18 -> 3.78), 2 threads 1.18 -> 1.14 (2.40 -> 2.32). */
     for (int64_t n = 0; n < N; n++)
-      bn_apply_plane(gz_plane(x, n, c), gz_plane(y, n, c), HW, (float)mu, (float)(gamma[c] * inv), beta[c], st);
+      bn_apply_plane(gz_plane(x, n, c), gz_plane(y, n, c), HW, (float)mu, (float)(gamma[c] * inv), beta[c], st,
+                     st && c + 1 < C ? gz_plane(x, n, c + 1) : NULL);
     if (st) VFENCE();
   }
 }
@@ -272,7 +282,7 @@ static void SFX(bn_fwd_eval)(const gz_tensor *x, const float *gamma, const float
   for (int64_t nc = 0; nc < N * C; nc++) {
     int64_t c = nc % C;
     float scale = (float)(gamma[c] / sqrt((double)var[c] + eps));
-    bn_apply_plane(gz_plane(x, nc / C, c), gz_plane(y, nc / C, c), HW, mean[c], scale, beta[c], 0);
+    bn_apply_plane(gz_plane(x, nc / C, c), gz_plane(y, nc / C, c), HW, mean[c], scale, beta[c], 0, NULL);
   }
 }
 
@@ -305,11 +315,16 @@ static void SFX(bn_bwd)(const gz_tensor *x, const gz_tensor *dy, const float *ga
     const vf va = VSET1(a), vb = VSET1(b), vk = VSET1(k), vm = VSET1(mu);
     for (int64_t n = 0; n < N; n++) {
       const float *g = gz_plane(dy, n, c), *p = gz_plane(x, n, c);
+      /* as in the forward: the next channel's planes of dy and x, fetched while this pass streams dx out */
+      const float *ng = c + 1 < C ? gz_plane(dy, n, c + 1) : NULL, *np = c + 1 < C ? gz_plane(x, n, c + 1) : NULL;
       float *o = gz_plane(dx, n, c);
       int64_t i = 0;
 #define BN_DX(i) VFMA(va, VLOAD(g + (i)), VFMA(vb, VSUB(VLOAD(p + (i)), vm), vk))
       if (st && !((uintptr_t)o & (VW * 4 - 1)))
-        for (; i + VW <= HW; i += VW) VSTREAM(o + i, BN_DX(i));
+        for (; i + VW <= HW; i += VW) {
+          if (ng) __builtin_prefetch(ng + i, 0, 2), __builtin_prefetch(np + i, 0, 2);
+          VSTREAM(o + i, BN_DX(i));
+        }
       for (; i + VW <= HW; i += VW) {
         vf r = BN_DX(i);
         VSTORE(o + i, accumulate ? VADD(VLOAD(o + i), r) : r);

@@ -115,8 +115,8 @@ void gz_conv_im2col_packer_avx512(const void *ctx, long p0, long kcb, long j0, l
 }
 
 /* 1x1 stride 2 without padding (ResNet's downsampling shortcuts), forward:
- * B[k][p] = x[k cs + (p / ow) rs + 2 (p % ow)]. Each 16-pixel half of a panel that lies in one output row is two loads and a permute (even16) per channel; a half
- * that crosses a row or the end goes pixel by pixel. The generic packer (conv.c, fwd_packer) worked out the
+ * B[k][p] = x[k cs + (p / ow) rs + 2 (p % ow)]. Each 16-pixel half of a panel that lies in one output row is two
+ * loads and a permute (even16) per channel; a half that crosses a row or the end goes pixel by pixel. The generic packer (conv.c, fwd_packer) worked out the
  * panel's row segments and made a call per channel and segment: 16 % of a 256 -> 512 forward at 128^2 on Zen 5
  * (perf, 2 threads; its share doubled with the FMA rate). The same columns of the rows one output row down (or,
  * for rows narrower than a panel, of the next panel's rows) are fetched into L2 meanwhile, as fwd_packer did. */

@@ -400,57 +400,9 @@ static void SFX(add)(const gz_tensor *a, const gz_tensor *b, gz_tensor *y) {
   });
 }
 
-/* ---------------------------------------------------------------- max-pool 3x3 stride 2 */
+/* ---------------------------------------------------------------- max-pool 3x3 stride 2: ops_pool_body.h */
 
-#if VW > 1
-/* VW outputs at a time: the three taps of each window row come from two deinterleaved loads (columns
- * 2o.. even -> tap 0; 2o+1.. even -> tap 1, odd -> tap 2), reading nothing past the last window. The
- * nine taps are visited in PyTorch's scan order with its rule, so values and indices are the scalar
- * version's. */
-static inline void SFX(pool3s2_vec)(const float *r0, int64_t W, int64_t o, int64_t base, float *y, int32_t *idx) {
-  /* The two input rows that the output row two below adds (a plane's rows are read three at a time, two
-   * of them new per output row: short runs the hardware did not fetch ahead). One thread, 2x64x256x256:
-   * 8.4 -> 4.5-4.9 ms; one row ahead 5.0-5.4, four rows 4.9-5.5. */
-  for (int r = 5; r <= 6; r++)
-    for (int l = 0; l < 2 * VW; l += 16) __builtin_prefetch(r0 + r * W + 2 * o + l, 0, 3);
-  /* PyTorch's scan (b replaces a where b > a or b is NaN: the first maximum, or the last NaN) is associative,
-   * so each window row is scanned on its own and the three rows' results are combined in order: a chain of 4
-   * dependent steps instead of 8, the same values and indices. */
-  const vi col = VI_ADD(VI_SET1((int32_t)(base + 2 * o)), VI_IOTA2);
-  vf m[3];
-  vi k[3];
-  for (int r = 0; r < 3; r++) {
-    vf t1, t2, unused;
-    vdeint(r0 + r * W + 2 * o, &m[r], &unused); /* the first tap starts the row's scan */
-    vdeint(r0 + r * W + 2 * o + 1, &t1, &t2);
-    k[r] = VI_ADD(col, VI_SET1((int32_t)(r * W)));
-    const vi kr = k[r];
-    VPOOL_STEP(m[r], k[r], t1, VI_ADD(kr, VI_SET1(1)));
-    VPOOL_STEP(m[r], k[r], t2, VI_ADD(kr, VI_SET1(2)));
-  }
-  VPOOL_STEP(m[0], k[0], m[1], k[1]);
-  VPOOL_STEP(m[0], k[0], m[2], k[2]);
-  VSTORE(y + o, m[0]);
-  VI_STORE(idx + o, k[0]);
-}
-
-static void SFX(pool3s2_row)(const float *r0, int64_t W, int64_t sw, int64_t n, int64_t base, float *y, int32_t *idx) {
-  int64_t o = 0;
-  for (; o + VW <= n; o += VW) SFX(pool3s2_vec)(r0, W, o, base, y, idx);
-  /* The last VW outputs once more, overlapping (the same values and indices again), where the scalar loop
-   * took the rest: at 256 px a row has 127 interior outputs, and its last 15 took a third of the time
-   * (perf, one thread, one plane in L2: 1.36 -> 1.0-1.2 ns per output). */
-  if (o < n && n >= VW) SFX(pool3s2_vec)(r0, W, n - VW, base, y, idx);
-  else if (o < n) gz_pool3x3_row(r0 + 2 * o, W, sw, n - o, base + 2 * o, y + o, idx + o);
-}
-#define POOL_ROW SFX(pool3s2_row)
-#else
-#define POOL_ROW gz_pool3x3_row
-#endif
-
-static void SFX(maxpool_fwd)(const gz_tensor *x, const gz_pool2d *p, gz_tensor *y, int32_t *idx) {
-  gz_par_maxpool_fwd_row(x, p, y, idx, POOL_ROW);
-}
+#include "tensor/ops_pool_body.h"
 
 /* ---------------------------------------------------------------- AMSGrad (see ops_ref.c for the rounding) */
 
@@ -501,7 +453,7 @@ const gz_ops_table SFX(gz_ops_table) = {
     .add = SFX(add),
     .copy = gz_par_copy,
     .maxpool_fwd = SFX(maxpool_fwd),
-    .maxpool_bwd = gz_par_maxpool_bwd,
+    .maxpool_bwd = POOL_BWD,
     .up_nearest_fwd = gz_par_up_nearest_fwd,
     .up_nearest_bwd = gz_par_up_nearest_bwd,
     .up_bilinear_fwd = gz_par_up_bilinear_fwd,

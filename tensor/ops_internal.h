@@ -65,6 +65,19 @@ typedef void (*gz_pool_row_fn)(const float *r0, int64_t W, int64_t sw, int64_t n
 void gz_pool3x3_row(const float *r0, int64_t W, int64_t sw, int64_t n, int64_t base, float *y, int32_t *idx);
 void gz_par_maxpool_fwd_row(const gz_tensor *x, const gz_pool2d *p, gz_tensor *y, int32_t *idx, gz_pool_row_fn row);
 void gz_par_maxpool_bwd(const gz_tensor *dy, const int32_t *idx, gz_tensor *dx, int accumulate);
+/* The backward pass of the stem's pool (3x3, stride 2, padding 1) as a gather: each dx element sums the dy of
+ * the (at most 4) windows that hold it and chose it, in output order, so the bits are the scatter's. Returns 0,
+ * having written nothing that matters, when some output's index lies outside its window (indices that another
+ * pool made); the caller then scatters that plane. stream: write dx with streaming stores. */
+typedef int (*gz_pool_bwd_plane_fn)(const float *dy, const int32_t *idx, float *dx, int64_t H, int64_t W, int64_t OH,
+                                    int64_t OW, int stream);
+int gz_pool3s2_bwd_plane_avx2(const float *dy, const int32_t *idx, float *dx, int64_t H, int64_t W, int64_t OH, int64_t OW,
+                              int stream);
+int gz_pool3s2_bwd_plane_avx512(const float *dy, const int32_t *idx, float *dx, int64_t H, int64_t W, int64_t OH,
+                                int64_t OW, int stream);
+/* gz_par_maxpool_bwd with a gather for planes of the stem's output size when not accumulating (NULL: scatter only) */
+void gz_par_maxpool_bwd_gather(const gz_tensor *dy, const int32_t *idx, gz_tensor *dx, int accumulate,
+                               gz_pool_bwd_plane_fn gather, int stream);
 void gz_par_up_nearest_fwd(const gz_tensor *x, gz_tensor *y);
 void gz_par_up_nearest_bwd(const gz_tensor *dy, gz_tensor *dx, int accumulate);
 void gz_par_up_bilinear_fwd(const gz_tensor *x, gz_tensor *y);

@@ -78,16 +78,28 @@ void gz_par_maxpool_fwd(const gz_tensor *x, const gz_pool2d *p, gz_tensor *y, in
   gz_par_maxpool_fwd_row(x, p, y, idx, gz_pool3x3_row);
 }
 
-void gz_par_maxpool_bwd(const gz_tensor *dy, const int32_t *idx, gz_tensor *dx, int accumulate) {
-  int64_t C = dx->shape[1], HW = dx->shape[2] * dx->shape[3], OHW = dy->shape[2] * dy->shape[3];
+/* One plane of the backward pass as the reference does it: dx[idx[o]] += dy[o] for o in order. */
+static void pool_bwd_scatter(const float *gp, const int32_t *ip, float *xp, int64_t HW, int64_t OHW, int accumulate) {
+  if (!accumulate) memset(xp, 0, sizeof(float) * (size_t)HW);
+  for (int64_t o = 0; o < OHW; o++) xp[ip[o]] += gp[o];
+}
+
+void gz_par_maxpool_bwd_gather(const gz_tensor *dy, const int32_t *idx, gz_tensor *dx, int accumulate,
+                               gz_pool_bwd_plane_fn gather, int stream) {
+  int64_t C = dx->shape[1], H = dx->shape[2], W = dx->shape[3], OH = dy->shape[2], OW = dy->shape[3];
+  /* the stem's pool's output size; the gather checks each plane's indices against its windows itself */
+  if (gather && (accumulate || OH != (H - 1) / 2 + 1 || OW != (W - 1) / 2 + 1)) gather = NULL;
 #pragma omp parallel for schedule(static)
   for (int64_t nc = 0; nc < dx->shape[0] * C; nc++) {
     float *xp = gz_plane(dx, nc / C, nc % C);
     const float *gp = gz_plane(dy, nc / C, nc % C);
-    const int32_t *ip = idx + nc * OHW;
-    if (!accumulate) memset(xp, 0, sizeof(float) * (size_t)HW);
-    for (int64_t o = 0; o < OHW; o++) xp[ip[o]] += gp[o];
+    const int32_t *ip = idx + nc * OH * OW;
+    if (!gather || !gather(gp, ip, xp, H, W, OH, OW, stream)) pool_bwd_scatter(gp, ip, xp, H * W, OH * OW, accumulate);
   }
+}
+
+void gz_par_maxpool_bwd(const gz_tensor *dy, const int32_t *idx, gz_tensor *dx, int accumulate) {
+  gz_par_maxpool_bwd_gather(dy, idx, dx, accumulate, NULL, 0);
 }
 
 static inline int64_t nearest_src(int64_t dst, int64_t in, int64_t out) {

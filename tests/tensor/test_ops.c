@@ -15,6 +15,7 @@
 #include <math.h>
 #include <omp.h>
 
+#include "tensor/ops_internal.h"
 #include "tensor/tensor.h"
 #include "testutil.h"
 
@@ -128,6 +129,20 @@ static void run_all(const gz_ops_table *t, shape4 s, outs *os) {
     t->maxpool_fwd(&xt, p, &py, idx);
     gz_tensor pdx = t_new(os, "maxpool dx", s, 20, -1, 1);
     t->maxpool_bwd(&pg, idx, &pdx, k == 1);
+    if (k == 2) continue;
+    /* the other mode: the 3x3/2's without accumulating is the fast tables' gather, which also takes the 2x2/2's
+     * indices at even sizes (its windows lie in the 3x3/2's) */
+    gz_tensor pdx2 = t_new(os, "maxpool dx (other mode)", s, 25, -1, 1);
+    t->maxpool_bwd(&pg, idx, &pdx2, k != 1);
+    if (k == 1) continue;
+    /* indices outside their windows in every other plane (two rows down, wrapped): the gather must find them
+     * and leave those planes to the scatter */
+    float *fidxf = out_new(os, "maxpool foreign idx", (size_t)(so.n * C * so.h * so.w), 0, 0);
+    int32_t *fidx = (int32_t *)fidxf;
+    for (int64_t pl = 0, ohw = so.h * so.w; pl < so.n * C; pl++)
+      for (int64_t o = 0; o < ohw; o++) fidx[pl * ohw + o] = pl % 2 ? (int32_t)((idx[pl * ohw + o] + 2 * s.w) % HW) : idx[pl * ohw + o];
+    gz_tensor pdx3 = t_new(os, "maxpool dx (foreign idx)", s, 26, -1, 1);
+    t->maxpool_bwd(&pg, fidx, &pdx3, 0);
   }
   /* upsampling: x2 (the decoder and layer4), x1.5-ish odd sizes, and 1 -> 1 */
   shape4 ups[3] = {{s.n, C, 2 * s.h, 2 * s.w, s.view}, {s.n, C, s.h + s.h / 2 + 1, 3 * s.w + 2, s.view}, {s.n, C, s.h, 1, 0}};
@@ -348,6 +363,50 @@ START_TEST(streamed_outputs_same_bits) {
 }
 END_TEST
 
+/* The SIMD tables' max-pool backward gathers (ops_pool_body.h) and falls back to the scatter when an index lies
+ * outside its window, so comparing results alone would not see a gather that always gave up: here each plane
+ * function must take the stem pool's indices itself (and the 2x2/2's at even sizes), bitwise equal to the
+ * scatter, and refuse indices three rows off. */
+START_TEST(pool_gather_takes_its_planes) {
+  static const int64_t hw[][2] = {{1, 1}, {2, 1}, {1, 2}, {5, 7}, {13, 11}, {33, 31}, {64, 67}, {9, 141}, {40, 256}, {6, 64}};
+  for (int isa = GZ_ISA_AVX2; isa <= GZ_ISA_AVX512; isa++) {
+    if (!gz_ops_cpu(isa)) continue;
+    gz_pool_bwd_plane_fn gather = isa == GZ_ISA_AVX2 ? gz_pool3s2_bwd_plane_avx2 : gz_pool3s2_bwd_plane_avx512;
+    for (size_t k = 0; k < sizeof hw / sizeof hw[0]; k++)
+      for (int pk = 0; pk < 2; pk++) { /* 3x3/2 pad 1; 2x2/2 */
+        const int64_t H = hw[k][0], W = hw[k][1], OH = (H - 1) / 2 + 1, OW = (W - 1) / 2 + 1;
+        if (pk == 1 && (H % 2 || W % 2)) continue;
+        gz_pool2d p = pk ? (gz_pool2d){2, 2, 2, 2, 0, 0} : (gz_pool2d){3, 3, 2, 2, 1, 1};
+        float *x = malloc((size_t)(H * W) * 4), *y = malloc((size_t)(OH * OW) * 4), *dy = malloc((size_t)(OH * OW) * 4);
+        float *ref = aligned_alloc(64, (size_t)(H * W + 16) * 4), *got = aligned_alloc(64, (size_t)(H * W + 16) * 4);
+        int32_t *idx = malloc((size_t)(OH * OW) * 4);
+        fill(x, (size_t)(H * W), 31 + k, -2, 2);
+        for (int64_t i = 0; i < H * W; i++) x[i] = i % 37 == 4 ? NAN : roundf(x[i] * 2) / 2; /* ties and NaN */
+        fill(dy, (size_t)(OH * OW), 32 + k, -1, 1);
+        gz_tensor tx, ty, tdy, tref;
+        gz_err e = {0};
+        gz_tensor_wrap4(&tx, x, 1, 1, H, W, &e), gz_tensor_wrap4(&ty, y, 1, 1, OH, OW, &e);
+        gz_tensor_wrap4(&tdy, dy, 1, 1, OH, OW, &e), gz_tensor_wrap4(&tref, ref, 1, 1, H, W, &e);
+        gz_ops_reference()->maxpool_fwd(&tx, &p, &ty, idx);
+        gz_ops_reference()->maxpool_bwd(&tdy, idx, &tref, 0);
+        for (int stream = 0; stream < 2; stream++) {
+          for (int64_t i = 0; i < H * W; i++) got[i] = 7;
+          ck_assert_msg(gather(dy, idx, got, H, W, OH, OW, stream), "%s: %lldx%lld (%s) left to the scatter",
+                        gz_ops_cpu(isa)->name, (long long)H, (long long)W, pk ? "2x2/2" : "3x3/2");
+          ck_assert_msg(memcmp(got, ref, (size_t)(H * W) * 4) == 0, "%s: %lldx%lld (%s) differs from the scatter",
+                        gz_ops_cpu(isa)->name, (long long)H, (long long)W, pk ? "2x2/2" : "3x3/2");
+        }
+        if (H >= 5) {
+          for (int64_t o = 0; o < OH * OW; o++) idx[o] = (int32_t)((idx[o] + 3 * W) % (H * W));
+          ck_assert_msg(!gather(dy, idx, got, H, W, OH, OW, 0), "%s: %lldx%lld: indices three rows off taken",
+                        gz_ops_cpu(isa)->name, (long long)H, (long long)W);
+        }
+        free(x), free(y), free(dy), free(ref), free(got), free(idx);
+      }
+  }
+}
+END_TEST
+
 Suite *suite_tensor_ops(void) {
   Suite *s = suite_create("tensor_ops");
   TCase *tc = tcase_create("ops");
@@ -356,6 +415,7 @@ Suite *suite_tensor_ops(void) {
   tcase_add_loop_test(tc, bitwise_across_threads, GZ_ISA_SCALAR, GZ_ISA_AVX512 + 1);
   tcase_add_test(tc, large_reductions_bitwise);
   tcase_add_test(tc, streamed_outputs_same_bits);
+  tcase_add_test(tc, pool_gather_takes_its_planes);
   suite_add_tcase(s, tc);
   return s;
 }

@@ -1,0 +1,165 @@
+/* Max-pool 3x3 stride 2 (the stem's pool), forward and backward, over ops_fast_body.h's vector abstraction.
+ * Included only by ops_fast_body.h, once per ISA. */
+
+#if VW > 1
+/* VW outputs at a time: the three taps of each window row come from two deinterleaved loads (columns
+ * 2o.. even -> tap 0; 2o+1.. even -> tap 1, odd -> tap 2), reading nothing past the last window. The
+ * nine taps are visited in PyTorch's scan order with its rule, so values and indices are the scalar
+ * version's. */
+static inline void SFX(pool3s2_vec)(const float *r0, int64_t W, int64_t o, int64_t base, float *y, int32_t *idx) {
+  /* The two input rows that the output row two below adds (a plane's rows are read three at a time, two
+   * of them new per output row: short runs the hardware did not fetch ahead). One thread, 2x64x256x256:
+   * 8.4 -> 4.5-4.9 ms; one row ahead 5.0-5.4, four rows 4.9-5.5. */
+  for (int r = 5; r <= 6; r++)
+    for (int l = 0; l < 2 * VW; l += 16) __builtin_prefetch(r0 + r * W + 2 * o + l, 0, 3);
+  /* PyTorch's scan (b replaces a where b > a or b is NaN: the first maximum, or the last NaN) is associative,
+   * so each window row is scanned on its own and the three rows' results are combined in order: a chain of 4
+   * dependent steps instead of 8, the same values and indices. */
+  const vi col = VI_ADD(VI_SET1((int32_t)(base + 2 * o)), VI_IOTA2);
+  vf m[3];
+  vi k[3];
+  for (int r = 0; r < 3; r++) {
+    vf t1, t2, unused;
+    vdeint(r0 + r * W + 2 * o, &m[r], &unused); /* the first tap starts the row's scan */
+    vdeint(r0 + r * W + 2 * o + 1, &t1, &t2);
+    k[r] = VI_ADD(col, VI_SET1((int32_t)(r * W)));
+    const vi kr = k[r];
+    VPOOL_STEP(m[r], k[r], t1, VI_ADD(kr, VI_SET1(1)));
+    VPOOL_STEP(m[r], k[r], t2, VI_ADD(kr, VI_SET1(2)));
+  }
+  VPOOL_STEP(m[0], k[0], m[1], k[1]);
+  VPOOL_STEP(m[0], k[0], m[2], k[2]);
+  VSTORE(y + o, m[0]);
+  VI_STORE(idx + o, k[0]);
+}
+
+static void SFX(pool3s2_row)(const float *r0, int64_t W, int64_t sw, int64_t n, int64_t base, float *y, int32_t *idx) {
+  int64_t o = 0;
+  for (; o + VW <= n; o += VW) SFX(pool3s2_vec)(r0, W, o, base, y, idx);
+  /* The last VW outputs once more, overlapping (the same values and indices again), where the scalar loop
+   * took the rest: at 256 px a row has 127 interior outputs, and its last 15 took a third of the time
+   * (perf, one thread, one plane in L2: 1.36 -> 1.0-1.2 ns per output). */
+  if (o < n && n >= VW) SFX(pool3s2_vec)(r0, W, n - VW, base, y, idx);
+  else if (o < n) gz_pool3x3_row(r0 + 2 * o, W, sw, n - o, base + 2 * o, y + o, idx + o);
+}
+#define POOL_ROW SFX(pool3s2_row)
+#else
+#define POOL_ROW gz_pool3x3_row
+#endif
+
+static void SFX(maxpool_fwd)(const gz_tensor *x, const gz_pool2d *p, gz_tensor *y, int32_t *idx) {
+  gz_par_maxpool_fwd_row(x, p, y, idx, POOL_ROW);
+}
+
+/* ---------------------------------------------------------------- backward: a gather */
+
+#if VW > 1
+/* The scatter dx[idx[o]] += dy[o] reads and writes dx at random, after a pass that zeroes it, so each dx line
+ * crosses the memory bus three times. Here each dx element is made once, from the windows that hold it: with
+ * stride 2, row ih lies in the windows of output row ih / 2 and, when odd, of the row after; column iw likewise
+ * with output columns iw / 2 and, when odd, iw / 2 + 1. Those are at most 4 windows, visited in output order, and
+ * dy is added where the window chose this element, so the sum is the scatter's, bit for bit (a masked add: +0
+ * is never added, so -0 stays -0). Every (element, window) pair is visited once, so the number of matches is the
+ * number of outputs exactly when every index lies in its own window; otherwise the plane is left to the scatter. */
+#if VW == 16
+typedef __mmask16 pmask;
+#define PM_ALL ((__mmask16)0xffff)
+#define PM_FIRST(n) ((__mmask16)((1u << (n)) - 1))
+#define VI_LOADU(p) _mm512_loadu_si512((const void *)(p))
+#define VI_LOADN(p, m) _mm512_mask_loadu_epi32(_mm512_set1_epi32(-1), m, p) /* lanes off m: -1 */
+#define VLOADN(p, m) _mm512_maskz_loadu_ps(m, p)
+#define VSTOREN(p, v, m) _mm512_mask_storeu_ps(p, m, v)
+#define VI_PERM(v, i) _mm512_permutexvar_epi32(i, v)
+#define VF_PERM(v, i) _mm512_permutexvar_ps(i, v)
+#define VI_HSUM _mm512_reduce_add_epi32
+#define VI_IOTA _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)
+#define VI_HALF _mm512_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7)      /* lane l: output iw / 2 */
+#define VI_HALF_NEXT _mm512_setr_epi32(0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8) /* (iw + 1) / 2 */
+#define VI_EVEN_ONES _mm512_setr_epi32(-1, 0, -1, 0, -1, 0, -1, 0, -1, 0, -1, 0, -1, 0, -1, 0)
+/* v += g in the live lanes where e == p, counting them in hits */
+static inline void vadd_where_eq(vf *v, vi *hits, vi e, vi p, vf g, pmask live) {
+  __mmask16 m = _mm512_mask_cmpeq_epi32_mask(live, e, p);
+  *v = _mm512_mask_add_ps(*v, m, *v, g);
+  *hits = _mm512_mask_sub_epi32(*hits, m, *hits, _mm512_set1_epi32(-1));
+}
+#else /* VW == 8 */
+typedef __m256i pmask;
+#define PM_ALL _mm256_set1_epi32(-1)
+#define PM_FIRST(n) _mm256_cmpgt_epi32(_mm256_set1_epi32(n), VI_IOTA)
+#define VI_LOADU(p) _mm256_loadu_si256((const __m256i *)(p))
+#define VI_LOADN(p, m) _mm256_blendv_epi8(_mm256_set1_epi32(-1), _mm256_maskload_epi32(p, m), m)
+#define VLOADN(p, m) _mm256_maskload_ps(p, m)
+#define VSTOREN(p, v, m) _mm256_maskstore_ps(p, m, v)
+#define VI_PERM(v, i) _mm256_permutevar8x32_epi32(v, i)
+#define VF_PERM(v, i) _mm256_permutevar8x32_ps(v, i)
+static inline int VI_HSUM(__m256i v) {
+  __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
+  return _mm_cvtsi128_si32(_mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1)));
+}
+#define VI_IOTA _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)
+#define VI_HALF _mm256_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3)
+#define VI_HALF_NEXT _mm256_setr_epi32(0, 1, 1, 2, 2, 3, 3, 4)
+#define VI_EVEN_ONES _mm256_setr_epi32(-1, 0, -1, 0, -1, 0, -1, 0)
+static inline void vadd_where_eq(vf *v, vi *hits, vi e, vi p, vf g, pmask live) {
+  __m256i m = _mm256_and_si256(_mm256_cmpeq_epi32(e, p), live);
+  *v = _mm256_blendv_ps(*v, _mm256_add_ps(*v, g), _mm256_castsi256_ps(m));
+  *hits = _mm256_sub_epi32(*hits, m);
+}
+#endif
+
+/* The two dx candidates that one output row offers VW elements: its VW outputs from the first element's column / 2
+ * on, spread to the elements by window iw / 2 (e0, g0) and, odd iw only, window iw / 2 + 1 (e1, g1). */
+typedef struct {
+  vi e0, e1;
+  vf g0, g1;
+} SFX(pool_cand);
+static inline SFX(pool_cand) SFX(pool_spread)(vi I, vf G) {
+  return (SFX(pool_cand)){VI_PERM(I, VI_HALF), VI_OR(VI_PERM(I, VI_HALF_NEXT), VI_EVEN_ONES), VF_PERM(G, VI_HALF),
+                          VF_PERM(G, VI_HALF_NEXT)};
+}
+static inline void SFX(pool_take)(vf *v, vi *hits, SFX(pool_cand) c, vi pix, pmask live) {
+  vadd_where_eq(v, hits, c.e0, pix, c.g0, live);
+  vadd_where_eq(v, hits, c.e1, pix, c.g1, live);
+}
+
+int SFX(gz_pool3s2_bwd_plane)(const float *gp, const int32_t *ip, float *xp, int64_t H, int64_t W, int64_t OH,
+                              int64_t OW, int stream) {
+  vi hits = VI_SET1(0);
+  for (int64_t ih = 0; ih < H; ih++) {
+    const int64_t a = ih >> 1, b = (ih & 1) && a + 1 < OH ? a + 1 : -1; /* output rows a and (odd ih) b = a + 1 */
+    const int32_t *ia = ip + a * OW, *ib = b < 0 ? ia : ip + b * OW; /* ib, gb: used only when b >= 0 */
+    const float *ga = gp + a * OW, *gb = b < 0 ? ga : gp + b * OW;
+    float *xr = xp + ih * W;
+    vi pix = VI_ADD(VI_SET1((int32_t)(ih * W)), VI_IOTA);
+    int64_t iw = 0;
+    for (; iw / 2 + VW <= OW; iw += VW, pix = VI_ADD(pix, VI_SET1(VW))) { /* VW whole outputs per row */
+      const int64_t o = iw / 2;
+      vf v = VZERO();
+      SFX(pool_take)(&v, &hits, SFX(pool_spread)(VI_LOADU(ia + o), VLOAD(ga + o)), pix, PM_ALL);
+      if (b >= 0) SFX(pool_take)(&v, &hits, SFX(pool_spread)(VI_LOADU(ib + o), VLOAD(gb + o)), pix, PM_ALL);
+      if (stream && !((uintptr_t)(xr + iw) & (VW * 4 - 1)))
+        VSTREAM(xr + iw, v);
+      else
+        VSTORE(xr + iw, v);
+    }
+    for (; iw < W; iw += VW, pix = VI_ADD(pix, VI_SET1(VW))) { /* the row's end: masked loads, index -1 past it */
+      const int64_t o = iw / 2;
+      const pmask mo = PM_FIRST((int)(OW - o)), mx = PM_FIRST((int)(W - iw < VW ? W - iw : VW));
+      vf v = VZERO();
+      SFX(pool_take)(&v, &hits, SFX(pool_spread)(VI_LOADN(ia + o, mo), VLOADN(ga + o, mo)), pix, mx);
+      if (b >= 0) SFX(pool_take)(&v, &hits, SFX(pool_spread)(VI_LOADN(ib + o, mo), VLOADN(gb + o, mo)), pix, mx);
+      VSTOREN(xr + iw, v, mx);
+    }
+  }
+  if (stream) VFENCE();
+  return VI_HSUM(hits) == OH * OW;
+}
+
+static void SFX(maxpool_bwd)(const gz_tensor *dy, const int32_t *idx, gz_tensor *dx, int accumulate) {
+  gz_par_maxpool_bwd_gather(dy, idx, dx, accumulate, SFX(gz_pool3s2_bwd_plane), stream_output(gz_tensor_numel(dx)));
+}
+#define POOL_BWD SFX(maxpool_bwd)
+#else
+#define POOL_BWD gz_par_maxpool_bwd
+#endif

@@ -75,7 +75,8 @@ typedef __mmask16 pmask;
 #define VI_IOTA _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)
 #define VI_HALF _mm512_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7)      /* lane l: output iw / 2 */
 #define VI_HALF_NEXT _mm512_setr_epi32(0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8) /* (iw + 1) / 2 */
-#define VI_EVEN_ONES _mm512_setr_epi32(-1, 0, -1, 0, -1, 0, -1, 0, -1, 0, -1, 0, -1, 0, -1, 0)
+#define PM_ODD(live) ((__mmask16)((live) & 0xaaaa)) /* window iw / 2 + 1 exists for odd iw only */
+#define VI_ODD_ONLY(e) (e)
 /* v += g in the live lanes where e == p, counting them in hits */
 static inline void vadd_where_eq(vf *v, vi *hits, vi e, vi p, vf g, pmask live) {
   __mmask16 m = _mm512_mask_cmpeq_epi32_mask(live, e, p);
@@ -100,7 +101,8 @@ static inline int VI_HSUM(__m256i v) {
 #define VI_IOTA _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)
 #define VI_HALF _mm256_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3)
 #define VI_HALF_NEXT _mm256_setr_epi32(0, 1, 1, 2, 2, 3, 3, 4)
-#define VI_EVEN_ONES _mm256_setr_epi32(-1, 0, -1, 0, -1, 0, -1, 0)
+#define PM_ODD(live) (live)
+#define VI_ODD_ONLY(e) VI_OR(e, _mm256_setr_epi32(-1, 0, -1, 0, -1, 0, -1, 0)) /* even lanes: index -1 */
 static inline void vadd_where_eq(vf *v, vi *hits, vi e, vi p, vf g, pmask live) {
   __m256i m = _mm256_and_si256(_mm256_cmpeq_epi32(e, p), live);
   *v = _mm256_blendv_ps(*v, _mm256_add_ps(*v, g), _mm256_castsi256_ps(m));
@@ -115,45 +117,61 @@ typedef struct {
   vf g0, g1;
 } SFX(pool_cand);
 static inline SFX(pool_cand) SFX(pool_spread)(vi I, vf G) {
-  return (SFX(pool_cand)){VI_PERM(I, VI_HALF), VI_OR(VI_PERM(I, VI_HALF_NEXT), VI_EVEN_ONES), VF_PERM(G, VI_HALF),
+  return (SFX(pool_cand)){VI_PERM(I, VI_HALF), VI_ODD_ONLY(VI_PERM(I, VI_HALF_NEXT)), VF_PERM(G, VI_HALF),
                           VF_PERM(G, VI_HALF_NEXT)};
 }
 static inline void SFX(pool_take)(vf *v, vi *hits, SFX(pool_cand) c, vi pix, pmask live) {
-  vadd_where_eq(v, hits, c.e0, pix, c.g0, live);
-  vadd_where_eq(v, hits, c.e1, pix, c.g1, live);
+  vadd_where_eq(v, &hits[0], c.e0, pix, c.g0, live);
+  vadd_where_eq(v, &hits[1], c.e1, pix, c.g1, PM_ODD(live));
+}
+
+/* Stores VW elements of dx (the first ones of mx where the row ends). */
+static inline void SFX(pool_put)(float *x, vf v, int full, pmask mx, int stream) {
+  if (!full)
+    VSTOREN(x, v, mx);
+  else if (stream && !((uintptr_t)x & (VW * 4 - 1)))
+    VSTREAM(x, v);
+  else
+    VSTORE(x, v);
+}
+
+/* dx rows 2a and, below H, 2a + 1, columns iw .. iw + VW (pix: row 2a's element indices). Row 2a is the middle row
+ * of output row a's windows, row 2a + 1 the bottom row of a's and the top row of a + 1's, so a's candidates are
+ * spread once for both. full: the rows hold VW whole outputs from iw / 2 on; else mo marks those they hold (the
+ * rest load index -1) and mx the dx columns left. */
+static inline void SFX(pool_rows)(const float *gp, const int32_t *ip, float *xp, int64_t H, int64_t W, int64_t OH,
+                                  int64_t OW, int64_t a, int64_t iw, vi pix, int full, pmask mo, pmask mx, int stream,
+                                  vi *hits) {
+#define POOL_SPREAD(a)                                                                              \
+  SFX(pool_spread)(full ? VI_LOADU(ip + (a) * OW + iw / 2) : VI_LOADN(ip + (a) * OW + iw / 2, mo), \
+                   full ? VLOAD(gp + (a) * OW + iw / 2) : VLOADN(gp + (a) * OW + iw / 2, mo))
+  const SFX(pool_cand) ca = POOL_SPREAD(a);
+  vf v = VZERO();
+  SFX(pool_take)(&v, hits, ca, pix, mx);
+  SFX(pool_put)(xp + 2 * a * W + iw, v, full, mx, stream);
+  if (2 * a + 1 >= H) return;
+  pix = VI_ADD(pix, VI_SET1((int32_t)W));
+  v = VZERO();
+  SFX(pool_take)(&v, hits, ca, pix, mx);
+  if (a + 1 < OH) SFX(pool_take)(&v, hits + 2, POOL_SPREAD(a + 1), pix, mx);
+  SFX(pool_put)(xp + (2 * a + 1) * W + iw, v, full, mx, stream);
+#undef POOL_SPREAD
 }
 
 int SFX(gz_pool3s2_bwd_plane)(const float *gp, const int32_t *ip, float *xp, int64_t H, int64_t W, int64_t OH,
                               int64_t OW, int stream) {
-  vi hits = VI_SET1(0);
-  for (int64_t ih = 0; ih < H; ih++) {
-    const int64_t a = ih >> 1, b = (ih & 1) && a + 1 < OH ? a + 1 : -1; /* output rows a and (odd ih) b = a + 1 */
-    const int32_t *ia = ip + a * OW, *ib = b < 0 ? ia : ip + b * OW; /* ib, gb: used only when b >= 0 */
-    const float *ga = gp + a * OW, *gb = b < 0 ? ga : gp + b * OW;
-    float *xr = xp + ih * W;
-    vi pix = VI_ADD(VI_SET1((int32_t)(ih * W)), VI_IOTA);
+  vi hits[4] = {VI_SET1(0), VI_SET1(0), VI_SET1(0), VI_SET1(0)}; /* four counts: no chain of dependent adds */
+  for (int64_t a = 0; a < OH; a++) {
+    vi pix = VI_ADD(VI_SET1((int32_t)(2 * a * W)), VI_IOTA);
     int64_t iw = 0;
-    for (; iw / 2 + VW <= OW; iw += VW, pix = VI_ADD(pix, VI_SET1(VW))) { /* VW whole outputs per row */
-      const int64_t o = iw / 2;
-      vf v = VZERO();
-      SFX(pool_take)(&v, &hits, SFX(pool_spread)(VI_LOADU(ia + o), VLOAD(ga + o)), pix, PM_ALL);
-      if (b >= 0) SFX(pool_take)(&v, &hits, SFX(pool_spread)(VI_LOADU(ib + o), VLOAD(gb + o)), pix, PM_ALL);
-      if (stream && !((uintptr_t)(xr + iw) & (VW * 4 - 1)))
-        VSTREAM(xr + iw, v);
-      else
-        VSTORE(xr + iw, v);
-    }
-    for (; iw < W; iw += VW, pix = VI_ADD(pix, VI_SET1(VW))) { /* the row's end: masked loads, index -1 past it */
-      const int64_t o = iw / 2;
-      const pmask mo = PM_FIRST((int)(OW - o)), mx = PM_FIRST((int)(W - iw < VW ? W - iw : VW));
-      vf v = VZERO();
-      SFX(pool_take)(&v, &hits, SFX(pool_spread)(VI_LOADN(ia + o, mo), VLOADN(ga + o, mo)), pix, mx);
-      if (b >= 0) SFX(pool_take)(&v, &hits, SFX(pool_spread)(VI_LOADN(ib + o, mo), VLOADN(gb + o, mo)), pix, mx);
-      VSTOREN(xr + iw, v, mx);
-    }
+    for (; iw / 2 + VW <= OW; iw += VW, pix = VI_ADD(pix, VI_SET1(VW)))
+      SFX(pool_rows)(gp, ip, xp, H, W, OH, OW, a, iw, pix, 1, PM_ALL, PM_ALL, stream, hits);
+    for (; iw < W; iw += VW, pix = VI_ADD(pix, VI_SET1(VW))) /* the rows' ends */
+      SFX(pool_rows)(gp, ip, xp, H, W, OH, OW, a, iw, pix, 0, PM_FIRST((int)(OW - iw / 2)),
+                     PM_FIRST((int)(W - iw < VW ? W - iw : VW)), stream, hits);
   }
   if (stream) VFENCE();
-  return VI_HSUM(hits) == OH * OW;
+  return VI_HSUM(VI_ADD(VI_ADD(hits[0], hits[1]), VI_ADD(hits[2], hits[3]))) == OH * OW;
 }
 
 static void SFX(maxpool_bwd)(const gz_tensor *dy, const int32_t *idx, gz_tensor *dx, int accumulate) {

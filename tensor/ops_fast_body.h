@@ -59,6 +59,7 @@ typedef __m512i vi;
 #define VI_ADD _mm512_add_epi32
 #define VI_IOTA2 _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30)
 #define VI_STORE(p, v) _mm512_storeu_si512((void *)(p), v)
+#define VI_LOADU(p) _mm512_loadu_si512((const void *)(p))
 /* select b where b > a or b is NaN (PyTorch's max-pool rule), tracking indices */
 #define VPOOL_STEP(m, k, v, kv)                                                                   \
   do {                                                                                            \
@@ -66,13 +67,20 @@ typedef __m512i vi;
     m = _mm512_mask_mov_ps(m, t_, v);                                                             \
     k = _mm512_mask_mov_epi32(k, t_, kv);                                                         \
   } while (0)
-/* even and odd elements of p[0 .. 2*VW) */
-static inline void vdeint(const float *p, vf *even, vf *odd) {
+/* even and odd elements of (lo, hi), and of p[0 .. 2*VW) */
+static inline void vdeint_v(vf lo, vf hi, vf *even, vf *odd) {
   const __m512i ie = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
   const __m512i io = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
-  vf lo = _mm512_loadu_ps(p), hi = _mm512_loadu_ps(p + 16);
   *even = _mm512_permutex2var_ps(lo, ie, hi);
   *odd = _mm512_permutex2var_ps(lo, io, hi);
+}
+static inline void vdeint(const float *p, vf *even, vf *odd) { vdeint_v(_mm512_loadu_ps(p), _mm512_loadu_ps(p + 16), even, odd); }
+/* row[c .. c + VW), -inf in the lanes outside columns [0, W) (which are not read) */
+static inline vf vload_cols(const float *row, int64_t c, int64_t W) {
+  if (c >= 0 && c + 16 <= W) return _mm512_loadu_ps(row + c);
+  const int64_t l0 = c < 0 ? -c : 0, l1 = W - c < 16 ? W - c : 16;
+  const __mmask16 m = l1 > l0 ? (__mmask16)(((1u << l1) - 1) & ~((1u << l0) - 1)) : 0;
+  return _mm512_mask_loadu_ps(_mm512_set1_ps(-INFINITY), m, row + c);
 }
 #elif defined(__AVX2__)
 #include <immintrin.h>
@@ -120,16 +128,24 @@ typedef __m256i vi;
 #define VI_ADD _mm256_add_epi32
 #define VI_IOTA2 _mm256_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14)
 #define VI_STORE(p, v) _mm256_storeu_si256((__m256i *)(p), v)
+#define VI_LOADU(p) _mm256_loadu_si256((const __m256i *)(p))
 #define VPOOL_STEP(m, k, v, kv)                                                                        \
   do {                                                                                                 \
     __m256 t_ = _mm256_or_ps(_mm256_cmp_ps(v, m, _CMP_GT_OQ), _mm256_cmp_ps(v, v, _CMP_UNORD_Q));      \
     m = _mm256_blendv_ps(m, v, t_);                                                                    \
     k = _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(k), _mm256_castsi256_ps(kv), t_));    \
   } while (0)
-static inline void vdeint(const float *p, vf *even, vf *odd) {
-  vf lo = _mm256_loadu_ps(p), hi = _mm256_loadu_ps(p + 8);
+static inline void vdeint_v(vf lo, vf hi, vf *even, vf *odd) {
   *even = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(2, 0, 2, 0))), 0xd8));
   *odd = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(3, 1, 3, 1))), 0xd8));
+}
+static inline void vdeint(const float *p, vf *even, vf *odd) { vdeint_v(_mm256_loadu_ps(p), _mm256_loadu_ps(p + 8), even, odd); }
+static inline vf vload_cols(const float *row, int64_t c, int64_t W) {
+  if (c >= 0 && c + 8 <= W) return _mm256_loadu_ps(row + c);
+  const __m256i col = _mm256_add_epi32(_mm256_set1_epi32((int32_t)c), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+  const __m256i in = _mm256_andnot_si256(_mm256_cmpgt_epi32(_mm256_setzero_si256(), col),
+                                         _mm256_cmpgt_epi32(_mm256_set1_epi32((int32_t)W), col));
+  return _mm256_blendv_ps(_mm256_set1_ps(-INFINITY), _mm256_maskload_ps(row + c, in), _mm256_castsi256_ps(in));
 }
 #else
 #define VW 1

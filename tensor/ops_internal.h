@@ -63,7 +63,11 @@ void gz_par_maxpool_fwd(const gz_tensor *x, const gz_pool2d *p, gz_tensor *y, in
  * The plain version; the fast tables pass their SIMD one for stride 2 (the stem's pool). */
 typedef void (*gz_pool_row_fn)(const float *r0, int64_t W, int64_t sw, int64_t n, int64_t base, float *y, int32_t *idx);
 void gz_pool3x3_row(const float *r0, int64_t W, int64_t sw, int64_t n, int64_t base, float *y, int32_t *idx);
-void gz_par_maxpool_fwd_row(const gz_tensor *x, const gz_pool2d *p, gz_tensor *y, int32_t *idx, gz_pool_row_fn row);
+/* A whole plane of the stem's pool (3x3, stride 2, padding 1); returns 0 where it does not apply (then pool_plane runs). */
+typedef int (*gz_pool_plane_fn)(const float *x, int64_t H, int64_t W, float *y, int32_t *idx, int64_t OH, int64_t OW);
+/* stem: for planes of the stem's pool, or NULL */
+void gz_par_maxpool_fwd_row(const gz_tensor *x, const gz_pool2d *p, gz_tensor *y, int32_t *idx, gz_pool_row_fn row,
+                            gz_pool_plane_fn stem);
 void gz_par_maxpool_bwd(const gz_tensor *dy, const int32_t *idx, gz_tensor *dx, int accumulate);
 /* The backward pass of the stem's pool (3x3, stride 2, padding 1) as a gather: each dx element sums the dy of
  * the (at most 4) windows that hold it and chose it, in output order, so the bits are the scatter's. Returns 0,

@@ -117,6 +117,10 @@ static void run_all(const gz_ops_table *t, shape4 s, outs *os) {
     for (int64_t i = 0; i < C * HW; i++) {
       float *q = &xt.data[n * xt.stride[0] + i];
       *q = i % 89 == 5 ? -INFINITY : i % 97 == 3 ? NAN : roundf(*q * 2) / 2; /* NaN: the last one wins */
+      /* windows of -inf only at the left edge (rows 0-1 and 3-5, columns 0-1): the index is the first element
+       * inside the plane, never the padding's */
+      int64_t ih = i % HW / s.w, iw = i % s.w;
+      if (iw < 2 && (ih < 2 || (ih >= 3 && ih <= 5))) *q = -INFINITY;
     }
   gz_pool2d pools[3] = {{3, 3, 2, 2, 1, 1}, {2, 2, 2, 2, 0, 0}, {5, 5, 1, 1, 2, 2}};
   for (int k = 0; k < 3; k++) {

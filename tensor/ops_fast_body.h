@@ -420,6 +420,39 @@ static void SFX(add)(const gz_tensor *a, const gz_tensor *b, gz_tensor *y) {
 
 #include "tensor/ops_pool_body.h"
 
+/* ---------------------------------------------------------------- bilinear upsampling: an output row */
+
+#if VW > 1
+/* gz_lin_row with vectors, the same products and sums (no fused multiply-adds), so the same bits. Along the row
+ * the VW outputs' sources, upsampling, lie within 2 VW floats from the first one's: two loads and a two-source
+ * permute (AVX-512), or gathers (AVX2). A downsampling row's rest goes one output at a time. */
+static void SFX(lin_row)(const float *t, const float *b, int64_t W, float l0, float l1, const int32_t *i0,
+                         const int32_t *i1, const float *c0, const float *c1, int64_t OW, float *row, float *y) {
+  const vf a0 = VSET1(l0), a1 = VSET1(l1);
+  int64_t w = 0, o = 0;
+  for (; w + VW <= W; w += VW) VSTORE(row + w, VADD(VMUL(VLOAD(t + w), a0), VMUL(VLOAD(b + w), a1)));
+  for (; w < W; w++) row[w] = t[w] * l0 + b[w] * l1;
+  for (; o + VW <= OW; o += VW) {
+#if VW == 16
+    const int32_t base = i0[o];
+    if (i1[o + VW - 1] - base >= 2 * VW) break; /* row[base .. base + 32) readable: W + GZ_LIN_SLACK */
+    const vi k = VI_SET1(base);
+    const vf lo = VLOAD(row + base), hi = VLOAD(row + base + VW);
+    const vf v0 = _mm512_permutex2var_ps(lo, VI_SUB(VI_LOADU(i0 + o), k), hi);
+    const vf v1 = _mm512_permutex2var_ps(lo, VI_SUB(VI_LOADU(i1 + o), k), hi);
+#else
+    const vf v0 = _mm256_i32gather_ps(row, VI_LOADU(i0 + o), 4), v1 = _mm256_i32gather_ps(row, VI_LOADU(i1 + o), 4);
+#endif
+    VSTORE(y + o, VADD(VMUL(v0, VLOAD(c0 + o)), VMUL(v1, VLOAD(c1 + o))));
+  }
+  for (; o < OW; o++) y[o] = row[i0[o]] * c0[o] + row[i1[o]] * c1[o];
+}
+static void SFX(up_bilinear_fwd)(const gz_tensor *x, gz_tensor *y) { gz_par_up_bilinear_fwd_rows(x, y, SFX(lin_row)); }
+#define UP_BILINEAR_FWD SFX(up_bilinear_fwd)
+#else
+#define UP_BILINEAR_FWD gz_par_up_bilinear_fwd
+#endif
+
 /* ---------------------------------------------------------------- AMSGrad (see ops_ref.c for the rounding) */
 
 static void SFX(amsgrad)(float *p, const float *grad, float *m, float *v, float *vmax, size_t n,
@@ -472,7 +505,7 @@ const gz_ops_table SFX(gz_ops_table) = {
     .maxpool_bwd = POOL_BWD,
     .up_nearest_fwd = gz_par_up_nearest_fwd,
     .up_nearest_bwd = gz_par_up_nearest_bwd,
-    .up_bilinear_fwd = gz_par_up_bilinear_fwd,
+    .up_bilinear_fwd = UP_BILINEAR_FWD,
     .up_bilinear_bwd = gz_par_up_bilinear_bwd,
     .sigmoid_fwd = SIG_SIGMOID_FWD,
     .sigmoid_bwd = SIG_SIGMOID_BWD,

@@ -85,6 +85,15 @@ void gz_par_maxpool_bwd_gather(const gz_tensor *dy, const int32_t *idx, gz_tenso
 void gz_par_up_nearest_fwd(const gz_tensor *x, gz_tensor *y);
 void gz_par_up_nearest_bwd(const gz_tensor *dy, gz_tensor *dx, int accumulate);
 void gz_par_up_bilinear_fwd(const gz_tensor *x, gz_tensor *y);
+/* One output row of the bilinear forward from its source rows t, b (weights l0, l1): row = t l0 + b l1 (row holds
+ * W + GZ_LIN_SLACK floats, the slack zeroed), then y[ow] = row[i0[ow]] c0[ow] + row[i1[ow]] c1[ow]. The plain
+ * version; the fast tables pass their SIMD one. */
+#define GZ_LIN_SLACK 32
+typedef void (*gz_lin_row_fn)(const float *t, const float *b, int64_t W, float l0, float l1, const int32_t *i0,
+                              const int32_t *i1, const float *c0, const float *c1, int64_t OW, float *row, float *y);
+void gz_lin_row(const float *t, const float *b, int64_t W, float l0, float l1, const int32_t *i0, const int32_t *i1,
+                const float *c0, const float *c1, int64_t OW, float *row, float *y);
+void gz_par_up_bilinear_fwd_rows(const gz_tensor *x, gz_tensor *y, gz_lin_row_fn lin_row);
 void gz_par_up_bilinear_bwd(const gz_tensor *dy, gz_tensor *dx, int accumulate);
 void gz_par_sigmoid_fwd(const gz_tensor *x, gz_tensor *y);
 void gz_par_sigmoid_bwd(const gz_tensor *y, const gz_tensor *dy, gz_tensor *dx, int accumulate);

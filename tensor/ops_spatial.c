@@ -174,25 +174,29 @@ static inline lin_tap linear_src(int64_t dst, int64_t in, int64_t out) {
   return t;
 }
 
-void gz_par_up_bilinear_fwd(const gz_tensor *x, gz_tensor *y) {
+void gz_lin_row(const float *restrict t, const float *restrict b, int64_t W, float l0, float l1, const int32_t *i0,
+                const int32_t *i1, const float *c0, const float *c1, int64_t OW, float *restrict row, float *restrict y) {
+  for (int64_t w = 0; w < W; w++) row[w] = t[w] * l0 + b[w] * l1;
+  for (int64_t ow = 0; ow < OW; ow++) y[ow] = row[i0[ow]] * c0[ow] + row[i1[ow]] * c1[ow];
+}
+
+void gz_par_up_bilinear_fwd_rows(const gz_tensor *x, gz_tensor *y, gz_lin_row_fn lin_row) {
   int64_t C = x->shape[1], H = x->shape[2], W = x->shape[3], OH = y->shape[2], OW = y->shape[3];
 #pragma omp parallel for schedule(static)
   for (int64_t nc = 0; nc < x->shape[0] * C; nc++) {
     const float *xp = gz_plane(x, nc / C, nc % C);
     float *yp = gz_plane(y, nc / C, nc % C);
-    lin_tap cols[MAX_COLS];
-    int tab = OW <= MAX_COLS;
-    if (tab)
-      for (int64_t ow = 0; ow < OW; ow++) cols[ow] = linear_src(ow, W, OW);
-    if (tab && W <= MAX_COLS) { /* blend the two source rows once (vectorizes), then interpolate along it */
-      float row[MAX_COLS];
+    if (OW <= MAX_COLS && W <= MAX_COLS) { /* blend the two source rows once, then interpolate along the blend */
+      int32_t i0[MAX_COLS], i1[MAX_COLS];
+      float c0[MAX_COLS], c1[MAX_COLS], row[MAX_COLS + GZ_LIN_SLACK];
+      for (int64_t ow = 0; ow < OW; ow++) {
+        lin_tap c = linear_src(ow, W, OW);
+        i0[ow] = c.i0, i1[ow] = c.i1, c0[ow] = 1 - c.l1, c1[ow] = c.l1;
+      }
+      memset(row + W, 0, sizeof(float) * GZ_LIN_SLACK);
       for (int64_t oh = 0; oh < OH; oh++) {
         lin_tap r = linear_src(oh, H, OH);
-        const float *t = xp + r.i0 * W, *b = xp + r.i1 * W;
-        const float l0 = 1 - r.l1, l1 = r.l1;
-        for (int64_t w = 0; w < W; w++) row[w] = t[w] * l0 + b[w] * l1;
-        float *yr = yp + oh * OW;
-        for (int64_t ow = 0; ow < OW; ow++) yr[ow] = row[cols[ow].i0] * (1 - cols[ow].l1) + row[cols[ow].i1] * cols[ow].l1;
+        lin_row(xp + r.i0 * W, xp + r.i1 * W, W, 1 - r.l1, r.l1, i0, i1, c0, c1, OW, row, yp + oh * OW);
       }
       continue;
     }
@@ -201,13 +205,15 @@ void gz_par_up_bilinear_fwd(const gz_tensor *x, gz_tensor *y) {
       const float *t = xp + r.i0 * W, *b = xp + r.i1 * W;
       float l0 = 1 - r.l1;
       for (int64_t ow = 0; ow < OW; ow++) {
-        lin_tap c = tab ? cols[ow] : linear_src(ow, W, OW);
+        lin_tap c = linear_src(ow, W, OW);
         float c0 = 1 - c.l1;
         yp[oh * OW + ow] = (t[c.i0] * c0 + t[c.i1] * c.l1) * l0 + (b[c.i0] * c0 + b[c.i1] * c.l1) * r.l1;
       }
     }
   }
 }
+
+void gz_par_up_bilinear_fwd(const gz_tensor *x, gz_tensor *y) { gz_par_up_bilinear_fwd_rows(x, y, gz_lin_row); }
 
 void gz_par_up_bilinear_bwd(const gz_tensor *dy, gz_tensor *dx, int accumulate) {
   int64_t C = dx->shape[1], H = dx->shape[2], W = dx->shape[3], OH = dy->shape[2], OW = dy->shape[3];

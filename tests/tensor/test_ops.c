@@ -148,9 +148,11 @@ static void run_all(const gz_ops_table *t, shape4 s, outs *os) {
     gz_tensor pdx3 = t_new(os, "maxpool dx (foreign idx)", s, 26, -1, 1);
     t->maxpool_bwd(&pg, fidx, &pdx3, 0);
   }
-  /* upsampling: x2 (the decoder and layer4), x1.5-ish odd sizes, and 1 -> 1 */
-  shape4 ups[3] = {{s.n, C, 2 * s.h, 2 * s.w, s.view}, {s.n, C, s.h + s.h / 2 + 1, 3 * s.w + 2, s.view}, {s.n, C, s.h, 1, 0}};
-  for (int k = 0; k < 3; k++) {
+  /* upsampling: x2 (the decoder and layer4), x1.5-ish odd sizes, and 1 -> 1; and resizing down along W by about 2
+   * (the SIMD row's two-load window still holds 16 outputs' sources) and 3 (it does not: one output at a time) */
+  shape4 ups[5] = {{s.n, C, 2 * s.h, 2 * s.w, s.view}, {s.n, C, s.h + s.h / 2 + 1, 3 * s.w + 2, s.view}, {s.n, C, s.h, 1, 0},
+                   {s.n, C, s.h, s.w / 2 + 1, s.view}, {s.n, C, s.h + 1, s.w / 3 + 1, 0}};
+  for (int k = 0; k < 5; k++) {
     gz_tensor un = t_new(os, "nearest y", ups[k], 0, 0, 0), ub = t_new(os, "bilinear y", ups[k], 0, 0, 0);
     set_tol(os, 2e-6, 2e-6 * 5);
     gz_tensor ug = t_new(os, "up dy", ups[k], 21, -1, 1);

@@ -50,7 +50,7 @@ float gz_bce_logitsf(float x, float t);
 /* Reference kernels (ops_ref*.c), single-threaded, in gz_ops_reference(). */
 extern const gz_ops_table gz_ops_table_ref;
 void gz_ref_maxpool_fwd(const gz_tensor *x, const gz_pool2d *p, gz_tensor *y, int32_t *idx);
-void gz_ref_maxpool_bwd(const gz_tensor *dy, const int32_t *idx, gz_tensor *dx, int accumulate);
+int64_t gz_ref_maxpool_bwd(const gz_tensor *dy, const int32_t *idx, gz_tensor *dx, int accumulate);
 void gz_ref_up_nearest_fwd(const gz_tensor *x, gz_tensor *y);
 void gz_ref_up_nearest_bwd(const gz_tensor *dy, gz_tensor *dx, int accumulate);
 void gz_ref_up_bilinear_fwd(const gz_tensor *x, gz_tensor *y);
@@ -68,7 +68,7 @@ typedef int (*gz_pool_plane_fn)(const float *x, int64_t H, int64_t W, float *y, 
 /* stem: for planes of the stem's pool, or NULL */
 void gz_par_maxpool_fwd_row(const gz_tensor *x, const gz_pool2d *p, gz_tensor *y, int32_t *idx, gz_pool_row_fn row,
                             gz_pool_plane_fn stem);
-void gz_par_maxpool_bwd(const gz_tensor *dy, const int32_t *idx, gz_tensor *dx, int accumulate);
+int64_t gz_par_maxpool_bwd(const gz_tensor *dy, const int32_t *idx, gz_tensor *dx, int accumulate);
 /* The backward pass of the stem's pool (3x3, stride 2, padding 1) as a gather: each dx element sums the dy of
  * the (at most 4) windows that hold it and chose it, in output order, so the bits are the scatter's. Returns 0,
  * having written nothing that matters, when some output's index lies outside its window (indices that another
@@ -79,9 +79,10 @@ int gz_pool3s2_bwd_plane_avx2(const float *dy, const int32_t *idx, float *dx, in
                               int stream);
 int gz_pool3s2_bwd_plane_avx512(const float *dy, const int32_t *idx, float *dx, int64_t H, int64_t W, int64_t OH,
                                 int64_t OW, int stream);
-/* gz_par_maxpool_bwd with a gather for planes of the stem's output size when not accumulating (NULL: scatter only) */
-void gz_par_maxpool_bwd_gather(const gz_tensor *dy, const int32_t *idx, gz_tensor *dx, int accumulate,
-                               gz_pool_bwd_plane_fn gather, int stream);
+/* gz_par_maxpool_bwd with a gather for planes of the stem's output size when not accumulating (NULL: scatter only).
+ * Returns -1, or the position in idx of the first index outside its plane (see gz_ops_table). */
+int64_t gz_par_maxpool_bwd_gather(const gz_tensor *dy, const int32_t *idx, gz_tensor *dx, int accumulate,
+                                  gz_pool_bwd_plane_fn gather, int stream);
 void gz_par_up_nearest_fwd(const gz_tensor *x, gz_tensor *y);
 void gz_par_up_nearest_bwd(const gz_tensor *dy, gz_tensor *dx, int accumulate);
 void gz_par_up_bilinear_fwd(const gz_tensor *x, gz_tensor *y);

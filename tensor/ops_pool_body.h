@@ -250,8 +250,8 @@ int SFX(gz_pool3s2_bwd_plane)(const float *gp, const int32_t *ip, float *xp, int
   return VI_HSUM(VI_ADD(VI_ADD(hits[0], hits[1]), VI_ADD(hits[2], hits[3]))) == OH * OW;
 }
 
-static void SFX(maxpool_bwd)(const gz_tensor *dy, const int32_t *idx, gz_tensor *dx, int accumulate) {
-  gz_par_maxpool_bwd_gather(dy, idx, dx, accumulate, SFX(gz_pool3s2_bwd_plane), stream_output(gz_tensor_numel(dx)));
+static int64_t SFX(maxpool_bwd)(const gz_tensor *dy, const int32_t *idx, gz_tensor *dx, int accumulate) {
+  return gz_par_maxpool_bwd_gather(dy, idx, dx, accumulate, SFX(gz_pool3s2_bwd_plane), stream_output(gz_tensor_numel(dx)));
 }
 #define POOL_BWD SFX(maxpool_bwd)
 #else

@@ -36,16 +36,24 @@ void gz_ref_maxpool_fwd(const gz_tensor *x, const gz_pool2d *p, gz_tensor *y, in
     }
 }
 
-void gz_ref_maxpool_bwd(const gz_tensor *dy, const int32_t *idx, gz_tensor *dx, int accumulate) {
+int64_t gz_ref_maxpool_bwd(const gz_tensor *dy, const int32_t *idx, gz_tensor *dx, int accumulate) {
   int64_t N = dx->shape[0], C = dx->shape[1], HW = dx->shape[2] * dx->shape[3], OHW = dy->shape[2] * dy->shape[3];
+  int64_t bad = -1;
   for (int64_t n = 0; n < N; n++)
     for (int64_t c = 0; c < C; c++) {
       float *xp = gz_plane(dx, n, c);
       const float *gp = gz_plane(dy, n, c);
       const int32_t *ip = idx + (n * C + c) * OHW;
+      int64_t o = 0;
+      while (o < OHW && ip[o] >= 0 && ip[o] < HW) o++; /* every index inside the plane before any write */
+      if (o < OHW) {
+        if (bad < 0) bad = (n * C + c) * OHW + o;
+        continue;
+      }
       if (!accumulate) memset(xp, 0, sizeof(float) * (size_t)HW);
-      for (int64_t o = 0; o < OHW; o++) xp[ip[o]] += gp[o];
+      for (o = 0; o < OHW; o++) xp[ip[o]] += gp[o];
     }
+  return bad;
 }
 
 /* PyTorch's nearest_idx: identity for equal sizes, dst/2 for doubling, else floor(dst * (float)in/out). */

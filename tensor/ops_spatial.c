@@ -83,28 +83,35 @@ void gz_par_maxpool_fwd(const gz_tensor *x, const gz_pool2d *p, gz_tensor *y, in
   gz_par_maxpool_fwd_row(x, p, y, idx, gz_pool3x3_row, NULL);
 }
 
-/* One plane of the backward pass as the reference does it: dx[idx[o]] += dy[o] for o in order. */
-static void pool_bwd_scatter(const float *gp, const int32_t *ip, float *xp, int64_t HW, int64_t OHW, int accumulate) {
+/* One plane of the backward pass as the reference does it: dx[idx[o]] += dy[o] for o in order, once every index
+ * is known to lie in the plane. Returns -1, or the first o whose index does not (then dx is not touched). */
+static int64_t pool_bwd_scatter(const float *gp, const int32_t *ip, float *xp, int64_t HW, int64_t OHW, int accumulate) {
+  for (int64_t o = 0; o < OHW; o++)
+    if (ip[o] < 0 || ip[o] >= HW) return o;
   if (!accumulate) memset(xp, 0, sizeof(float) * (size_t)HW);
   for (int64_t o = 0; o < OHW; o++) xp[ip[o]] += gp[o];
+  return -1;
 }
 
-void gz_par_maxpool_bwd_gather(const gz_tensor *dy, const int32_t *idx, gz_tensor *dx, int accumulate,
-                               gz_pool_bwd_plane_fn gather, int stream) {
-  int64_t C = dx->shape[1], H = dx->shape[2], W = dx->shape[3], OH = dy->shape[2], OW = dy->shape[3];
+int64_t gz_par_maxpool_bwd_gather(const gz_tensor *dy, const int32_t *idx, gz_tensor *dx, int accumulate,
+                                  gz_pool_bwd_plane_fn gather, int stream) {
+  int64_t C = dx->shape[1], H = dx->shape[2], W = dx->shape[3], OH = dy->shape[2], OW = dy->shape[3], bad = INT64_MAX;
   /* the stem's pool's output size; the gather checks each plane's indices against its windows itself */
   if (gather && (accumulate || OH != (H - 1) / 2 + 1 || OW != (W - 1) / 2 + 1)) gather = NULL;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) reduction(min : bad)
   for (int64_t nc = 0; nc < dx->shape[0] * C; nc++) {
     float *xp = gz_plane(dx, nc / C, nc % C);
     const float *gp = gz_plane(dy, nc / C, nc % C);
     const int32_t *ip = idx + nc * OH * OW;
-    if (!gather || !gather(gp, ip, xp, H, W, OH, OW, stream)) pool_bwd_scatter(gp, ip, xp, H * W, OH * OW, accumulate);
+    if (gather && gather(gp, ip, xp, H, W, OH, OW, stream)) continue;
+    int64_t o = pool_bwd_scatter(gp, ip, xp, H * W, OH * OW, accumulate);
+    if (o >= 0 && nc * OH * OW + o < bad) bad = nc * OH * OW + o; /* the first bad plane's, whatever the threads */
   }
+  return bad == INT64_MAX ? -1 : bad;
 }
 
-void gz_par_maxpool_bwd(const gz_tensor *dy, const int32_t *idx, gz_tensor *dx, int accumulate) {
-  gz_par_maxpool_bwd_gather(dy, idx, dx, accumulate, NULL, 0);
+int64_t gz_par_maxpool_bwd(const gz_tensor *dy, const int32_t *idx, gz_tensor *dx, int accumulate) {
+  return gz_par_maxpool_bwd_gather(dy, idx, dx, accumulate, NULL, 0);
 }
 
 static inline int64_t nearest_src(int64_t dst, int64_t in, int64_t out) {

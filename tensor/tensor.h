@@ -157,7 +157,9 @@ typedef struct gz_ops_table {
   void (*add)(const gz_tensor *a, const gz_tensor *b, gz_tensor *y);
   void (*copy)(const gz_tensor *src, gz_tensor *dst);
   void (*maxpool_fwd)(const gz_tensor *x, const gz_pool2d *p, gz_tensor *y, int32_t *idx);
-  void (*maxpool_bwd)(const gz_tensor *dy, const int32_t *idx, gz_tensor *dx, int accumulate);
+  /* -1, or the position in idx of an index outside its plane (that plane of dx is not computed; when
+   * accumulating it is left as it was) */
+  int64_t (*maxpool_bwd)(const gz_tensor *dy, const int32_t *idx, gz_tensor *dx, int accumulate);
   void (*up_nearest_fwd)(const gz_tensor *x, gz_tensor *y);
   void (*up_nearest_bwd)(const gz_tensor *dy, gz_tensor *dx, int accumulate);
   void (*up_bilinear_fwd)(const gz_tensor *x, gz_tensor *y);
@@ -203,8 +205,8 @@ int gz_add(const gz_tensor *a, const gz_tensor *b, gz_tensor *y, gz_err *e);    
 int gz_tensor_copy(const gz_tensor *src, gz_tensor *dst, gz_err *e);          /* any strides */
 
 /* Max-pool forward writes y and the argmax of each output (flat h*W+w within its plane, like PyTorch) to
- * idx (numel(y) int32, contiguous); backward scatters dy through idx. Output size
- * floor((H + 2p - k) / s) + 1 (ceil_mode=False). */
+ * idx (numel(y) int32, contiguous); backward scatters dy through idx, and refuses (-1, naming it) an index
+ * outside its plane. Output size floor((H + 2p - k) / s) + 1 (ceil_mode=False). */
 int gz_maxpool_fwd(const gz_tensor *x, const gz_pool2d *p, gz_tensor *y, int32_t *idx, gz_err *e);
 int gz_maxpool_bwd(const gz_tensor *dy, const int32_t *idx, gz_tensor *dx, int accumulate, gz_err *e);
 /* nn.MaxPool2d(3, 2, 1), ResNet's stem. */

@@ -413,6 +413,40 @@ START_TEST(pool_gather_takes_its_planes) {
 }
 END_TEST
 
+/* Indices outside the plane (which only a caller's own buffer can hold) are refused before the plane is touched,
+ * on every table, in both modes; the entry point names the first one. */
+START_TEST(maxpool_bwd_refuses_indices_off_the_plane) {
+  const int64_t N = 2, C = 3, H = 40, W = 64, OH = 20, OW = 32, n = N * C * H * W, on = N * C * OH * OW;
+  float *x = malloc(n * 4), *y = malloc(on * 4), *dx = malloc(n * 4), *keep = malloc(n * 4);
+  int32_t *idx = malloc(on * 4);
+  fill(x, (size_t)n, 51, -1, 1);
+  gz_tensor tx, ty, tdx;
+  gz_err e = {0};
+  gz_tensor_wrap4(&tx, x, N, C, H, W, &e), gz_tensor_wrap4(&ty, y, N, C, OH, OW, &e), gz_tensor_wrap4(&tdx, dx, N, C, H, W, &e);
+  ck_assert_int_eq(gz_maxpool3s2_fwd(&tx, &ty, idx, &e), 0);
+  const int64_t at = (1 * C + 2) * OH * OW + 77; /* image 1, channel 2, output 77 */
+  for (int bad = 0; bad < 2; bad++) {
+    idx[at] = bad ? -5 : (int32_t)(H * W);
+    for (int isa = GZ_ISA_SCALAR; isa <= GZ_ISA_AVX512 + 1; isa++) {
+      const gz_ops_table *t = isa > GZ_ISA_AVX512 ? gz_ops_reference() : gz_ops_cpu(isa);
+      if (!t) continue;
+      for (int acc = 0; acc < 2; acc++) {
+        fill(dx, (size_t)n, 52, -1, 1);
+        memcpy(keep, dx, n * 4);
+        ck_assert_msg(t->maxpool_bwd(&ty, idx, &tdx, acc) == at, "%s: position of the bad index", t->name);
+        if (acc) /* a gradient being summed into is not changed; an output plane is simply not computed */
+          ck_assert_msg(memcmp(dx + (1 * C + 2) * H * W, keep + (1 * C + 2) * H * W, H * W * 4) == 0, "%s: bad plane touched",
+                        t->name);
+      }
+    }
+    e = (gz_err){0};
+    ck_assert_int_eq(gz_maxpool_bwd(&ty, idx, &tdx, 0, &e), -1);
+    ck_assert_msg(strstr(e.msg, "output 77 of image 1, channel 2") && strstr(e.msg, "40x64"), "%s", e.msg);
+  }
+  free(x), free(y), free(dx), free(keep), free(idx);
+}
+END_TEST
+
 Suite *suite_tensor_ops(void) {
   Suite *s = suite_create("tensor_ops");
   TCase *tc = tcase_create("ops");
@@ -422,6 +456,7 @@ Suite *suite_tensor_ops(void) {
   tcase_add_test(tc, large_reductions_bitwise);
   tcase_add_test(tc, streamed_outputs_same_bits);
   tcase_add_test(tc, pool_gather_takes_its_planes);
+  tcase_add_test(tc, maxpool_bwd_refuses_indices_off_the_plane);
   suite_add_tcase(s, tc);
   return s;
 }

@@ -384,7 +384,8 @@ START_TEST(pool_gather_takes_its_planes) {
         if (pk == 1 && (H % 2 || W % 2)) continue;
         gz_pool2d p = pk ? (gz_pool2d){2, 2, 2, 2, 0, 0} : (gz_pool2d){3, 3, 2, 2, 1, 1};
         float *x = malloc((size_t)(H * W) * 4), *y = malloc((size_t)(OH * OW) * 4), *dy = malloc((size_t)(OH * OW) * 4);
-        float *ref = aligned_alloc(64, (size_t)(H * W + 16) * 4), *got = aligned_alloc(64, (size_t)(H * W + 16) * 4);
+        const size_t sz = (size_t)(H * W + 16 + 15) / 16 * 64; /* a multiple of the alignment, as C11 asks */
+        float *ref = aligned_alloc(64, sz), *got = aligned_alloc(64, sz);
         int32_t *idx = malloc((size_t)(OH * OW) * 4);
         fill(x, (size_t)(H * W), 31 + k, -2, 2);
         for (int64_t i = 0; i < H * W; i++) x[i] = i % 37 == 4 ? NAN : roundf(x[i] * 2) / 2; /* ties and NaN */

@@ -48,7 +48,8 @@ static void SFX(pool3s2_row)(const float *r0, int64_t W, int64_t sw, int64_t n, 
  * and row 2oh + 1 is also the first row of output row oh + 1: each row is scanned across (3 taps per output)
  * once, its result kept for the next output row, and the rows' results combined in order (the scan's rule is
  * associative, as above). The left column's tap 0 and the right column's tap 2 at odd widths are padding:
- * those chunks read a copy of the row with -inf there (never taken), and column 0's scan starts at tap 1. */
+ * those chunks load -inf there (masked loads, never taken: nothing outside the row is read), and column 0's scan
+ * starts at its tap 1. Planes narrower than VW outputs or wider than POOL_MAX_OW go row by row (pool_plane). */
 #define POOL_MAX_OW 1024 /* per-thread row results on the stack: 4 x 4 KB */
 
 /* VW outputs' row scan: taps 2(o + l) - 1, 2(o + l), 2(o + l) + 1 of row xr (plane row r). edge: at the row's

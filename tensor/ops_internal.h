@@ -59,15 +59,11 @@ void gz_ref_up_bilinear_bwd(const gz_tensor *dy, gz_tensor *dx, int accumulate);
 /* Parallel plain-C kernels shared by every CPU table (ops_parallel.c, ops_spatial.c). */
 void gz_par_copy(const gz_tensor *src, gz_tensor *dst);
 void gz_par_maxpool_fwd(const gz_tensor *x, const gz_pool2d *p, gz_tensor *y, int32_t *idx);
-/* n outputs of 3x3 windows whose top-left corners are r0, r0 + sw, ...; base is r0's index in its plane.
- * The plain version; the fast tables pass their SIMD one for stride 2 (the stem's pool). */
-typedef void (*gz_pool_row_fn)(const float *r0, int64_t W, int64_t sw, int64_t n, int64_t base, float *y, int32_t *idx);
-void gz_pool3x3_row(const float *r0, int64_t W, int64_t sw, int64_t n, int64_t base, float *y, int32_t *idx);
-/* A whole plane of the stem's pool (3x3, stride 2, padding 1); returns 0 where it does not apply (then pool_plane runs). */
+/* A whole plane of the stem's pool (3x3, stride 2, padding 1); returns 0 where it does not apply (then the plain
+ * per-window code runs). */
 typedef int (*gz_pool_plane_fn)(const float *x, int64_t H, int64_t W, float *y, int32_t *idx, int64_t OH, int64_t OW);
-/* stem: for planes of the stem's pool, or NULL */
-void gz_par_maxpool_fwd_row(const gz_tensor *x, const gz_pool2d *p, gz_tensor *y, int32_t *idx, gz_pool_row_fn row,
-                            gz_pool_plane_fn stem);
+/* gz_par_maxpool_fwd with stem (or NULL) for the planes of the stem's pool: the fast tables' SIMD plane */
+void gz_par_maxpool_fwd_stem(const gz_tensor *x, const gz_pool2d *p, gz_tensor *y, int32_t *idx, gz_pool_plane_fn stem);
 int64_t gz_par_maxpool_bwd(const gz_tensor *dy, const int32_t *idx, gz_tensor *dx, int accumulate);
 /* The backward pass of the stem's pool (3x3, stride 2, padding 1) as a gather: each dx element sums the dy of
  * the (at most 4) windows that hold it and chose it, in output order, so the bits are the scatter's. Returns 0,

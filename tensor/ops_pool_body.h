@@ -2,54 +2,14 @@
  * Included only by ops_fast_body.h, once per ISA. */
 
 #if VW > 1
-/* VW outputs at a time: the three taps of each window row come from two deinterleaved loads (columns
- * 2o.. even -> tap 0; 2o+1.. even -> tap 1, odd -> tap 2), reading nothing past the last window. The
- * nine taps are visited in PyTorch's scan order with its rule, so values and indices are the scalar
- * version's. */
-static inline void SFX(pool3s2_vec)(const float *r0, int64_t W, int64_t o, int64_t base, float *y, int32_t *idx) {
-  /* The two input rows that the output row two below adds (a plane's rows are read three at a time, two
-   * of them new per output row: short runs the hardware did not fetch ahead). One thread, 2x64x256x256:
-   * 8.4 -> 4.5-4.9 ms; one row ahead 5.0-5.4, four rows 4.9-5.5. */
-  for (int r = 5; r <= 6; r++)
-    for (int l = 0; l < 2 * VW; l += 16) __builtin_prefetch(r0 + r * W + 2 * o + l, 0, 3);
-  /* PyTorch's scan (b replaces a where b > a or b is NaN: the first maximum, or the last NaN) is associative,
-   * so each window row is scanned on its own and the three rows' results are combined in order: a chain of 4
-   * dependent steps instead of 8, the same values and indices. */
-  const vi col = VI_ADD(VI_SET1((int32_t)(base + 2 * o)), VI_IOTA2);
-  vf m[3];
-  vi k[3];
-  for (int r = 0; r < 3; r++) {
-    vf t1, t2, unused;
-    vdeint(r0 + r * W + 2 * o, &m[r], &unused); /* the first tap starts the row's scan */
-    vdeint(r0 + r * W + 2 * o + 1, &t1, &t2);
-    k[r] = VI_ADD(col, VI_SET1((int32_t)(r * W)));
-    const vi kr = k[r];
-    VPOOL_STEP(m[r], k[r], t1, VI_ADD(kr, VI_SET1(1)));
-    VPOOL_STEP(m[r], k[r], t2, VI_ADD(kr, VI_SET1(2)));
-  }
-  VPOOL_STEP(m[0], k[0], m[1], k[1]);
-  VPOOL_STEP(m[0], k[0], m[2], k[2]);
-  VSTORE(y + o, m[0]);
-  VI_STORE(idx + o, k[0]);
-}
-
-static void SFX(pool3s2_row)(const float *r0, int64_t W, int64_t sw, int64_t n, int64_t base, float *y, int32_t *idx) {
-  int64_t o = 0;
-  for (; o + VW <= n; o += VW) SFX(pool3s2_vec)(r0, W, o, base, y, idx);
-  /* The last VW outputs once more, overlapping (the same values and indices again), where the scalar loop
-   * took the rest: at 256 px a row has 127 interior outputs, and its last 15 took a third of the time
-   * (perf, one thread, one plane in L2: 1.36 -> 1.0-1.2 ns per output). */
-  if (o < n && n >= VW) SFX(pool3s2_vec)(r0, W, n - VW, base, y, idx);
-  else if (o < n) gz_pool3x3_row(r0 + 2 * o, W, sw, n - o, base + 2 * o, y + o, idx + o);
-}
-#define POOL_ROW SFX(pool3s2_row)
-
 /* The stem's pool (padding 1) a plane at a time. Its output row oh reads input rows 2oh - 1, 2oh and 2oh + 1,
- * and row 2oh + 1 is also the first row of output row oh + 1: each row is scanned across (3 taps per output)
- * once, its result kept for the next output row, and the rows' results combined in order (the scan's rule is
- * associative, as above). The left column's tap 0 and the right column's tap 2 at odd widths are padding:
- * those chunks load -inf there (masked loads, never taken: nothing outside the row is read), and column 0's scan
- * starts at its tap 1. Planes narrower than VW outputs or wider than POOL_MAX_OW go row by row (pool_plane). */
+ * and row 2oh + 1 is also the first row of output row oh + 1: each row is scanned across (3 taps per output,
+ * from two deinterleaved loads) once, its result kept for the next output row, and the rows' results combined
+ * in order. PyTorch's scan (b replaces a where b > a or b is NaN: the first maximum, or the last NaN) is
+ * associative, so that gives its values and indices. The left column's tap 0 and the right column's tap 2 at
+ * odd widths are padding: those chunks load -inf there (masked loads, never taken: nothing outside the row is
+ * read), and column 0's scan starts at its tap 1. Planes wider than POOL_MAX_OW outputs go in strips of
+ * columns; planes narrower than VW outputs go one window at a time (pool_plane). */
 #define POOL_MAX_OW 1024 /* per-thread row results on the stack: 4 x 4 KB */
 
 /* VW outputs' row scan: taps 2(o + l) - 1, 2(o + l), 2(o + l) + 1 of row xr (plane row r). edge: at the row's
@@ -80,54 +40,56 @@ static inline void SFX(pool_hscan)(const float *xr, int64_t r, int64_t W, int64_
 
 static int SFX(pool3s2_fwd_plane)(const float *xp, int64_t H, int64_t W, float *yp, int32_t *ip, int64_t OH,
                                   int64_t OW) {
-  if (OW < VW || OW > POOL_MAX_OW) return 0;
+  if (OW < VW) return 0;
   float keep_m[2][POOL_MAX_OW];
-  int32_t keep_k[2][POOL_MAX_OW]; /* the last row's scans ([oh & 1]) for the next output row */
-  const int64_t last = OW - VW; /* the last chunk, overlapping the one before where VW does not divide OW */
-  for (int64_t oh = 0; oh < OH; oh++) {
-    const int64_t rb = 2 * oh, rc = 2 * oh + 1;
-    float *km = keep_m[oh & 1];
-    int32_t *kk = keep_k[oh & 1];
-    const float *pm = keep_m[(oh + 1) & 1];
-    const int32_t *pk = keep_k[(oh + 1) & 1];
-    for (int64_t o = 0;; o = o + VW < last ? o + VW : last) {
-      /* the row's ends: column -1, and columns W, W + 1 that the last chunk's loads reach */
-      const int edge = o == 0 || 2 * o + 2 * VW + 1 > W;
-      /* the two rows that the output row two below adds: short runs that the hardware did not fetch ahead (the
-       * row-at-a-time version: one thread, 2x64x256x256, 8.4 -> 4.5-4.9 ms) */
-      for (int64_t r = rb + 4; r <= rb + 5; r++)
-        for (int l = 0; l < 2 * VW; l += 16) __builtin_prefetch(xp + r * W + 2 * o + l, 0, 3);
-      vf m, mb;
-      vi k, kb;
-      SFX(pool_hscan)(xp + rb * W, rb, W, o, edge, &mb, &kb);
-      if (oh > 0) { /* row 2oh - 1, scanned for the output row above */
-        m = VLOAD(pm + o), k = VI_LOADU(pk + o);
-        VPOOL_STEP(m, k, mb, kb);
-      } else {
-        m = mb, k = kb;
+  int32_t keep_k[2][POOL_MAX_OW]; /* the last row's scans ([oh & 1]) for the next output row, from column s0 */
+  for (int64_t strip = 0; strip < OW; strip += POOL_MAX_OW) {
+    const int64_t s1 = strip + POOL_MAX_OW < OW ? strip + POOL_MAX_OW : OW, s0 = s1 - strip < VW ? s1 - VW : strip;
+    const int64_t last = s1 - VW; /* the last chunk, overlapping the one before where VW does not divide the strip */
+    for (int64_t oh = 0; oh < OH; oh++) {
+      const int64_t rb = 2 * oh, rc = 2 * oh + 1;
+      float *km = keep_m[oh & 1];
+      int32_t *kk = keep_k[oh & 1];
+      const float *pm = keep_m[(oh + 1) & 1];
+      const int32_t *pk = keep_k[(oh + 1) & 1];
+      for (int64_t o = s0;; o = o + VW < last ? o + VW : last) {
+        /* the row's ends: column -1, and columns W, W + 1 that the last chunk's loads reach */
+        const int edge = o == 0 || 2 * o + 2 * VW + 1 > W;
+        /* the two rows that the output row two below adds: short runs that the hardware did not fetch ahead (the
+         * row-at-a-time version: one thread, 2x64x256x256, 8.4 -> 4.5-4.9 ms) */
+        for (int64_t r = rb + 4; r <= rb + 5; r++)
+          for (int l = 0; l < 2 * VW; l += 16) __builtin_prefetch(xp + r * W + 2 * o + l, 0, 3);
+        vf m, mb;
+        vi k, kb;
+        SFX(pool_hscan)(xp + rb * W, rb, W, o, edge, &mb, &kb);
+        if (oh > 0) { /* row 2oh - 1, scanned for the output row above */
+          m = VLOAD(pm + o - s0), k = VI_LOADU(pk + o - s0);
+          VPOOL_STEP(m, k, mb, kb);
+        } else {
+          m = mb, k = kb;
+        }
+        if (rc < H) {
+          vf mc;
+          vi kc;
+          SFX(pool_hscan)(xp + rc * W, rc, W, o, edge, &mc, &kc);
+          VPOOL_STEP(m, k, mc, kc);
+          VSTORE(km + o - s0, mc), VI_STORE(kk + o - s0, kc);
+        }
+        VSTORE(yp + oh * OW + o, m);
+        VI_STORE(ip + oh * OW + o, k);
+        if (o == last) break;
       }
-      if (rc < H) {
-        vf mc;
-        vi kc;
-        SFX(pool_hscan)(xp + rc * W, rc, W, o, edge, &mc, &kc);
-        VPOOL_STEP(m, k, mc, kc);
-        VSTORE(km + o, mc), VI_STORE(kk + o, kc);
-      }
-      VSTORE(yp + oh * OW + o, m);
-      VI_STORE(ip + oh * OW + o, k);
-      if (o == last) break;
     }
   }
   return 1;
 }
 #define POOL_PLANE SFX(pool3s2_fwd_plane)
 #else
-#define POOL_ROW gz_pool3x3_row
 #define POOL_PLANE NULL
 #endif
 
 static void SFX(maxpool_fwd)(const gz_tensor *x, const gz_pool2d *p, gz_tensor *y, int32_t *idx) {
-  gz_par_maxpool_fwd_row(x, p, y, idx, POOL_ROW, POOL_PLANE);
+  gz_par_maxpool_fwd_stem(x, p, y, idx, POOL_PLANE);
 }
 
 /* ---------------------------------------------------------------- backward: a gather */

@@ -26,7 +26,7 @@ static inline void pool_window(const float *xp, int64_t W, int64_t h0, int64_t h
 /* Interior 3x3 windows (the stem's pool): branch-free selects, since with real data the comparisons are
  * unpredictable and mispredicted branches, not memory, would set the speed. Same scan order and rules;
  * starting from the first element is the same as starting from -inf with its index. */
-void gz_pool3x3_row(const float *r0, int64_t W, int64_t sw, int64_t n, int64_t base, float *y, int32_t *idx) {
+static void pool3x3_row(const float *r0, int64_t W, int64_t sw, int64_t n, int64_t base, float *y, int32_t *idx) {
   const float *r1 = r0 + W, *r2 = r1 + W;
   for (int64_t o = 0; o < n; o++) {
     const float *a = r0 + o * sw, *b = r1 + o * sw, *c = r2 + o * sw;
@@ -44,7 +44,7 @@ void gz_pool3x3_row(const float *r0, int64_t W, int64_t sw, int64_t n, int64_t b
 }
 
 static void pool_plane(const float *xp, int64_t H, int64_t W, const gz_pool2d *p, float *yp, int32_t *ip, int64_t OH,
-                       int64_t OW, gz_pool_row_fn row) {
+                       int64_t OW) {
   /* output columns whose window lies inside the input: [ow0, ow1) */
   int64_t ow0 = (p->pw + p->sw - 1) / p->sw, ow1 = (W + p->pw - p->kw) / p->sw + 1;
   if (ow1 > OW) ow1 = OW;
@@ -56,8 +56,7 @@ static void pool_plane(const float *xp, int64_t H, int64_t W, const gz_pool2d *p
     for (int64_t ow = 0; ow < OW; ow++) {
       if (full && ow == ow0 && ow1 > ow0) {
         int64_t w0 = ow0 * p->sw - p->pw;
-        (p->sw == 2 ? row : gz_pool3x3_row)(xp + h0 * W + w0, W, p->sw, ow1 - ow0, h0 * W + w0, yp + oh * OW + ow0,
-                                            ip + oh * OW + ow0);
+        pool3x3_row(xp + h0 * W + w0, W, p->sw, ow1 - ow0, h0 * W + w0, yp + oh * OW + ow0, ip + oh * OW + ow0);
         ow = ow1 - 1;
         continue;
       }
@@ -67,20 +66,19 @@ static void pool_plane(const float *xp, int64_t H, int64_t W, const gz_pool2d *p
   }
 }
 
-void gz_par_maxpool_fwd_row(const gz_tensor *x, const gz_pool2d *p, gz_tensor *y, int32_t *idx, gz_pool_row_fn row,
-                            gz_pool_plane_fn stem) {
+void gz_par_maxpool_fwd_stem(const gz_tensor *x, const gz_pool2d *p, gz_tensor *y, int32_t *idx, gz_pool_plane_fn stem) {
   int64_t C = x->shape[1], H = x->shape[2], W = x->shape[3], OH = y->shape[2], OW = y->shape[3];
   if (!(p->kh == 3 && p->kw == 3 && p->sh == 2 && p->sw == 2 && p->ph == 1 && p->pw == 1)) stem = NULL;
 #pragma omp parallel for schedule(static)
   for (int64_t nc = 0; nc < x->shape[0] * C; nc++) {
     const float *xp = gz_plane(x, nc / C, nc % C);
     float *yp = gz_plane(y, nc / C, nc % C);
-    if (!stem || !stem(xp, H, W, yp, idx + nc * OH * OW, OH, OW)) pool_plane(xp, H, W, p, yp, idx + nc * OH * OW, OH, OW, row);
+    if (!stem || !stem(xp, H, W, yp, idx + nc * OH * OW, OH, OW)) pool_plane(xp, H, W, p, yp, idx + nc * OH * OW, OH, OW);
   }
 }
 
 void gz_par_maxpool_fwd(const gz_tensor *x, const gz_pool2d *p, gz_tensor *y, int32_t *idx) {
-  gz_par_maxpool_fwd_row(x, p, y, idx, gz_pool3x3_row, NULL);
+  gz_par_maxpool_fwd_stem(x, p, y, idx, NULL);
 }
 
 /* One plane of the backward pass as the reference does it: dx[idx[o]] += dy[o] for o in order, once every index

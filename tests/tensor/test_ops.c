@@ -414,6 +414,33 @@ START_TEST(pool_gather_takes_its_planes) {
 }
 END_TEST
 
+/* The SIMD stem pool keeps one row of scans per 1024 output columns: wider planes go in strips, the last one
+ * overlapping the one before when narrower than a vector. Values and indices as the reference's. */
+START_TEST(stem_pool_wide_planes) {
+  static const int64_t hw[][2] = {{5, 4200}, {4, 4100}, {3, 2049}};
+  const gz_pool2d p = {3, 3, 2, 2, 1, 1};
+  for (size_t k = 0; k < sizeof hw / sizeof hw[0]; k++) {
+    const int64_t H = hw[k][0], W = hw[k][1], OH = (H - 1) / 2 + 1, OW = (W - 1) / 2 + 1;
+    float *x = malloc((size_t)(H * W) * 4), *y0 = malloc((size_t)(OH * OW) * 4), *y1 = malloc((size_t)(OH * OW) * 4);
+    int32_t *i0 = malloc((size_t)(OH * OW) * 4), *i1 = malloc((size_t)(OH * OW) * 4);
+    fill(x, (size_t)(H * W), 61 + k, -2, 2);
+    for (int64_t i = 0; i < H * W; i++) x[i] = roundf(x[i] * 2) / 2; /* ties */
+    gz_tensor tx, ty0, ty1;
+    gz_err e = {0};
+    gz_tensor_wrap4(&tx, x, 1, 1, H, W, &e), gz_tensor_wrap4(&ty0, y0, 1, 1, OH, OW, &e), gz_tensor_wrap4(&ty1, y1, 1, 1, OH, OW, &e);
+    gz_ops_reference()->maxpool_fwd(&tx, &p, &ty0, i0);
+    for (int isa = GZ_ISA_SCALAR; isa <= GZ_ISA_AVX512; isa++) {
+      const gz_ops_table *t = gz_ops_cpu(isa);
+      if (!t) continue;
+      t->maxpool_fwd(&tx, &p, &ty1, i1);
+      ck_assert_msg(!memcmp(y0, y1, (size_t)(OH * OW) * 4) && !memcmp(i0, i1, (size_t)(OH * OW) * 4), "%s: %lldx%lld", t->name,
+                    (long long)H, (long long)W);
+    }
+    free(x), free(y0), free(y1), free(i0), free(i1);
+  }
+}
+END_TEST
+
 /* Indices outside the plane (which only a caller's own buffer can hold) are refused before the plane is touched,
  * on every table, in both modes; the entry point names the first one. */
 START_TEST(maxpool_bwd_refuses_indices_off_the_plane) {
@@ -458,6 +485,7 @@ Suite *suite_tensor_ops(void) {
   tcase_add_test(tc, streamed_outputs_same_bits);
   tcase_add_test(tc, pool_gather_takes_its_planes);
   tcase_add_test(tc, maxpool_bwd_refuses_indices_off_the_plane);
+  tcase_add_test(tc, stem_pool_wide_planes);
   suite_add_tcase(s, tc);
   return s;
 }

@@ -57,6 +57,7 @@ typedef __m512 vf;
 typedef __m512i vi;
 #define VI_SET1 _mm512_set1_epi32
 #define VI_ADD _mm512_add_epi32
+#define VI_IOTA _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)
 #define VI_IOTA2 _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30)
 #define VI_STORE(p, v) _mm512_storeu_si512((void *)(p), v)
 #define VI_LOADU(p) _mm512_loadu_si512((const void *)(p))
@@ -126,6 +127,7 @@ static inline float VHSUM(__m256 v) {
 typedef __m256i vi;
 #define VI_SET1 _mm256_set1_epi32
 #define VI_ADD _mm256_add_epi32
+#define VI_IOTA _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)
 #define VI_IOTA2 _mm256_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14)
 #define VI_STORE(p, v) _mm256_storeu_si256((__m256i *)(p), v)
 #define VI_LOADU(p) _mm256_loadu_si256((const __m256i *)(p))
@@ -142,7 +144,7 @@ static inline void vdeint_v(vf lo, vf hi, vf *even, vf *odd) {
 static inline void vdeint(const float *p, vf *even, vf *odd) { vdeint_v(_mm256_loadu_ps(p), _mm256_loadu_ps(p + 8), even, odd); }
 static inline vf vload_cols(const float *row, int64_t c, int64_t W) {
   if (c >= 0 && c + 8 <= W) return _mm256_loadu_ps(row + c);
-  const __m256i col = _mm256_add_epi32(_mm256_set1_epi32((int32_t)c), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+  const __m256i col = _mm256_add_epi32(_mm256_set1_epi32((int32_t)c), VI_IOTA);
   const __m256i in = _mm256_andnot_si256(_mm256_cmpgt_epi32(_mm256_setzero_si256(), col),
                                          _mm256_cmpgt_epi32(_mm256_set1_epi32((int32_t)W), col));
   return _mm256_blendv_ps(_mm256_set1_ps(-INFINITY), _mm256_maskload_ps(row + c, in), _mm256_castsi256_ps(in));

@@ -112,7 +112,6 @@ typedef __mmask16 pmask;
 #define VI_PERM(v, i) _mm512_permutexvar_epi32(i, v)
 #define VF_PERM(v, i) _mm512_permutexvar_ps(i, v)
 #define VI_HSUM _mm512_reduce_add_epi32
-#define VI_IOTA _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)
 #define VI_HALF _mm512_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7)      /* lane l: output iw / 2 */
 #define VI_HALF_NEXT _mm512_setr_epi32(0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8) /* (iw + 1) / 2 */
 #define PM_ODD(live) ((__mmask16)((live) & 0xaaaa)) /* window iw / 2 + 1 exists for odd iw only */
@@ -137,7 +136,6 @@ static inline int VI_HSUM(__m256i v) {
   s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
   return _mm_cvtsi128_si32(_mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1)));
 }
-#define VI_IOTA _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)
 #define VI_HALF _mm256_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3)
 #define VI_HALF_NEXT _mm256_setr_epi32(0, 1, 1, 2, 2, 3, 3, 4)
 #define PM_ODD(live) (live)

@@ -236,8 +236,10 @@ int gz_maxpool_bwd(const gz_tensor *dy, const int32_t *idx, gz_tensor *dx, int a
   int64_t bad = t->maxpool_bwd(dy, idx, dx, accumulate);
   if (bad >= 0) {
     const int64_t C = dy->shape[1], OHW = dy->shape[2] * dy->shape[3];
-    return gz_fail(e, GZ_ERANGE, "%s: index %d at output %lld of image %lld, channel %lld is outside the %lldx%lld input plane", op, idx[bad], (long long)(bad % OHW), (long long)(bad / OHW / C),
-                   (long long)(bad / OHW % C), (long long)dx->shape[2], (long long)dx->shape[3]);
+    return gz_fail(e, GZ_ERANGE,
+                   "%s: index %d at output %lld of image %lld, channel %lld is outside the %lldx%lld input plane", op,
+                   idx[bad], (long long)(bad % OHW), (long long)(bad / OHW / C), (long long)(bad / OHW % C),
+                   (long long)dx->shape[2], (long long)dx->shape[3]);
   }
   return 0;
 }

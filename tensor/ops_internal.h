@@ -63,7 +63,8 @@ void gz_par_maxpool_fwd(const gz_tensor *x, const gz_pool2d *p, gz_tensor *y, in
  * per-window code runs). */
 typedef int (*gz_pool_plane_fn)(const float *x, int64_t H, int64_t W, float *y, int32_t *idx, int64_t OH, int64_t OW);
 /* gz_par_maxpool_fwd with stem (or NULL) for the planes of the stem's pool: the fast tables' SIMD plane */
-void gz_par_maxpool_fwd_stem(const gz_tensor *x, const gz_pool2d *p, gz_tensor *y, int32_t *idx, gz_pool_plane_fn stem);
+void gz_par_maxpool_fwd_stem(const gz_tensor *x, const gz_pool2d *p, gz_tensor *y, int32_t *idx,
+                             gz_pool_plane_fn stem);
 int64_t gz_par_maxpool_bwd(const gz_tensor *dy, const int32_t *idx, gz_tensor *dx, int accumulate);
 /* The backward pass of the stem's pool (3x3, stride 2, padding 1) as a gather: each dx element sums the dy of
  * the (at most 4) windows that hold it and chose it, in output order, so the bits are the scatter's. Returns 0,

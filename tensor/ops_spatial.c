@@ -66,14 +66,16 @@ static void pool_plane(const float *xp, int64_t H, int64_t W, const gz_pool2d *p
   }
 }
 
-void gz_par_maxpool_fwd_stem(const gz_tensor *x, const gz_pool2d *p, gz_tensor *y, int32_t *idx, gz_pool_plane_fn stem) {
+void gz_par_maxpool_fwd_stem(const gz_tensor *x, const gz_pool2d *p, gz_tensor *y, int32_t *idx,
+                             gz_pool_plane_fn stem) {
   int64_t C = x->shape[1], H = x->shape[2], W = x->shape[3], OH = y->shape[2], OW = y->shape[3];
   if (!(p->kh == 3 && p->kw == 3 && p->sh == 2 && p->sw == 2 && p->ph == 1 && p->pw == 1)) stem = NULL;
 #pragma omp parallel for schedule(static)
   for (int64_t nc = 0; nc < x->shape[0] * C; nc++) {
     const float *xp = gz_plane(x, nc / C, nc % C);
     float *yp = gz_plane(y, nc / C, nc % C);
-    if (!stem || !stem(xp, H, W, yp, idx + nc * OH * OW, OH, OW)) pool_plane(xp, H, W, p, yp, idx + nc * OH * OW, OH, OW);
+    int32_t *ip = idx + nc * OH * OW;
+    if (!stem || !stem(xp, H, W, yp, ip, OH, OW)) pool_plane(xp, H, W, p, yp, ip, OH, OW);
   }
 }
 

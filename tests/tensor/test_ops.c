@@ -427,14 +427,17 @@ START_TEST(stem_pool_wide_planes) {
     for (int64_t i = 0; i < H * W; i++) x[i] = roundf(x[i] * 2) / 2; /* ties */
     gz_tensor tx, ty0, ty1;
     gz_err e = {0};
-    gz_tensor_wrap4(&tx, x, 1, 1, H, W, &e), gz_tensor_wrap4(&ty0, y0, 1, 1, OH, OW, &e), gz_tensor_wrap4(&ty1, y1, 1, 1, OH, OW, &e);
+    gz_tensor_wrap4(&tx, x, 1, 1, H, W, &e);
+    gz_tensor_wrap4(&ty0, y0, 1, 1, OH, OW, &e);
+    gz_tensor_wrap4(&ty1, y1, 1, 1, OH, OW, &e);
     gz_ops_reference()->maxpool_fwd(&tx, &p, &ty0, i0);
     for (int isa = GZ_ISA_SCALAR; isa <= GZ_ISA_AVX512; isa++) {
       const gz_ops_table *t = gz_ops_cpu(isa);
       if (!t) continue;
       t->maxpool_fwd(&tx, &p, &ty1, i1);
-      ck_assert_msg(!memcmp(y0, y1, (size_t)(OH * OW) * 4) && !memcmp(i0, i1, (size_t)(OH * OW) * 4), "%s: %lldx%lld", t->name,
-                    (long long)H, (long long)W);
+      const size_t bytes = (size_t)(OH * OW) * 4;
+      ck_assert_msg(!memcmp(y0, y1, bytes) && !memcmp(i0, i1, bytes), "%s: %lldx%lld", t->name, (long long)H,
+                    (long long)W);
     }
     free(x), free(y0), free(y1), free(i0), free(i1);
   }

@@ -797,9 +797,9 @@ int gz_conv2d_backward_weights_isa(int isa, const gz_conv2d *d, const float *x, 
   if (direct) gz_cdir_backward_weights(isa, d, x, dy, dw, accumulate, workspace);
   else if (dot) {
 #pragma omp parallel for schedule(static)
-    for (long j = 0; j < d->ic; j += 4)
-      gz_gemm_dot_avx512(d->oc, j, j + 4 < d->ic ? j + 4 : d->ic, g.ohw, d->n, dy, g.ohw, ys, x, g.ohw, xs, dw, d->ic,
-                         accumulate);
+    for (long j = 0; j < d->ic; j += GZ_GEMM_DOT_COLS)
+      gz_gemm_dot_avx512(d->oc, j, j + GZ_GEMM_DOT_COLS < d->ic ? j + GZ_GEMM_DOT_COLS : d->ic, g.ohw, d->n, dy, g.ohw,
+                         ys, x, g.ohw, xs, dw, d->ic, accumulate);
   } else if (g.group > 1 && run_groups(isa, 2, d, &g, x, NULL, dy, dw, accumulate, col, gws, gwsb, e)) return -1;
   else if (g.nsplit && backward_weights_split(isa, d, &g, x, dy, dw, accumulate, workspace, e)) return -1;
   const int tr = !direct && !dot && g.group == 1 && !g.nsplit && g.pointwise && wgrad_transposed(isa, d, g.ohw);

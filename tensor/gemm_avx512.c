@@ -4,6 +4,7 @@
  * (2 x 256-bit pipes) and Zen 5 (2 x 512-bit). Partial tiles (m < 12 or n < 32) go through a
  * stack buffer and masked stores, so nothing outside C is read or written. */
 #include <immintrin.h>
+#include <string.h>
 
 #include "tensor/fma_avx512.h"
 #include "tensor/kernels.h"
@@ -324,49 +325,48 @@ void gz_gemm_packa_t_avx512(const float *A, long lda, long i0, long rows, long p
 
 /* ------------------------------------------------------------------ dot-product form for few rows */
 
-/* RO rows of A x RI rows of B: acc[o][i] holds 16 lane sums (lane = k mod 16) over every image's K, in
- * order; the lanes are added at the end. Both operands are read in place (rows contiguous in K). */
+/* RO rows of A x RI rows of B over k in [k0, k1) of one image: acc[o][i] holds 16 lane sums (lane = k mod 16),
+ * carried in st between calls, so that every element's lanes take the k of every image in order whatever the
+ * chunking. Both operands are read in place (rows contiguous in K). pf: the rows whose lines this chunk asks
+ * for into L1, one line of each of 4 rows per step (the next tile's x, NULL for none). */
 #define AI static inline __attribute__((always_inline))
-AI void dot_tile(const int RO, const int RI, long K, int nimg, const float *A, long lda, long as, const float *B,
-                 long ldb, long bs, float *C, long ldc, int accumulate) {
+AI void dot_part(const int RO, const int RI, long k0, long k1, long K, const float *a, long lda, const float *b,
+                 long ldb, const float *pf, __m512 *st) {
   __m512 acc[6][4];
 #pragma GCC unroll 6
   for (int o = 0; o < RO; o++)
 #pragma GCC unroll 4
-    for (int i = 0; i < RI; i++) acc[o][i] = _mm512_setzero_ps();
+    for (int i = 0; i < RI; i++) acc[o][i] = st[o * RI + i];
   const __mmask16 mt = (__mmask16)((1u << (K % 16)) - 1);
-  for (int n = 0; n < nimg; n++) {
-    const float *a = A + n * as, *b = B + n * bs;
-    for (long k = 0; k < K; k += 16) {
-      const int full = k + 16 <= K;
-      __m512 bv[4];
+  for (long k = k0; k < k1; k += 16) {
+    const int full = k + 16 <= K;
+    if (pf)
 #pragma GCC unroll 4
-      for (int i = 0; i < RI; i++)
-        bv[i] = full ? _mm512_loadu_ps(b + i * ldb + k) : _mm512_maskz_loadu_ps(mt, b + i * ldb + k);
+      for (int i = 0; i < 4; i++) _mm_prefetch((const char *)(pf + i * ldb + k - k0), _MM_HINT_T0);
+    __m512 bv[4];
+#pragma GCC unroll 4
+    for (int i = 0; i < RI; i++)
+      bv[i] = full ? _mm512_loadu_ps(b + i * ldb + k) : _mm512_maskz_loadu_ps(mt, b + i * ldb + k);
 #pragma GCC unroll 6
-      for (int o = 0; o < RO; o++) {
-        const __m512 av = full ? _mm512_loadu_ps(a + o * lda + k) : _mm512_maskz_loadu_ps(mt, a + o * lda + k);
+    for (int o = 0; o < RO; o++) {
+      const __m512 av = full ? _mm512_loadu_ps(a + o * lda + k) : _mm512_maskz_loadu_ps(mt, a + o * lda + k);
 #pragma GCC unroll 4
-        for (int i = 0; i < RI; i++) acc[o][i] = _mm512_fmadd_ps(av, bv[i], acc[o][i]);
-      }
+      for (int i = 0; i < RI; i++) acc[o][i] = _mm512_fmadd_ps(av, bv[i], acc[o][i]);
     }
   }
 #pragma GCC unroll 6
   for (int o = 0; o < RO; o++)
 #pragma GCC unroll 4
-    for (int i = 0; i < RI; i++) {
-      const float s = _mm512_reduce_add_ps(acc[o][i]);
-      C[o * ldc + i] = accumulate ? C[o * ldc + i] + s : s;
-    }
+    for (int i = 0; i < RI; i++) st[o * RI + i] = acc[o][i];
 }
 
 #define DOT_RI(RO, RI)                                                                                               \
   case RI:                                                                                                           \
-    dot_tile(RO, RI, K, nimg, A, lda, as, B, ldb, bs, C, ldc, accumulate);                                           \
+    dot_part(RO, RI, k0, k1, K, a, lda, b, ldb, pf, st);                                                             \
     return;
 #define DOT_RO(RO)                                                                                                   \
-  static void dot_##RO(int ri, long K, int nimg, const float *A, long lda, long as, const float *B, long ldb, long bs, \
-                       float *C, long ldc, int accumulate) {                                                         \
+  static void dot_##RO(int ri, long k0, long k1, long K, const float *a, long lda, const float *b, long ldb,        \
+                       const float *pf, __m512 *st) {                                                                \
     switch (ri) { DOT_RI(RO, 1) DOT_RI(RO, 2) DOT_RI(RO, 3) DOT_RI(RO, 4) }                                          \
   }
 DOT_RO(1)
@@ -376,15 +376,46 @@ DOT_RO(4)
 DOT_RO(5)
 DOT_RO(6)
 
+/* Chunks of 256 floats of K: A's rows of a chunk (10 KB for the head's 10) stay in L1 over all the columns
+ * of a call, where each tile used to walk every image's whole K and read A's 80 KB from L2 (9 vector loads
+ * per 20 FMAs, all from L2 or L3). The lane sums of a call's at most 16 columns wait in st (12 KB). */
+#define DOT_CHUNK 256L
+
 void gz_gemm_dot_avx512(int m, long j0, long j1, long K, int nimg, const float *A, long lda, long as, const float *B,
                         long ldb, long bs, float *C, long ldc, int accumulate) {
-  static void (*const ro[7])(int, long, int, const float *, long, long, const float *, long, long, float *, long,
-                             int) = {NULL, dot_1, dot_2, dot_3, dot_4, dot_5, dot_6};
+  static void (*const ro[7])(int, long, long, long, const float *, long, const float *, long, const float *,
+                             __m512 *) = {NULL, dot_1, dot_2, dot_3, dot_4, dot_5, dot_6};
   const int nblk = (m + 5) / 6; /* equal row blocks of at most 6: 10 rows are 5 + 5 */
-  for (long j = j0; j < j1; j += 4)
-    for (int q = 0; q < nblk; q++) {
-      const int r0 = m * q / nblk, r1 = m * (q + 1) / nblk;
-      ro[r1 - r0](j1 - j < 4 ? (int)(j1 - j) : 4, K, nimg, A + r0 * lda, lda, as, B + j * ldb, ldb, bs,
-                  C + r0 * ldc + j, ldc, accumulate);
+  __m512 st[GZ_GEMM_DOT_COLS / 4][2][24];
+  for (long jc = j0; jc < j1; jc += GZ_GEMM_DOT_COLS) {
+    const long jce = jc + GZ_GEMM_DOT_COLS < j1 ? jc + GZ_GEMM_DOT_COLS : j1;
+    memset(st, 0, sizeof st);
+    for (int n = 0; n < nimg; n++)
+      for (long k0 = 0; k0 < K; k0 += DOT_CHUNK) {
+        const long k1 = k0 + DOT_CHUNK < K ? k0 + DOT_CHUNK : K;
+        const float *bn = B + n * bs;
+        for (long j = jc; j < jce; j += 4) {
+          /* the first row block fetches the next tile's x: the next 4 columns, else the next chunk's first */
+          const float *next = j + 4 < jce ? bn + (j + 4) * ldb + k0 : k1 < K ? bn + jc * ldb + k1 : NULL;
+          const int ri = jce - j < 4 ? (int)(jce - j) : 4;
+          for (int q = 0; q < nblk; q++) {
+            const int r0 = m * q / nblk, r1 = m * (q + 1) / nblk;
+            ro[r1 - r0](ri, k0, k1, K, A + n * as + r0 * lda, lda, bn + j * ldb, ldb, q ? NULL : next,
+                        st[(j - jc) / 4][q]);
+          }
+        }
+      }
+    for (long j = jc; j < jce; j += 4) {
+      const int ri = jce - j < 4 ? (int)(jce - j) : 4;
+      for (int q = 0; q < nblk; q++) {
+        const int r0 = m * q / nblk, r1 = m * (q + 1) / nblk;
+        for (int o = 0; o < r1 - r0; o++)
+          for (int i = 0; i < ri; i++) {
+            const float v = _mm512_reduce_add_ps(st[(j - jc) / 4][q][o * ri + i]);
+            float *c = C + (r0 + o) * ldc + j + i;
+            *c = accumulate ? *c + v : v;
+          }
+      }
     }
+  }
 }

@@ -113,8 +113,10 @@ void gz_gemm_ukr_rowa_avx512(long kc, float *a, const float *src, long lda, cons
                              float *c, long ldc, float alpha, float beta, int m, int n);
 /* Columns j0..j1 of C (m x N, row stride ldc) (+)= sum over nimg images of A_n B_n^T for few rows m <= 12
  * (A_n = A + n as: m rows of K floats; B_n = B + n bs: N rows of K floats): dot products along K, both
- * operands read in place, 16 lane sums per element added at the end. A 1x1 weight gradient of few output channels (the head's 10), where the
- * packed GEMM re-read a transposed B panel for only 10 rows. Each element: one fixed sum. */
+ * operands read in place, 16 lane sums per element added at the end. A 1x1 weight gradient of few output
+ * channels (the head's 10), where the packed GEMM re-read a transposed B panel for only 10 rows. Each element:
+ * one fixed sum, the same for any split of the columns; callers give threads GZ_GEMM_DOT_COLS at a time. */
+#define GZ_GEMM_DOT_COLS 16
 void gz_gemm_dot_avx512(int m, long j0, long j1, long K, int nimg, const float *A, long lda, long as, const float *B,
                         long ldb, long bs, float *C, long ldc, int accumulate);
 /* Packs B micro-panels [t_lo, t_hi) of the block at columns j0 (cols wide), depth p0..p0+kcb. */

@@ -57,8 +57,14 @@ static int ok_sizes(const gz_conv2d *d) {
 }
 
 /* Every image's frame is made up front, in the same pass as the weight slabs, while all of them together
- * take at most this many floats (6 MB); larger ones go image by image, one frame at a time. */
+ * take at most this many floats (6 MB), or at most FRAMES_OUT_CAP floats (16 MB) with one image's output;
+ * larger ones go image by image, one frame at a time. Zen 5 VM, 2 threads, interleaved A/B, 3-4 rounds, with
+ * all frames up front from 12 MB: 64 channels 3x3 at 128^2 forward and backward data +1.5-3 %, 256 at 64^2
+ * stride 2 forward +4 % (8.9 MB of frames, 2 MB of output an image), but the head's 64 -> 10 backward data
+ * -4 % and the stem's forward -1 % (8.5 and 6.4 MB of frames, 16 MB of output an image): the frames of the
+ * later images then leave the L3 while the first image's output goes out. */
 #define FRAMES_CAP (3L << 19)
+#define FRAMES_OUT_CAP (1L << 22)
 
 static void make_plan(const gz_conv2d *d, int bwd, int lanes, plan *p) {
   int oh, ow;
@@ -114,7 +120,8 @@ static void make_plan(const gz_conv2d *d, int bwd, int lanes, plan *p) {
   p->chunk = lanes == 16 ? GZ_CDIR_CHUNK : p->nicb; /* plain planes (the stem's 3 channels): one pass */
   p->ngroup = (int)cdiv(p->OC, 32);
   p->img_floats = cdiv((long)p->nicb * p->Hp * p->Wp * lanes, 16) * 16; /* the weight slabs follow, aligned */
-  p->nimg = (long)d->n * p->img_floats <= FRAMES_CAP ? d->n : 1;
+  const long all = (long)d->n * p->img_floats, out = (long)p->OC * p->OH * p->OW;
+  p->nimg = all <= FRAMES_CAP || all + out <= FRAMES_OUT_CAP ? d->n : 1;
   long wofs = 0;
   for (int q = 0; q < p->ncls; q++) {
     cls *c = &p->k[q];

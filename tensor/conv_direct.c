@@ -217,16 +217,20 @@ size_t gz_cdir_workspace(const gz_conv2d *d) {
   int oh, ow;
   if (gz_conv2d_out(d, &oh, &ow, NULL) || !ok_sizes(d)) return 0;
   size_t best = 0;
-  for (int bwd = 0; bwd < 2; bwd++) {
-    plan p;
-    make_plan(d, bwd, 16, &p); /* the plain layout (few input channels) needs less */
-    long extra = 0; /* weight gradient: forward's frame and the accumulator of either ISA */
-    for (int isa = GZ_ISA_AVX2; !bwd && d->kw <= 7 && isa <= GZ_ISA_AVX512; isa++)
-      if (wacc_floats(isa, d, p.nicb) > extra) extra = wacc_floats(isa, d, p.nicb);
-    const long wb = p.nimg * p.img_floats + p.w_floats, wg = p.img_floats + extra;
-    size_t b = (size_t)(wb > wg ? wb : wg) * sizeof(float) + 128;
-    if (b > best) best = b;
-  }
+  /* Blocked frames in both directions; plain planes (run: the forward of fewer than 16 input channels) are
+   * smaller per image, but more of them may go up front at once (FRAMES_CAP), so they count too. */
+  for (int bwd = 0; bwd < 2; bwd++)
+    for (int lanes = 16; lanes >= 1; lanes -= 15) {
+      if (lanes == 1 && (bwd || d->ic >= 16)) continue;
+      plan p;
+      make_plan(d, bwd, lanes, &p);
+      long extra = 0; /* weight gradient: forward's frame and the accumulator of either ISA */
+      for (int isa = GZ_ISA_AVX2; !bwd && lanes == 16 && d->kw <= 7 && isa <= GZ_ISA_AVX512; isa++)
+        if (wacc_floats(isa, d, p.nicb) > extra) extra = wacc_floats(isa, d, p.nicb);
+      const long wb = p.nimg * p.img_floats + p.w_floats, wg = p.img_floats + extra;
+      size_t b = (size_t)(wb > wg ? wb : wg) * sizeof(float) + 128;
+      if (b > best) best = b;
+    }
   if (d->ic < 16) {
     pplan q;
     make_pplan(d, &q);

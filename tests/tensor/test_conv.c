@@ -10,6 +10,7 @@
  * With AVX2 and AVX-512, both methods are checked on every shape: the implicit GEMM and the blocked direct
  * convolution (tensor/conv_direct.c), forced with gz_conv2d_set_method. */
 #include <math.h>
+#include <string.h>
 #include <omp.h>
 
 #include "tensor/kernels.h"
@@ -151,7 +152,10 @@ static void run_path(int path, const gz_conv2d *d, const conv_data *c, int bias,
                      float *dw, float *db) {
   gz_err e = {0};
   size_t wsb = gz_conv2d_workspace(d);
-  void *ws = malloc(wsb);
+  /* a guard past the workspace: a kernel that needs more than gz_conv2d_workspace says writes into it */
+  enum { GUARD = 1 << 16 };
+  unsigned char *ws = malloc(wsb + GUARD);
+  memset(ws + wsb, 0xA5, GUARD);
   const float *b = bias ? c->b : NULL;
   float *dbp = bias ? db : NULL;
   if (path < 0) {
@@ -167,6 +171,8 @@ static void run_path(int path, const gz_conv2d *d, const conv_data *c, int bias,
                   e.msg);
     gz_conv2d_set_method(GZ_CONV_AUTO);
   }
+  for (size_t i = 0; i < GUARD; i++)
+    if (ws[wsb + i] != 0xA5) ck_abort_msg("%s: byte %zu past the %zu-byte workspace written", path_name(path), i, wsb);
   free(ws);
 }
 
@@ -398,6 +404,19 @@ START_TEST(direct_frames_one_image_at_a_time_match_reference) {
 }
 END_TEST
 
+/* Few input channels: the direct forward's frames are plain zero-padded planes (tensor/conv_direct.c, lanes 1),
+ * smaller than blocks of 16 channels, so more images' frames fit the caps at once than the blocked layout's:
+ * 8 images of 3 channels at 258^2 (6.4 MB, all up front with 1 MB of output), 32 of one channel at 102^2
+ * (1.3 MB). gz_conv2d_workspace must count those frames (it counted the blocked layout's one frame: 4.4 and
+ * 0.7 MB); run_path's guard catches a kernel writing past it. */
+START_TEST(plain_frames_fit_the_workspace) {
+  const gz_conv2d shapes[] = {{8, 3, 256, 256, 4, 3, 3, 1, 1, 1, 1}, {32, 1, 100, 100, 4, 3, 3, 1, 1, 1, 1}};
+  for (int path = 0; path <= last_path(); path++)
+    if (paths[path].method == GZ_CONV_DIRECT)
+      for (int s = 0; s < 2; s++) path_matches_reference(&shapes[s], path, s);
+}
+END_TEST
+
 /* Small images go G per GEMM (tensor/conv.c, run_groups). Forward and backward data must give the bits
  * of the same images convolved one at a time (a batch split over processes relies on it), with a bias
  * and when accumulating into dx; the weight gradient is held to the reference like every path. */
@@ -558,6 +577,7 @@ Suite *suite_tensor_conv(void) {
   tcase_add_test(t, few_channel_weight_gradient_matches_reference);
   tcase_add_test(t, phase_planes_in_bands_match_reference);
   tcase_add_test(t, direct_frames_one_image_at_a_time_match_reference);
+  tcase_add_test(t, plain_frames_fit_the_workspace);
   tcase_add_test(t, image_groups_match_one_image_at_a_time);
   tcase_add_test(t, bad_input);
   suite_add_tcase(s, t);

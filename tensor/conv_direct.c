@@ -59,10 +59,10 @@ static int ok_sizes(const gz_conv2d *d) {
 /* Every image's frame is made up front, in the same pass as the weight slabs, while all of them together
  * take at most this many floats (6 MB), or at most FRAMES_OUT_CAP floats (16 MB) with one image's output;
  * larger ones go image by image, one frame at a time. Zen 5 VM, 2 threads, interleaved A/B, 3-4 rounds, with
- * all frames up front from 12 MB: 64 channels 3x3 at 128^2 forward and backward data +1.5-3 %, 256 at 64^2
- * stride 2 forward +4 % (8.9 MB of frames, 2 MB of output an image), but the head's 64 -> 10 backward data
- * -4 % and the stem's forward -1 % (8.5 and 6.4 MB of frames, 16 MB of output an image): the frames of the
- * later images then leave the L3 while the first image's output goes out. */
+ * all frames up to 12 MB up front: 256 at 64^2 stride 2 forward +3-5 % (8.9 MB of frames, 2 MB of output an
+ * image), 64 channels 3x3 at 128^2 -2..+4 %, but the head's 64 -> 10 backward data -3-4 % and the stem's
+ * forward -0-1 % (8.5 and 6.4 MB of frames, 16 MB of output an image): the frames of the later images then
+ * leave the L3 while the first image's output goes out. */
 #define FRAMES_CAP (3L << 19)
 #define FRAMES_OUT_CAP (1L << 22)
 

@@ -396,11 +396,15 @@ END_TEST
  * forward of the first shape (48 channels at 132^2 padded, 3.3 MB a frame, 16.5 MB for the 5 images) and
  * backward data of the second go one at a time, the other direction all at once (5.6 MB), on every ISA with
  * a direct path. */
-START_TEST(direct_frames_one_image_at_a_time_match_reference) {
-  const gz_conv2d shapes[] = {{5, 48, 130, 130, 4, 3, 3, 1, 1, 1, 1}, {5, 4, 130, 130, 48, 3, 3, 1, 1, 1, 1}};
+static void direct_paths_match_reference(const gz_conv2d *shapes, int n) {
   for (int path = 0; path <= last_path(); path++)
     if (paths[path].method == GZ_CONV_DIRECT)
-      for (int s = 0; s < 2; s++) path_matches_reference(&shapes[s], path, s);
+      for (int s = 0; s < n; s++) path_matches_reference(&shapes[s], path, s);
+}
+
+START_TEST(direct_frames_one_image_at_a_time_match_reference) {
+  const gz_conv2d shapes[] = {{5, 48, 130, 130, 4, 3, 3, 1, 1, 1, 1}, {5, 4, 130, 130, 48, 3, 3, 1, 1, 1, 1}};
+  direct_paths_match_reference(shapes, 2);
 }
 END_TEST
 
@@ -411,9 +415,7 @@ END_TEST
  * 0.7 MB); run_path's guard catches a kernel writing past it. */
 START_TEST(plain_frames_fit_the_workspace) {
   const gz_conv2d shapes[] = {{8, 3, 256, 256, 4, 3, 3, 1, 1, 1, 1}, {32, 1, 100, 100, 4, 3, 3, 1, 1, 1, 1}};
-  for (int path = 0; path <= last_path(); path++)
-    if (paths[path].method == GZ_CONV_DIRECT)
-      for (int s = 0; s < 2; s++) path_matches_reference(&shapes[s], path, s);
+  direct_paths_match_reference(shapes, 2);
 }
 END_TEST
 

@@ -194,7 +194,6 @@ void bench_ops(bench_ctx *ctx) {
   }
   printf("ratio = our time / PyTorch's (below 1: faster); %%copy = share of the copy of the same size (first line);\n"
          "%%mem = share of the copy over 2x256 MB (second line), beyond any cache: the memory bandwidth.\n"
-         "At 2x64x256x256 part of the operands stays in the L3, for the ops as for the first copy, so they can pass\n"
-         "100 %%\n");
+         "At 2x64x256x256 the L3 holds part of the operands, as for the first copy: ops can pass 100 %%\n");
   gz_arena_free(&a);
 }

@@ -66,6 +66,11 @@ static int ok_sizes(const gz_conv2d *d) {
 #define FRAMES_CAP (3L << 19)
 #define FRAMES_OUT_CAP (1L << 22)
 
+/* Few input channels (the stem's 3): the forward's frames are plain zero-padded planes, one channel per step,
+ * instead of blocks of 16 of which 3 would be busy; the tile's input values are broadcasts, so any layout
+ * serves (run; gz_cdir_workspace counts both layouts). */
+static int plain_frames(const gz_conv2d *d, int bwd) { return !bwd && d->ic < 16; }
+
 static void make_plan(const gz_conv2d *d, int bwd, int lanes, plan *p) {
   int oh, ow;
   gz_conv2d_out(d, &oh, &ow, NULL);
@@ -221,7 +226,7 @@ size_t gz_cdir_workspace(const gz_conv2d *d) {
    * smaller per image, but more of them may go up front at once (FRAMES_CAP), so they count too. */
   for (int bwd = 0; bwd < 2; bwd++)
     for (int lanes = 16; lanes >= 1; lanes -= 15) {
-      if (lanes == 1 && (bwd || d->ic >= 16)) continue;
+      if (lanes == 1 && !plain_frames(d, bwd)) continue;
       plan p;
       make_plan(d, bwd, lanes, &p);
       long extra = 0; /* weight gradient: forward's frame and the accumulator of either ISA */
@@ -422,9 +427,7 @@ static void run(int isa, const gz_conv2d *d, int bwd, const float *src, const fl
                 float *out, int accumulate, void *ws) {
   const kernels kn = kernels_for(isa);
   plan p;
-  /* Few input channels (the stem's 3): plain zero-padded planes, one channel per step, instead of blocks
-   * of 16 of which 3 would be busy; the tile's input values are broadcasts, so any layout serves. */
-  make_plan(d, bwd, !bwd && d->ic < 16 ? 1 : 16, &p);
+  make_plan(d, bwd, plain_frames(d, bwd) ? 1 : 16, &p);
   float *img = (float *)(((uintptr_t)ws + 63) & ~(uintptr_t)63), *wb = img + p.nimg * p.img_floats;
   const long os = (long)p.OC * p.OH * p.OW;
   /* Slabs and frames in one pass, one barrier; with every image's frame made, the tiles of all images

@@ -85,4 +85,18 @@ static inline int tu_in_child(int (*fn)(void *), void *arg) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
+/* A workspace of n bytes followed by a guard of TU_GUARD bytes set to a known pattern, and the first guard
+ * byte a kernel changed (-1: none): a kernel that needs more than its workspace function says writes there. */
+#define TU_GUARD 65536
+static inline unsigned char *tu_guarded(size_t n) {
+  unsigned char *p = malloc(n + TU_GUARD);
+  if (p) memset(p + n, 0xA5, TU_GUARD);
+  return p;
+}
+static inline long tu_guard_broken(const unsigned char *p, size_t n) {
+  for (size_t i = 0; i < TU_GUARD; i++)
+    if (p[n + i] != 0xA5) return (long)i;
+  return -1;
+}
+
 #endif

@@ -10,7 +10,6 @@
  * With AVX2 and AVX-512, both methods are checked on every shape: the implicit GEMM and the blocked direct
  * convolution (tensor/conv_direct.c), forced with gz_conv2d_set_method. */
 #include <math.h>
-#include <string.h>
 #include <omp.h>
 
 #include "tensor/kernels.h"
@@ -152,10 +151,7 @@ static void run_path(int path, const gz_conv2d *d, const conv_data *c, int bias,
                      float *dw, float *db) {
   gz_err e = {0};
   size_t wsb = gz_conv2d_workspace(d);
-  /* a guard past the workspace: a kernel that needs more than gz_conv2d_workspace says writes into it */
-  enum { GUARD = 1 << 16 };
-  unsigned char *ws = malloc(wsb + GUARD);
-  memset(ws + wsb, 0xA5, GUARD);
+  unsigned char *ws = tu_guarded(wsb);
   const float *b = bias ? c->b : NULL;
   float *dbp = bias ? db : NULL;
   if (path < 0) {
@@ -171,8 +167,8 @@ static void run_path(int path, const gz_conv2d *d, const conv_data *c, int bias,
                   e.msg);
     gz_conv2d_set_method(GZ_CONV_AUTO);
   }
-  for (size_t i = 0; i < GUARD; i++)
-    if (ws[wsb + i] != 0xA5) ck_abort_msg("%s: byte %zu past the %zu-byte workspace written", path_name(path), i, wsb);
+  const long past = tu_guard_broken(ws, wsb);
+  if (past >= 0) ck_abort_msg("%s: byte %ld past the %zu-byte workspace written", path_name(path), past, wsb);
   free(ws);
 }
 
@@ -391,17 +387,18 @@ START_TEST(phase_planes_in_bands_match_reference) {
 }
 END_TEST
 
-/* The direct method makes every image's frame up front while they take at most 6 MB together, or 16 MB with
- * one image's output, else one image at a time (tensor/conv_direct.c, FRAMES_CAP, FRAMES_OUT_CAP). Here the
- * forward of the first shape (48 channels at 132^2 padded, 3.3 MB a frame, 16.5 MB for the 5 images) and
- * backward data of the second go one at a time, the other direction all at once (5.6 MB), on every ISA with
- * a direct path. */
+/* shapes[0 .. n) on every direct path the CPU has, against the reference */
 static void direct_paths_match_reference(const gz_conv2d *shapes, int n) {
   for (int path = 0; path <= last_path(); path++)
     if (paths[path].method == GZ_CONV_DIRECT)
       for (int s = 0; s < n; s++) path_matches_reference(&shapes[s], path, s);
 }
 
+/* The direct method makes every image's frame up front while they take at most 6 MB together, or 16 MB with
+ * one image's output, else one image at a time (tensor/conv_direct.c, FRAMES_CAP, FRAMES_OUT_CAP). Here the
+ * forward of the first shape (48 channels at 132^2 padded, 3.3 MB a frame, 16.5 MB for the 5 images) and
+ * backward data of the second go one at a time, the other direction all at once (5.6 MB), on every ISA with
+ * a direct path. */
 START_TEST(direct_frames_one_image_at_a_time_match_reference) {
   const gz_conv2d shapes[] = {{5, 48, 130, 130, 4, 3, 3, 1, 1, 1, 1}, {5, 4, 130, 130, 48, 3, 3, 1, 1, 1, 1}};
   direct_paths_match_reference(shapes, 2);

@@ -42,13 +42,12 @@ static void check_one(int isa, int ta, int tb, shape s, float alpha, float beta,
   memcpy(C0, C, sizeof(float) * (size_t)(M * ldc));
   gz_err e = {0};
   size_t wsb = gz_sgemm_workspace(M, N, K);
-  enum { GUARD = 4096 }; /* past the workspace: must stay as it was */
-  unsigned char *ws = malloc(wsb + GUARD);
-  memset(ws + wsb, 0x5A, GUARD);
+  unsigned char *ws = tu_guarded(wsb);
   int rc = isa < 0 ? gz_sgemm_ref(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, &e)
                    : gz_sgemm_isa(isa, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, ws, wsb, &e);
   ck_assert_msg(rc == 0, "%s", e.msg);
-  for (size_t i = 0; i < GUARD; i++) ck_assert_msg(ws[wsb + i] == 0x5A, "wrote %zu bytes past the workspace", i + 1);
+  const long past = tu_guard_broken(ws, wsb);
+  ck_assert_msg(past < 0, "wrote byte %ld past the %zu-byte workspace", past, wsb);
   const double u = ldexp(1.0, -24);
   for (long i = 0; i < M; i++)
     for (long j = 0; j < ldc; j++) {

@@ -218,7 +218,7 @@ typedef struct {
  * packer stays as the general case. */
 static void packb_avx512(int trans, const float *B, long ldb, long j0, long cols, long p0, long kcb, int nr,
                          float *dst, long t_lo, long t_hi) {
-  if (trans) gz_gemm_packb_t_avx512(B, ldb, j0, cols, p0, kcb, dst, t_lo, t_hi);
+  if (trans) gz_gemm_packb_t_avx512(B, ldb, j0, cols, p0, kcb, dst, t_lo, t_hi, 1);
   else pack_b(trans, B, ldb, j0, cols, p0, kcb, nr, dst, t_lo, t_hi);
 }
 
@@ -275,6 +275,8 @@ static void gemm_rect(const gemm_job *j, long m0, long m1, long n0, long n1, flo
         /* B stored K x N on AVX-512: the first row tile packs each micro-panel as it reads it */
         const int fused = !j->packer && !j->tb && j->ukr == gz_gemm_ukr_avx512;
         if (j->packer) j->packer(j->pctx, p0, kcb, j0, ncb, nr, bpack);
+        else if (rowa && j->pack_b == packb_avx512) /* rowa_tile fetches this block's successor already */
+          gz_gemm_packb_t_avx512(j->B, j->ldb, j0, ncb, p0, kcb, bpack, 0, ntl, 0);
         else if (!fused) j->pack_b(j->tb, j->B, j->ldb, j0, ncb, p0, kcb, nr, bpack, 0, ntl);
         for (long ir = 0; ir < mt; ir++) /* A micro-panel in L1; the B block, just packed, in L2 */
           for (long jr = 0; jr < ntl; jr++) {

@@ -225,9 +225,9 @@ void gz_gemm_ukr_rowa_avx512(long kc, float *a, const float *src, long lda, cons
  * 315-344 -> 348-353, 1024 -> 2048 373-374 -> 381-388 (2 threads, interleaved; no gain without S2, not done
  * there). B stored K x N is packed by the first row
  * tile as it reads it (gz_gemm_ukr_pack_avx512). */
-static inline __attribute__((always_inline)) void packb_t(const int S2, const float *B, long ldb, long rs, long ow,
-                                                           long k, long j0, long cols, long p0, long kcb, float *dst,
-                                                           long t_lo, long t_hi) {
+static inline __attribute__((always_inline)) void packb_t(const int S2, const int FETCH, const float *B, long ldb,
+                                                           long rs, long ow, long k, long j0, long cols, long p0,
+                                                           long kcb, float *dst, long t_lo, long t_hi) {
   for (long t = t_lo; t < t_hi; t++) {
     const long c0 = j0 + t * NR;
     const int n = (int)(cols - t * NR < NR ? cols - t * NR : NR);
@@ -239,7 +239,7 @@ static inline __attribute__((always_inline)) void packb_t(const int S2, const fl
       /* the stretch's offset in its row, whether it lies in one output row, the next block's offset (or -1) */
       const long off = S2 ? p / ow * rs + 2 * (p % ow) : p;
       const int run = !S2 || p % ow + nk <= ow;
-      const long noff = !S2 ? pn : pn < k ? pn / ow * rs + 2 * (pn % ow) : -1;
+      const long noff = !FETCH ? -1 : !S2 ? pn : pn < k ? pn / ow * rs + 2 * (pn % ow) : -1;
       for (int h = 0; h < 2; h++) {
         __m512 r[16];
 #pragma GCC unroll 16
@@ -269,13 +269,14 @@ static inline __attribute__((always_inline)) void packb_t(const int S2, const fl
 }
 
 void gz_gemm_packb_t_avx512(const float *B, long ldb, long j0, long cols, long p0, long kcb, float *dst, long t_lo,
-                            long t_hi) {
-  packb_t(0, B, ldb, 0, 1, 0, j0, cols, p0, kcb, dst, t_lo, t_hi);
+                            long t_hi, int fetch_next) {
+  if (fetch_next) packb_t(0, 1, B, ldb, 0, 1, 0, j0, cols, p0, kcb, dst, t_lo, t_hi);
+  else packb_t(0, 0, B, ldb, 0, 1, 0, j0, cols, p0, kcb, dst, t_lo, t_hi);
 }
 
 void gz_gemm_packb_t_s2_avx512(const float *x, long cs, long rs, long ow, long k, long j0, long cols, long p0,
                                long kcb, float *dst) {
-  packb_t(1, x, cs, rs, ow, k, j0, cols, p0, kcb, dst, 0, (cols + NR - 1) / NR);
+  packb_t(1, 1, x, cs, rs, ow, k, j0, cols, p0, kcb, dst, 0, (cols + NR - 1) / NR);
 }
 
 /* A micro-panels of 12 rows for the AVX-512 kernel when A is stored M x K (dst[t][k][12]): 16 x 16

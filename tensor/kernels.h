@@ -119,9 +119,10 @@ void gz_gemm_ukr_rowa_avx512(long kc, float *a, const float *src, long lda, cons
 #define GZ_GEMM_DOT_COLS 16
 void gz_gemm_dot_avx512(int m, long j0, long j1, long K, int nimg, const float *A, long lda, long as, const float *B,
                         long ldb, long bs, float *C, long ldc, int accumulate);
-/* Packs B micro-panels [t_lo, t_hi) of the block at columns j0 (cols wide), depth p0..p0+kcb. */
+/* Packs B micro-panels [t_lo, t_hi) of the block at columns j0 (cols wide), depth p0..p0+kcb; fetch_next: also
+ * fetch each row's stretch of the next depth block into L2 (off where the row-layout tiles fetch it already). */
 void gz_gemm_packb_t_avx512(const float *B, long ldb, long j0, long cols, long p0, long kcb, float *dst,
-                            long t_lo, long t_hi);
+                            long t_lo, long t_hi, int fetch_next);
 /* Packs the B block at columns j0 (cols wide), depth p0..p0+kcb, of a 1x1 stride-2 weight gradient without padding:
  * B[p][c] = x[c cs + (p / ow) rs + 2 (p % ow)] over k pixels (tensor/conv.c). */
 void gz_gemm_packb_t_s2_avx512(const float *x, long cs, long rs, long ow, long k, long j0, long cols, long p0,

@@ -275,7 +275,7 @@ static void gemm_rect(const gemm_job *j, long m0, long m1, long n0, long n1, flo
         /* B stored K x N on AVX-512: the first row tile packs each micro-panel as it reads it */
         const int fused = !j->packer && !j->tb && j->ukr == gz_gemm_ukr_avx512;
         if (j->packer) j->packer(j->pctx, p0, kcb, j0, ncb, nr, bpack);
-        else if (rowa && j->pack_b == packb_avx512) /* rowa_tile fetches this block's successor already */
+        else if (rowa) /* B stored N x K on AVX-512 (j.rowa); rowa_tile fetches this block's successor already */
           gz_gemm_packb_t_avx512(j->B, j->ldb, j0, ncb, p0, kcb, bpack, 0, ntl, 0);
         else if (!fused) j->pack_b(j->tb, j->B, j->ldb, j0, ncb, p0, kcb, nr, bpack, 0, ntl);
         for (long ir = 0; ir < mt; ir++) /* A micro-panel in L1; the B block, just packed, in L2 */

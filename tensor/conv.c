@@ -755,13 +755,20 @@ static int backward_weights_split(int isa, const gz_conv2d *d, const geom *g, co
     if (e) *e = first;
     return -1;
   }
+  /* dW[o][i] = (dW or 0) + part_0 + part_1 + ... in chunk order, in 16 x 16 blocks of dW: with the partials
+   * transposed (part[i][o]) a block reads 16 lines per partial, each for 16 of its rows, where a run along
+   * dW's rows read a new line per element and partial. */
+  const long oc = d->oc, ic = d->ic;
 #pragma omp parallel for schedule(static)
-  for (long i = 0; i < MN; i++) {
-    const long pi = tr ? i % d->ic * d->oc + i / d->ic : i; /* dW[o][ic] from part[ic][o] */
-    float v = accumulate ? dw[i] : 0.0f;
-    for (long c = 0; c < g->nsplit; c++) v += part[c * MN + pi];
-    dw[i] = v;
-  }
+  for (long o0 = 0; o0 < oc; o0 += 16)
+    for (long i0 = 0; i0 < ic; i0 += 16)
+      for (long o = o0; o < o0 + 16 && o < oc; o++)
+        for (long i = i0; i < i0 + 16 && i < ic; i++) {
+          const long pi = tr ? i * oc + o : o * ic + i;
+          float v = accumulate ? dw[o * ic + i] : 0.0f;
+          for (long c = 0; c < g->nsplit; c++) v += part[c * MN + pi];
+          dw[o * ic + i] = v;
+        }
   return 0;
 }
 

@@ -18,6 +18,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "tensor/claim.h"
 #include "tensor/kernels.h"
 
 static int method = GZ_CONV_AUTO;
@@ -338,17 +339,25 @@ static void pack_weights(const kernels *kn, const gz_conv2d *d, const plan *p, c
     for (int icb = 0; icb < p->nicb; icb++) pack_item(kn, d, p, w, wb, g, icb);
 }
 
-/* The frames of nn images (source blocked), from image n0 on; no barrier at the end. */
-static void make_frames(const kernels *kn, const plan *p, const float *src, int n0, int nn, float *img) {
+/* Frame rows handed out per claim (make_frames): a row is a few KB, a claim an atomic operation. */
+#define FRAME_ROWS_PER_CLAIM 8
+
+/* The claims of make_frames for nn images, `threads` threads. */
+static void frames_claim(gz_claim *c, const plan *p, int nn, int threads) {
+  gz_claim_init(c, (long)nn * p->nicb * p->Hp, threads, FRAME_ROWS_PER_CLAIM);
+}
+
+/* The frames of the images from n0 on (source blocked), their rows claimed from c (frames_claim: how many
+ * images); no barrier at the end. */
+static void make_frames(const kernels *kn, const plan *p, const float *src, int n0, float *img, gz_claim *c) {
   const long ss = (long)p->C * p->H * p->W;
-#pragma omp for collapse(3) schedule(static) nowait
-  for (int k = 0; k < nn; k++)
-    for (int icb = 0; icb < p->nicb; icb++)
-      for (int y = 0; y < p->Hp; y++) {
-        float *row = img + k * p->img_floats + ((long)icb * p->Hp + y) * p->Wp * p->lanes;
-        (p->lanes == 1 ? plain_row : kn->block_row)(src + (n0 + k) * ss, p->C, p->H, p->W, p->top, p->left, p->Wp,
-                                                    icb, y, row);
-      }
+  for (long lo, hi; gz_claim_next(c, omp_get_thread_num(), &lo, &hi);)
+    for (long r = lo; r < hi; r++) { /* image k, channel block icb, padded row y */
+      const int y = (int)(r % p->Hp), icb = (int)(r / p->Hp % p->nicb), k = (int)(r / p->Hp / p->nicb);
+      float *row = img + k * p->img_floats + ((long)icb * p->Hp + y) * p->Wp * p->lanes;
+      (p->lanes == 1 ? plain_row : kn->block_row)(src + (n0 + k) * ss, p->C, p->H, p->W, p->top, p->left, p->Wp, icb,
+                                                  y, row);
+    }
 }
 
 /* Row a of every class of image k, output-channel group g, input blocks cb0 .. cb1 - 1 (one chunk; the
@@ -381,7 +390,7 @@ static void row_tiles(const kernels *kn, const plan *p, long k, long a, int g, i
 
 /* nn images whose frames are made: every class's tiles. */
 static void run_images(const kernels *kn, const plan *p, int nn, const float *wb, const float *bias, float *out,
-                       int accumulate, const float *img) {
+                       int accumulate, const float *img, gz_claim *claim) {
   const long ohw = (long)p->OH * p->OW, os = (long)p->OC * ohw;
   for (int q = 0; q < p->ncls; q++) {
     const cls *c = &p->k[q];
@@ -411,6 +420,17 @@ static void run_images(const kernels *kn, const plan *p, int nn, const float *wb
    * forward 194 -> 212, 512 -> 128 at 64^2 forward 192 -> 205; the others within noise (3072 at 32^2
    * 210 -> 210). Which thread owns an output stays fixed by the shape. */
   const int nchunk = (int)cdiv(p->nicb, p->chunk);
+  if (nchunk == 1) { /* the same items in the same order, claimed (tensor/claim.h): block, image and row, group */
+    const long per = nn * p->rows, full = per * p->gblock;
+    for (long lo, hi; gz_claim_next(claim, omp_get_thread_num(), &lo, &hi);)
+      for (long i = lo; i < hi; i++) {
+        const int g0 = (int)(i / full) * p->gblock, ng = p->ngroup - g0 < p->gblock ? p->ngroup - g0 : p->gblock;
+        const long ka = i % full / ng;
+        row_tiles(kn, p, ka / p->rows, ka % p->rows, g0 + (int)(i % full % ng), 0, p->nicb, wb, bias, out, accumulate,
+                  img);
+      }
+    return;
+  }
   for (int ch = 0; ch < nchunk; ch++) {
     const int cb0 = (int)((long)p->nicb * ch / nchunk), cb1 = (int)((long)p->nicb * (ch + 1) / nchunk);
     for (int g0 = 0; g0 < p->ngroup; g0 += p->gblock) {
@@ -432,16 +452,24 @@ static void run(int isa, const gz_conv2d *d, int bwd, const float *src, const fl
   const long os = (long)p.OC * p.OH * p.OW;
   /* Slabs and frames in one pass, one barrier; with every image's frame made, the tiles of all images
    * follow without a barrier between images (each one cost the faster thread a wait). */
+  gz_claim fclaim, tclaim; /* frame rows; tiles' items (run_images) */
+  frames_claim(&fclaim, &p, p.nimg, omp_get_max_threads());
+  gz_claim_init(&tclaim, p.nimg * p.rows * p.ngroup, omp_get_max_threads(), 1);
 #pragma omp parallel
   {
     pack_weights(&kn, d, &p, w, wb);
     for (int n = 0; n < d->n; n += p.nimg) {
       if (n > 0) {
 #pragma omp barrier /* before the next image overwrites the frame */
+#pragma omp single
+        {
+          frames_claim(&fclaim, &p, p.nimg, omp_get_num_threads());
+          gz_claim_init(&tclaim, p.nimg * p.rows * p.ngroup, omp_get_num_threads(), 1);
+        }
       }
-      make_frames(&kn, &p, src, n, p.nimg, img);
+      make_frames(&kn, &p, src, n, img, &fclaim);
 #pragma omp barrier
-      run_images(&kn, &p, p.nimg, wb, bias, out + n * os, accumulate, img);
+      run_images(&kn, &p, p.nimg, wb, bias, out + n * os, accumulate, img, &tclaim);
     }
   }
 }
@@ -578,28 +606,36 @@ void gz_cdir_backward_weights(int isa, const gz_conv2d *d, const float *x, const
   long per_row = ((long)d->oc * p.OW + 16L * d->sh * p.Wp) * 4;
   int band = (int)(((512L << 10) / per_row) > 0 ? (512L << 10) / per_row : 1);
   if (band > p.OH) band = p.OH;
+  gz_claim fclaim, bclaim; /* frame rows; a band's items */
+  const long nitems = (long)p.nicb * kh * ngo;
+  frames_claim(&fclaim, &p, 1, omp_get_max_threads());
 #pragma omp parallel
   {
     for (int n = 0; n < d->n; n++) {
-      make_frames(&kn, &p, x, n, 1, img);
-#pragma omp barrier
+      make_frames(&kn, &p, x, n, img, &fclaim);
       for (int oy0 = 0; oy0 < p.OH; oy0 += band) {
         int rows = p.OH - oy0 < band ? p.OH - oy0 : band;
-#pragma omp for collapse(3) schedule(static)
-        for (int icb = 0; icb < p.nicb; icb++)
-          for (int i = 0; i < kh; i++)
-            for (int g = 0; g < ngo; g++) {
-              gz_cdir_wtile t = {.x = img + (((long)icb * p.Hp + (long)oy0 * d->sh + i) * p.Wp) * 16,
-                                 .xrow = (long)d->sh * p.Wp * 16, .ow = p.OW, .sw = d->sw, .kw = kw, .rows = rows,
-                                 .first = n == 0 && oy0 == 0, .no = no,
-                                 .acc = acc + (((long)g * p.nicb + icb) * kh + i) * blk};
-              for (int o = 0; o < no; o++) { /* past oc: a valid channel, its sums are not stored */
-                int oc = g * no + o < d->oc ? g * no + o : d->oc - 1;
-                t.dy[o] = dy + n * ys + oc * ohw + (long)oy0 * p.OW;
-              }
-              kn.wtile(&t);
+        /* the barrier of the single: the frames are made, the last band's items are done (an item adds to
+         * its own accumulator, band after band) */
+#pragma omp single
+        gz_claim_init(&bclaim, nitems, omp_get_num_threads(), 1);
+        for (long lo, hi; gz_claim_next(&bclaim, omp_get_thread_num(), &lo, &hi);)
+          for (long it = lo; it < hi; it++) { /* (icb, i, g), g fastest */
+            const int g = (int)(it % ngo), i = (int)(it / ngo % kh), icb = (int)(it / ngo / kh);
+            gz_cdir_wtile t = {.x = img + (((long)icb * p.Hp + (long)oy0 * d->sh + i) * p.Wp) * 16,
+                               .xrow = (long)d->sh * p.Wp * 16, .ow = p.OW, .sw = d->sw, .kw = kw, .rows = rows,
+                               .first = n == 0 && oy0 == 0, .no = no,
+                               .acc = acc + (((long)g * p.nicb + icb) * kh + i) * blk};
+            for (int o = 0; o < no; o++) { /* past oc: a valid channel, its sums are not stored */
+              int oc = g * no + o < d->oc ? g * no + o : d->oc - 1;
+              t.dy[o] = dy + n * ys + oc * ohw + (long)oy0 * p.OW;
             }
+            kn.wtile(&t);
+          }
+#pragma omp barrier
       }
+#pragma omp single /* the frame's rows for the next image */
+      frames_claim(&fclaim, &p, 1, omp_get_num_threads());
     }
     /* blocked accumulator -> dw[o][c][i][j], reading the accumulator in its own order (16 channels in a
      * row) and writing dw kh kw floats apart: in dw's order the reads jumped through the 2.4 MB

@@ -480,6 +480,8 @@ static void pvec_forward(const gz_conv2d *d, const float *x, const float *w, con
   gz_conv2d_out(d, &oh, &ow, NULL);
   const int kh = d->kh, kw = d->kw, oc = d->oc, nicb = (int)cdiv(d->ic, 16);
   const long xs = (long)d->ic * d->ih * d->iw, ys = (long)oc * oh * ow;
+  gz_claim claim;
+  gz_claim_init(&claim, (long)d->n * oh, omp_get_max_threads(), 1);
 #pragma omp parallel
   {
 #pragma omp for schedule(static)
@@ -492,9 +494,10 @@ static void pvec_forward(const gz_conv2d *d, const float *x, const float *w, con
               wp[((((long)cb * kh + i) * kw + j) * 16 + l) * oc + o] =
                   c < d->ic ? w[(((long)o * d->ic + c) * kh + i) * kw + j] : 0.0f;
             }
-#pragma omp for collapse(2) schedule(static)
-    for (int n = 0; n < d->n; n++)
-      for (int oy = 0; oy < oh; oy++) {
+    /* rows claimed (tensor/claim.h), image by image: the weights' copy above ends in a barrier */
+    for (long lo, hi; gz_claim_next(&claim, omp_get_thread_num(), &lo, &hi);)
+      for (long r = lo; r < hi; r++) {
+        const int n = (int)(r / oh), oy = (int)(r % oh);
         gz_cdir_prow t = {.x = x + n * xs, .wp = wp, .bias = bias, .y = y + n * ys + (long)oy * ow, .c = d->ic,
                           .h = d->ih, .w = d->iw, .oc = oc, .kh = kh, .kw = kw, .pw = d->pw, .iy0 = oy - d->ph,
                           .ow = ow, .ohw = (long)oh * ow};

@@ -12,8 +12,9 @@
  * 1, 2, 2 and 4 taps. A class without taps (1x1 stride 2: odd rows or columns) gets zeros.
  *
  * Threads take (group of output channels, class row) items of one image, each doing that row of every
- * class; each output element is written by one tile with one fixed sum, so results do not depend on the
- * thread count. */
+ * class, claimed (tensor/claim.h: each thread its static range first, then the tails of the others);
+ * each output element is written by one tile with one fixed sum, so results do not depend on the
+ * thread count or on who took which item. */
 #include <omp.h>
 #include <stdint.h>
 #include <string.h>

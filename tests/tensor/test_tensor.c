@@ -2,6 +2,7 @@
 #include <math.h>
 #include <omp.h>
 
+#include "tensor/claim.h"
 #include "tensor/tensor.h"
 #include "testutil.h"
 
@@ -197,6 +198,67 @@ START_TEST(concat_views) {
 }
 END_TEST
 
+/* gz_claim (tensor/claim.h): every item is taken exactly once, by its owner unless the owner is slow, and a
+ * team smaller than the ranges (or none at all for some ranges) still takes every item. Thread 0 is made slow
+ * (a spin per item), so the others must take from the back of its range. */
+static int claim_run(long n, int ranges, int team, long chunk, int *owner_of, long *stolen) {
+  gz_claim c;
+  gz_claim_init(&c, n, ranges, chunk);
+  for (long i = 0; i < n; i++) owner_of[i] = -1;
+  int twice = 0;
+  long moved = 0;
+#pragma omp parallel num_threads(team) reduction(+ : twice, moved)
+  {
+    const int t = omp_get_thread_num();
+    for (long lo, hi; gz_claim_next(&c, t, &lo, &hi);) {
+      ck_assert(lo < hi && hi <= n);
+      ck_assert_int_le(hi - lo, chunk);
+      for (long i = lo; i < hi; i++) {
+        int prev;
+#pragma omp atomic capture
+        {
+          prev = owner_of[i];
+          owner_of[i] = t;
+        }
+        if (prev != -1) twice++;
+        int r = 0; /* the range item i starts in: [n r / nr, n (r + 1) / nr) */
+        while (i >= n * (r + 1) / c.nr) r++;
+        if (r != t) moved++;
+        if (t == 0)
+          for (volatile int k = 0; k < 20000; k++) {
+          }
+      }
+    }
+  }
+  *stolen = moved;
+  return twice;
+}
+
+START_TEST(claims_take_every_item_once) {
+  static int owner_of[5000];
+  const struct {
+    long n;
+    int ranges, team;
+    long chunk;
+  } cases[] = {{5000, 4, 4, 1}, {4999, 8, 8, 7}, {3, 8, 8, 1}, {1000, 16, 3, 4}, {0, 4, 4, 1}, {777, 70, 4, 2}};
+  for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
+    long stolen = 0;
+    const int twice = claim_run(cases[k].n, cases[k].ranges, cases[k].team, cases[k].chunk, owner_of, &stolen);
+    ck_assert_msg(twice == 0, "case %zu: %d items taken twice", k, twice);
+    for (long i = 0; i < cases[k].n; i++) ck_assert_msg(owner_of[i] >= 0, "case %zu: item %ld not taken", k, i);
+    /* with a team smaller than the ranges, the absent threads' ranges are taken by the others */
+    if (cases[k].team < cases[k].ranges && cases[k].n >= 1000) ck_assert_int_gt(stolen, 0);
+  }
+  /* the slow thread 0 loses the back of its range to the others */
+  long stolen = 0;
+  ck_assert_int_eq(claim_run(5000, 4, 4, 1, owner_of, &stolen), 0);
+  long taken = 0;
+  for (long i = 0; i < 1250; i++) taken += owner_of[i] != 0;
+  ck_assert_msg(taken > 0, "thread 0's range was never taken from");
+  ck_assert_int_gt(stolen, 0);
+}
+END_TEST
+
 Suite *suite_tensor_core(void) {
   Suite *s = suite_create("tensor_core");
   TCase *tc = tcase_create("core");
@@ -206,6 +268,7 @@ Suite *suite_tensor_core(void) {
   tcase_add_test(tc, topology);
   tcase_add_test(tc, op_errors);
   tcase_add_test(tc, concat_views);
+  tcase_add_test(tc, claims_take_every_item_once);
   suite_add_tcase(s, tc);
   return s;
 }

@@ -405,8 +405,9 @@ static void run_images(const kernels *kn, const plan *p, int nn, const float *wb
   }
   /* One loop over all classes, no barrier between them: each class's tile writes only its own pixels
    * (masked or scalar stores, never a load + merge of a neighbour's), so the classes of one item may
-   * share cache lines, and an item writes its dx rows whole while they are in cache. Work per item is
-   * the same for every (g, a), so the static schedule stays balanced.
+   * share cache lines, and an item writes its dx rows whole while they are in cache. With one channel
+   * chunk the items are claimed (tensor/claim.h): each thread starts on the items a static schedule gave it,
+   * and a thread that is done takes the others' last items, where a slower core or a colder cache held them.
    * Channel chunks (p->chunk blocks each, from the shape only): every item's tiles sum one chunk, the
    * next chunk adds to the stored output, so a group's weight slab for one chunk stays in L2 over all
    * rows instead of being streamed from L3 once per row (3072 channels: 3.5 MB per group). No barrier

@@ -389,6 +389,11 @@ static void row_tiles(const kernels *kn, const plan *p, long k, long a, int g, i
   }
 }
 
+/* The claims of run_images' one-chunk items for nn images, `threads` threads. */
+static void tiles_claim(gz_claim *c, const plan *p, int nn, int threads) {
+  gz_claim_init(c, (long)nn * p->rows * p->ngroup, threads, 1);
+}
+
 /* nn images whose frames are made: every class's tiles. */
 static void run_images(const kernels *kn, const plan *p, int nn, const float *wb, const float *bias, float *out,
                        int accumulate, const float *img, gz_claim *claim) {
@@ -456,7 +461,7 @@ static void run(int isa, const gz_conv2d *d, int bwd, const float *src, const fl
    * follow without a barrier between images (each one cost the faster thread a wait). */
   gz_claim fclaim, tclaim; /* frame rows; tiles' items (run_images) */
   frames_claim(&fclaim, &p, p.nimg, omp_get_max_threads());
-  gz_claim_init(&tclaim, p.nimg * p.rows * p.ngroup, omp_get_max_threads(), 1);
+  tiles_claim(&tclaim, &p, p.nimg, omp_get_max_threads());
 #pragma omp parallel
   {
     pack_weights(&kn, d, &p, w, wb);
@@ -466,7 +471,7 @@ static void run(int isa, const gz_conv2d *d, int bwd, const float *src, const fl
 #pragma omp single
         {
           frames_claim(&fclaim, &p, p.nimg, omp_get_num_threads());
-          gz_claim_init(&tclaim, p.nimg * p.rows * p.ngroup, omp_get_num_threads(), 1);
+          tiles_claim(&tclaim, &p, p.nimg, omp_get_num_threads());
         }
       }
       make_frames(&kn, &p, src, n, img, &fclaim);

@@ -622,6 +622,10 @@ void gz_cdir_backward_weights(int isa, const gz_conv2d *d, const float *x, const
 #pragma omp parallel
   {
     for (int n = 0; n < d->n; n++) {
+      if (n > 0) {
+#pragma omp single /* the frame's rows for this image (the last band's barrier: the frame is free) */
+        frames_claim(&fclaim, &p, 1, omp_get_num_threads());
+      }
       make_frames(&kn, &p, x, n, img, &fclaim);
       for (int oy0 = 0; oy0 < p.OH; oy0 += band) {
         int rows = p.OH - oy0 < band ? p.OH - oy0 : band;
@@ -644,8 +648,6 @@ void gz_cdir_backward_weights(int isa, const gz_conv2d *d, const float *x, const
           }
 #pragma omp barrier
       }
-#pragma omp single /* the frame's rows for the next image */
-      frames_claim(&fclaim, &p, 1, omp_get_num_threads());
     }
     /* blocked accumulator -> dw[o][c][i][j], reading the accumulator in its own order (16 channels in a
      * row) and writing dw kh kw floats apart: in dw's order the reads jumped through the 2.4 MB
